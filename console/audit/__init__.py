@@ -1,0 +1,1 @@
+"""audit layer (see docs/ and ../shared/DESIGN.md)."""

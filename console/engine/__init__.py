@@ -1,0 +1,1 @@
+"""engine layer (see docs/ and ../shared/DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""gameday layer (see docs/ and ../shared/DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""playbook layer (see docs/ and ../shared/DESIGN.md)."""

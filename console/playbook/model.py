@@ -1,0 +1,162 @@
+"""The typed playbook: what the loader builds from TOML and every other layer reads.
+
+The TOML format is documented in docs/playbooks.md; field names here match its keys.
+Durations are kept as datetime.timedelta, parsed from strings such as "6h", "7d", "15m".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+NodeKind = Literal["source", "feature", "model", "decision", "metric", "external"]
+NodeType = Literal["numeric", "categorical"]
+EdgeStatus = Literal["verified", "unverified", "tentative"]
+InterventionType = Literal[
+    "shadow_recompute", "distribution_shift", "null_rate", "freshness", "model_version"
+]
+ScorerType = Literal["linear", "logistic", "python", "http"]
+
+NODE_KINDS: tuple[str, ...] = ("source", "feature", "model", "decision", "metric", "external")
+NODE_TYPES: tuple[str, ...] = ("numeric", "categorical")
+EDGE_STATUSES: tuple[str, ...] = ("verified", "unverified", "tentative")
+
+# Parameters each intervention type requires, and the optional ones with their defaults.
+INTERVENTION_PARAMS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "shadow_recompute": ((), {"tolerance": 1e-6, "max_mismatch_rate": 0.01}),
+    "distribution_shift": ((), {"psi_threshold": 0.2, "alpha": 0.001, "bins": 10}),
+    "null_rate": ((), {"max_increase": 0.02}),
+    # age_expr: SQL giving the age in seconds of the node's value when it was served.
+    "freshness": (("age_expr",), {"max_lag": "2h"}),
+    "model_version": ((), {"max_score_delta": 0.05}),
+}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    owner: str
+    oncall: str
+    description: str = ""
+    version_column: str = "model_version"
+
+
+@dataclass(frozen=True)
+class TelemetryTables:
+    """File names (relative to the telemetry folder) of the three contract tables."""
+
+    decisions: str = "decisions.parquet"
+    metrics: str = "metrics.parquet"
+    changes: str = "changes.parquet"
+
+
+@dataclass(frozen=True)
+class Windows:
+    """How baseline, incident and post-fix windows are chosen around the alert time.
+
+    incident = [alert - incident, alert); baseline ends `baseline_gap` before the incident
+    starts and lasts `baseline`; post-fix starts at the fix and lasts `postfix`.
+    """
+
+    incident: timedelta = timedelta(hours=6)
+    baseline: timedelta = timedelta(days=7)
+    baseline_gap: timedelta = timedelta(days=1)
+    postfix: timedelta = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: NodeKind
+    type: NodeType
+    owner: str
+    description: str
+    # SQL expression over the decisions table. For kind = "metric" it is an aggregate
+    # (e.g. "avg(CAST(clicked AS DOUBLE))"); for "external" it may be empty (unobserved).
+    expr: str = ""
+    # Derived features only: the expression that recomputes the feature from raw inputs.
+    reference: str = ""
+    # Metric nodes only: the name of this metric in the metric series table.
+    series: str = ""
+
+
+@dataclass(frozen=True)
+class Intervention:
+    type: InterventionType
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str  # TOML key "from"
+    target: str  # TOML key "to"
+    mechanism: str
+    status: EdgeStatus = "unverified"
+    intervention: Intervention | None = None
+    feedback: bool = False
+    delay: timedelta | None = None  # feedback edges only
+
+
+@dataclass(frozen=True)
+class Triage:
+    metric: str  # node id of the anomalous metric (kind "metric")
+    direction: Literal["up", "down", "both"] = "both"
+    bucket: timedelta = timedelta(hours=1)
+    max_gap: timedelta = timedelta(hours=2)
+    max_staleness: timedelta = timedelta(hours=2)
+    max_clock_skew: timedelta = timedelta(minutes=5)
+    recompute_tolerance: float = 0.02  # relative gap between reported and recomputed metric
+    critical: float = 0.15  # relative change of the metric that makes the incident critical
+    minor: float = 0.05  # below this the anomaly is not an incident
+    latency_series: str = ""  # metric series names used to classify latency / error changes
+    error_series: str = ""
+
+
+@dataclass(frozen=True)
+class Scorer:
+    type: ScorerType
+    threshold: float = 0.5  # decision is `positive` when score >= threshold
+    positive: str = "1"
+    negative: str = "0"
+    # linear / logistic: feature node id -> weight; categorical one-hot as "node=value".
+    intercept: float = 0.0
+    weights: dict[str, float] = field(default_factory=dict)
+    # python: "package.module:function", called with a pyarrow.Table of features.
+    entry_point: str = ""
+    # http: POST {"rows": [...]} -> {"scores": [...]}
+    url: str = ""
+    batch_size: int = 500
+    timeout: float = 5.0
+    retries: int = 2
+
+    @property
+    def features(self) -> list[str]:
+        """Feature node ids the scorer reads (categorical one-hot keys folded)."""
+        seen: dict[str, None] = {}
+        for key in self.weights:
+            seen[key.split("=", 1)[0]] = None
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: Path
+    model: ModelInfo
+    tables: TelemetryTables
+    windows: Windows
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    triage: Triage
+    scorer: Scorer
+    sensitive: tuple[str, ...] = ()
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def edge(self, source: str, target: str) -> Edge:
+        for edge in self.edges:
+            if edge.source == source and edge.target == target:
+                return edge
+        raise KeyError(f"{source} -> {target}")

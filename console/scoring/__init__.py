@@ -1,0 +1,1 @@
+"""scoring layer (see docs/ and ../shared/DESIGN.md)."""
