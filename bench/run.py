@@ -42,9 +42,16 @@ class Context:
             generate_scenario(scenario, out, rows=self.rows, seed=7)
             seconds = time.perf_counter() - started
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-            emit({"name": "generate_store", "scenario": scenario, "rows": self.rows,
-                  "seconds": round(seconds, 3), "rows_per_second": round(self.rows / seconds),
-                  "bytes": size})
+            emit(
+                {
+                    "name": "generate_store",
+                    "scenario": scenario,
+                    "rows": self.rows,
+                    "seconds": round(seconds, 3),
+                    "rows_per_second": round(self.rows / seconds),
+                    "bytes": size,
+                }
+            )
         return out
 
 
@@ -75,16 +82,26 @@ def run_one(filename: str, name: str, ctx: Context, queue) -> None:
     rows = func(ctx)
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"name": name, "rows": rows, "seconds": round(seconds, 4),
-               "rows_per_second": round(rows / seconds) if seconds else None,
-               "peak_mib": round(peak_mib, 1)})
+    queue.put(
+        {
+            "name": name,
+            "rows": rows,
+            "seconds": round(seconds, 4),
+            "rows_per_second": round(rows / seconds) if seconds else None,
+            "peak_mib": round(peak_mib, 1),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000, help="decision rows in the large store")
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="decision rows in the large store"
+    )
     parser.add_argument("--only", default="", help="run benchmarks whose name contains this")
-    parser.add_argument("--store", type=Path, default=BENCH_DIR / ".store", help="where stores are kept")
+    parser.add_argument(
+        "--store", type=Path, default=BENCH_DIR / ".store", help="where stores are kept"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     mp = multiprocessing.get_context("spawn")
