@@ -130,11 +130,14 @@ class Scorer:
     batch_size: int = 500
     timeout: float = 5.0
     retries: int = 2
+    # python / http: node ids sent to the scorer (the loader fills in every feature node
+    # when the playbook leaves it out); linear / logistic read the nodes their weights name.
+    inputs: tuple[str, ...] = ()
 
     @property
     def features(self) -> list[str]:
         """Feature node ids the scorer reads (categorical one-hot keys folded)."""
-        seen: dict[str, None] = {}
+        seen: dict[str, None] = dict.fromkeys(self.inputs)
         for key in self.weights:
             seen[key.split("=", 1)[0]] = None
         return list(seen)

@@ -1,0 +1,52 @@
+"""`incident-console telemetry ...`: check a telemetry store against the contract."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from console.commands import add_command, add_group
+from console.errors import ConsoleError
+
+
+def register(sub) -> None:
+    group = add_group(sub, "telemetry", "Check telemetry stores (docs/telemetry.md).")
+    check = add_command(
+        group,
+        "check",
+        "Check a telemetry folder or .duckdb file against the contract and a playbook: "
+        "tables, columns, types, timestamps, and every playbook expression. Exit 0 with a "
+        "summary per table, or 2 listing every problem.",
+        "incident-console telemetry check --playbook playbooks/fraud.toml --telemetry data/",
+        run_check,
+    )
+    check.add_argument("--playbook", type=Path, required=True, help="the playbook TOML")
+    check.add_argument(
+        "--telemetry",
+        type=Path,
+        required=True,
+        help="the folder of Parquet files (or a .duckdb file)",
+    )
+
+
+def run_check(args: argparse.Namespace) -> int:
+    # Imported here so that `incident-console --help` stays quick.
+    from console.playbook.loader import load_playbook
+    from console.telemetry.binding import check_bindings
+    from console.telemetry.schema import check_schema, table_summaries
+    from console.telemetry.store import open_store
+
+    playbook = load_playbook(args.playbook)
+    with open_store(args.telemetry, playbook.tables, allow_missing=True) as store:
+        problems = check_schema(store, playbook.tables) + check_bindings(playbook, store)
+        if problems:
+            raise ConsoleError(
+                f"telemetry {store.location} does not fit {args.playbook} "
+                f"({len(problems)} problem{'s' if len(problems) != 1 else ''})",
+                problems=problems,
+            )
+        summaries = table_summaries(store)
+    print(f"telemetry {store.location} fits {args.playbook}")
+    for summary in summaries:
+        print(f"  {summary}")
+    return 0

@@ -1,0 +1,535 @@
+"""Drift statistics between a baseline and an incident window, computed inside DuckDB.
+
+Every function takes
+- `run(sql, params) -> pyarrow.Table`: a query runner (the telemetry store's `query` method);
+- `sample_sql`: SQL text of a subquery returning two columns, `w` ('baseline' or 'incident';
+  rows with any other w are ignored) and `v` (the value), with its `params` (a list for `?`
+  placeholders or a dict for `$name` ones). sample_sql appears once in each query and nothing
+  else in the queries takes parameters, so `params` is passed through unchanged.
+
+DuckDB aggregates the full data (counts, moments, quantiles, cumulative distributions, category
+counts); only those aggregates come back, and the closed forms in stats_math finish the job.
+
+Missing values: NULL, NaN and +-infinity are "missing" for numeric values (null_rate_change
+counts them; numeric_shift leaves them out of the distribution). For categorical values only
+NULL is missing; values are compared as text (CAST(v AS VARCHAR)).
+
+Verdicts take sample size into account. Below `min_n` values on either side the verdict is
+"inconclusive" (not "ok"). Otherwise a shift needs both significance (p < alpha) and an effect
+large enough to matter (PSI, normalised Wasserstein, Jensen-Shannon or a new category's share
+over its threshold), so that a window of a million rows does not flag every wobble.
+
+screen_many (console.engine.stats_screen) is the cheap measure for many expressions in one pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from console.engine.stats_math import (
+    chi2_homogeneity,
+    chi2_sf,
+    js_distance,
+    jsonable,
+    ks_pvalue,
+    normal_sf,
+    psi,
+    shares,
+)
+from console.engine.stats_screen import Screening, screen_many
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+Run = Callable[[str, Params], pa.Table]
+Verdict = Literal["shifted", "ok", "inconclusive"]
+
+__all__ = [
+    "CategoricalShift",
+    "CategoryShare",
+    "NullRateChange",
+    "NumericShift",
+    "Screening",
+    "categorical_shift",
+    "null_rate_change",
+    "numeric_shift",
+    "screen_many",
+]
+
+SIDES = "w IN ('baseline', 'incident')"
+# v as DOUBLE, with NaN and infinities as NULL (missing).
+CLEAN_NUMERIC = "CASE WHEN isfinite(CAST(v AS DOUBLE)) THEN CAST(v AS DOUBLE) END"
+
+
+@dataclass(frozen=True)
+class NumericShift:
+    """Baseline vs incident distribution of a numeric value."""
+
+    sql: list[str]  # the queries that produced it, in order
+    n_baseline: int  # rows in the window, missing values included
+    n_incident: int
+    nulls_baseline: int  # NULL, NaN or infinite
+    nulls_incident: int
+    mean_baseline: float | None
+    mean_incident: float | None
+    std_baseline: float | None  # sample standard deviation
+    std_incident: float | None
+    edges: list[float]  # interior bin edges: baseline quantiles, bin i = [edge i-1, edge i)
+    bin_shares_baseline: list[float]
+    bin_shares_incident: list[float]
+    psi: float | None
+    ks: float | None  # max |F_baseline - F_incident| over every value seen
+    ks_pvalue: float | None
+    w1: float | None  # Wasserstein-1: integral of |F_baseline - F_incident|
+    w1_normalised: float | None  # w1 / std_baseline
+    verdict: Verdict
+    shifted: bool
+    reasons: list[str]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class CategoryShare:
+    category: str  # "(other)" gathers the categories beyond the max_categories kept
+    count_baseline: int
+    count_incident: int
+    share_baseline: float  # of the non-missing values of that side
+    share_incident: float
+
+
+@dataclass(frozen=True)
+class CategoricalShift:
+    """Baseline vs incident distribution of a categorical value."""
+
+    sql: list[str]
+    n_baseline: int
+    n_incident: int
+    nulls_baseline: int
+    nulls_incident: int
+    categories: list[CategoryShare]  # most common first, "(other)" last
+    category_count: int  # distinct non-missing values over both sides
+    psi: float | None
+    js_distance: float | None
+    chi2: float | None
+    chi2_df: int
+    chi2_pvalue: float | None
+    new_categories: list[CategoryShare]  # seen in incident only, by incident share
+    vanished_categories: list[CategoryShare]  # seen in baseline only, by baseline share
+    new_count: int  # every new category, including those folded into "(other)"
+    vanished_count: int
+    verdict: Verdict
+    shifted: bool
+    reasons: list[str]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class NullRateChange:
+    """Share of missing values, baseline vs incident, with a one-sided two-proportion z-test."""
+
+    sql: list[str]
+    n_baseline: int
+    n_incident: int
+    nulls_baseline: int
+    nulls_incident: int
+    rate_baseline: float | None
+    rate_incident: float | None
+    increase: float | None  # rate_incident - rate_baseline
+    z: float | None
+    p_value: float | None  # P(an increase this large | equal rates)
+    verdict: Verdict
+    flagged: bool
+    reasons: list[str]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+def numeric_shift(
+    run: Run,
+    sample_sql: str,
+    params: Params = None,
+    *,
+    bins: int = 10,
+    psi_threshold: float = 0.2,
+    alpha: float = 0.001,
+    w1_threshold: float = 0.1,
+    min_n: int = 30,
+    epsilon: float = 1e-4,
+) -> NumericShift:
+    """PSI (baseline-quantile bins), KS with p-value, normalised W1, and a verdict."""
+    if bins < 2:
+        raise ValueError(f"bins must be at least 2, not {bins}")
+    probs = [i / bins for i in range(1, bins)]
+    summary_sql = (
+        f"WITH sample AS ({sample_sql}),\n"
+        f"clean AS (SELECT w, {CLEAN_NUMERIC} AS x FROM sample WHERE {SIDES})\n"
+        "SELECT w, count(*) AS n, count(x) AS n_values, avg(x) AS mean, "
+        "stddev_samp(x) AS std,\n"
+        f"  quantile_cont(x, {_double_list(probs)}) AS q\n"
+        "FROM clean GROUP BY w"
+    )
+    sides = _by_side(run(summary_sql, params))
+    base, inc = sides["baseline"], sides["incident"]
+    thresholds = {
+        "psi": psi_threshold,
+        "alpha": alpha,
+        "w1_normalised": w1_threshold,
+        "min_n": min_n,
+        "bins": bins,
+        "epsilon": epsilon,
+    }
+    common = {
+        "n_baseline": base["n"],
+        "n_incident": inc["n"],
+        "nulls_baseline": base["n"] - base["n_values"],
+        "nulls_incident": inc["n"] - inc["n_values"],
+        "mean_baseline": base["mean"],
+        "mean_incident": inc["mean"],
+        "std_baseline": base["std"],
+        "std_incident": inc["std"],
+        "thresholds": thresholds,
+    }
+    nb, ni = base["n_values"], inc["n_values"]
+    if nb == 0 or ni == 0:
+        return NumericShift(
+            sql=[summary_sql],
+            edges=[],
+            bin_shares_baseline=[],
+            bin_shares_incident=[],
+            psi=None,
+            ks=None,
+            ks_pvalue=None,
+            w1=None,
+            w1_normalised=None,
+            verdict="inconclusive",
+            shifted=False,
+            reasons=[f"no values: baseline {nb}, incident {ni}"],
+            **common,
+        )
+    edges = sorted({float(q) for q in base["q"] if q is not None and math.isfinite(q)})
+    bin_case = "CASE " + " ".join(f"WHEN x < {_double(e)} THEN {i}" for i, e in enumerate(edges))
+    bin_case += f" ELSE {len(edges)} END" if edges else ""
+    bin_expr = bin_case if edges else "0"
+    # Exact two-sample CDFs over every distinct value: KS is their largest gap, W1 the area
+    # between them. Grouped per PSI bin so one small result carries all three.
+    cdf_sql = (
+        f"WITH sample AS ({sample_sql}),\n"
+        f"clean AS (SELECT w, {CLEAN_NUMERIC} AS x FROM sample WHERE {SIDES}),\n"
+        "grouped AS (SELECT x, count(*) FILTER (WHERE w = 'baseline') AS cb,\n"
+        "  count(*) FILTER (WHERE w = 'incident') AS ci FROM clean WHERE x IS NOT NULL "
+        "GROUP BY x),\n"
+        f"cdf AS (SELECT x, cb, ci, sum(cb) OVER o / {nb} AS fb, sum(ci) OVER o / {ni} AS fi,\n"
+        "  lead(x) OVER o - x AS dx FROM grouped WINDOW o AS (ORDER BY x))\n"
+        f"SELECT {bin_expr} AS bin, sum(cb) AS nb, sum(ci) AS ni, "
+        "max(abs(fb - fi)) AS ks,\n"
+        "  sum(abs(fb - fi) * dx) AS w1\n"
+        "FROM cdf GROUP BY bin ORDER BY bin"
+    )
+    per_bin = run(cdf_sql, params).to_pylist()
+    counts_b = [0] * (len(edges) + 1)
+    counts_i = [0] * (len(edges) + 1)
+    for item in per_bin:
+        counts_b[item["bin"]] = int(item["nb"])
+        counts_i[item["bin"]] = int(item["ni"])
+    ks = max(float(item["ks"]) for item in per_bin)
+    w1 = sum(float(item["w1"] or 0.0) for item in per_bin)
+    pvalue = ks_pvalue(ks, nb, ni)
+    psi_value = psi(counts_b, counts_i, epsilon)
+    std_b = base["std"]
+    # A constant baseline has no scale: any movement at all is an infinite one.
+    w1n = w1 / std_b if std_b else (0.0 if w1 == 0 else math.inf)
+    verdict, reasons = _numeric_verdict(
+        nb, ni, pvalue, psi_value, w1n, thresholds, ks=ks, min_n=min_n
+    )
+    return NumericShift(
+        sql=[summary_sql, cdf_sql],
+        edges=edges,
+        bin_shares_baseline=shares(counts_b).tolist(),
+        bin_shares_incident=shares(counts_i).tolist(),
+        psi=psi_value,
+        ks=ks,
+        ks_pvalue=pvalue,
+        w1=w1,
+        w1_normalised=w1n,
+        verdict=verdict,
+        shifted=verdict == "shifted",
+        reasons=reasons,
+        **common,
+    )
+
+
+def _numeric_verdict(nb, ni, pvalue, psi_value, w1n, thresholds, *, ks, min_n):
+    if nb < min_n or ni < min_n:
+        return "inconclusive", [f"too few values: baseline {nb}, incident {ni} (need {min_n})"]
+    alpha = thresholds["alpha"]
+    if pvalue >= alpha:
+        return "ok", [f"not significant: KS {ks:.4g}, p {pvalue:.3g} >= alpha {alpha:g}"]
+    big = []
+    if psi_value >= thresholds["psi"]:
+        big.append(f"PSI {psi_value:.3g} >= {thresholds['psi']:g}")
+    if w1n >= thresholds["w1_normalised"]:
+        big.append(f"W1/std {w1n:.3g} >= {thresholds['w1_normalised']:g}")
+    significant = f"KS {ks:.4g}, p {pvalue:.3g} < alpha {alpha:g}"
+    if not big:
+        small = (
+            f"PSI {psi_value:.3g} < {thresholds['psi']:g} and W1/std {w1n:.3g} < "
+            f"{thresholds['w1_normalised']:g}"
+        )
+        return "ok", [f"significant ({significant}) but small: {small}"]
+    return "shifted", [significant, *big]
+
+
+def categorical_shift(
+    run: Run,
+    sample_sql: str,
+    params: Params = None,
+    *,
+    psi_threshold: float = 0.2,
+    alpha: float = 0.001,
+    js_threshold: float = 0.1,
+    new_share_threshold: float = 0.01,
+    min_n: int = 30,
+    max_categories: int = 50,
+    epsilon: float = 1e-4,
+) -> CategoricalShift:
+    """Shares, PSI, Jensen-Shannon distance, chi-squared, new and vanished categories."""
+    keep = int(max_categories)
+    if keep < 1:
+        raise ValueError(f"max_categories must be at least 1, not {max_categories}")
+    # The most common categories are kept by name, and so are up to `keep` new and `keep`
+    # vanished ones; the rest are folded into one "(other)" row per result.
+    sql = (
+        f"WITH sample AS ({sample_sql}),\n"
+        "counts AS (SELECT CAST(v AS VARCHAR) AS c,\n"
+        "  count(*) FILTER (WHERE w = 'baseline') AS cb,\n"
+        f"  count(*) FILTER (WHERE w = 'incident') AS ci FROM sample WHERE {SIDES} GROUP BY c),\n"
+        "ranked AS (SELECT c, cb, ci,\n"
+        "  row_number() OVER (ORDER BY c IS NULL, cb + ci DESC, c) AS r_all,\n"
+        "  row_number() OVER (PARTITION BY cb = 0, ci = 0 ORDER BY cb + ci DESC, c) AS r_kind\n"
+        "  FROM counts),\n"
+        "parted AS (SELECT CASE WHEN c IS NULL THEN 'null'\n"
+        f"  WHEN r_all <= {keep} OR ((cb = 0 OR ci = 0) AND r_kind <= {keep}) THEN 'kept'\n"
+        "  ELSE 'other' END AS part, c, cb, ci FROM ranked)\n"
+        "SELECT part, CASE WHEN part = 'kept' THEN c END AS category,\n"
+        "  sum(cb) AS cb, sum(ci) AS ci, count(*) AS categories,\n"
+        "  count(*) FILTER (WHERE cb = 0) AS new, count(*) FILTER (WHERE ci = 0) AS vanished\n"
+        "FROM parted GROUP BY 1, 2"
+    )
+    rows = run(sql, params).to_pylist()
+    nulls_b = sum(int(r["cb"]) for r in rows if r["part"] == "null")
+    nulls_i = sum(int(r["ci"]) for r in rows if r["part"] == "null")
+    buckets = [r for r in rows if r["part"] != "null"]
+    buckets.sort(key=lambda r: (r["part"] == "other", -(int(r["cb"]) + int(r["ci"]))))
+    counts_b = [int(r["cb"]) for r in buckets]
+    counts_i = [int(r["ci"]) for r in buckets]
+    nb, ni = sum(counts_b), sum(counts_i)
+    share_b, share_i = shares(counts_b), shares(counts_i)
+    categories = [
+        CategoryShare(
+            category=r["category"] if r["part"] == "kept" else "(other)",
+            count_baseline=cb,
+            count_incident=ci,
+            share_baseline=float(sb),
+            share_incident=float(si),
+        )
+        for r, cb, ci, sb, si in zip(buckets, counts_b, counts_i, share_b, share_i, strict=True)
+    ]
+    kept = [c for c, r in zip(categories, buckets, strict=True) if r["part"] == "kept"]
+    new = sorted(
+        (c for c in kept if c.count_baseline == 0 and c.count_incident > 0),
+        key=lambda c: -c.share_incident,
+    )
+    vanished = sorted(
+        (c for c in kept if c.count_incident == 0 and c.count_baseline > 0),
+        key=lambda c: -c.share_baseline,
+    )
+    thresholds = {
+        "psi": psi_threshold,
+        "alpha": alpha,
+        "js_distance": js_threshold,
+        "new_share": new_share_threshold,
+        "min_n": min_n,
+        "max_categories": keep,
+        "epsilon": epsilon,
+    }
+    common = {
+        "sql": [sql],
+        "n_baseline": nb + nulls_b,
+        "n_incident": ni + nulls_i,
+        "nulls_baseline": nulls_b,
+        "nulls_incident": nulls_i,
+        "categories": categories,
+        "category_count": sum(int(r["categories"]) for r in buckets),
+        "new_categories": new,
+        "vanished_categories": vanished,
+        "new_count": sum(int(r["new"]) for r in buckets),
+        "vanished_count": sum(int(r["vanished"]) for r in buckets),
+        "thresholds": thresholds,
+    }
+    if nb < min_n or ni < min_n:
+        return CategoricalShift(
+            psi=psi(counts_b, counts_i, epsilon) if nb and ni else None,
+            js_distance=js_distance(counts_b, counts_i) if nb and ni else None,
+            chi2=None,
+            chi2_df=0,
+            chi2_pvalue=None,
+            verdict="inconclusive",
+            shifted=False,
+            reasons=[f"too few values: baseline {nb}, incident {ni} (need {min_n})"],
+            **common,
+        )
+    psi_value = psi(counts_b, counts_i, epsilon)
+    js = js_distance(counts_b, counts_i)
+    chi2, df = chi2_homogeneity(counts_b, counts_i)
+    pvalue = chi2_sf(chi2, df)
+    significant = f"chi-squared {chi2:.4g} (df {df}), p {pvalue:.3g}"
+    if pvalue >= alpha:
+        verdict, reasons = "ok", [f"not significant: {significant} >= alpha {alpha:g}"]
+    else:
+        big = []
+        if psi_value >= psi_threshold:
+            big.append(f"PSI {psi_value:.3g} >= {psi_threshold:g}")
+        if js >= js_threshold:
+            big.append(f"JS distance {js:.3g} >= {js_threshold:g}")
+        big += [
+            f"new category {c.category!r} at {c.share_incident:.1%} of the incident"
+            for c in new
+            if c.share_incident >= new_share_threshold
+        ]
+        big += [
+            f"category {c.category!r} ({c.share_baseline:.1%} of the baseline) vanished"
+            for c in vanished
+            if c.share_baseline >= new_share_threshold
+        ]
+        if big:
+            verdict, reasons = "shifted", [f"{significant} < alpha {alpha:g}", *big]
+        else:
+            small = f"PSI {psi_value:.3g}, JS distance {js:.3g}, no large new or vanished category"
+            verdict, reasons = "ok", [f"significant ({significant}) but small: {small}"]
+    return CategoricalShift(
+        psi=psi_value,
+        js_distance=js,
+        chi2=chi2,
+        chi2_df=df,
+        chi2_pvalue=pvalue,
+        verdict=verdict,
+        shifted=verdict == "shifted",
+        reasons=reasons,
+        **common,
+    )
+
+
+def null_rate_change(
+    run: Run,
+    sample_sql: str,
+    params: Params = None,
+    *,
+    kind: Literal["numeric", "categorical"] = "numeric",
+    max_increase: float = 0.02,
+    alpha: float = 0.001,
+    min_n: int = 30,
+) -> NullRateChange:
+    """Missing-value rate per side; flagged when it rose by >= max_increase and p < alpha."""
+    if kind == "numeric":
+        missing = "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
+    elif kind == "categorical":
+        missing = "v IS NULL"
+    else:
+        raise ValueError(f"kind must be numeric or categorical, not {kind!r}")
+    sql = (
+        f"WITH sample AS ({sample_sql})\n"
+        f"SELECT w, count(*) AS n, count(*) FILTER (WHERE {missing}) AS nulls\n"
+        f"FROM sample WHERE {SIDES} GROUP BY w"
+    )
+    sides = {r["w"]: r for r in run(sql, params).to_pylist()}
+    nb = int(sides.get("baseline", {}).get("n", 0))
+    ni = int(sides.get("incident", {}).get("n", 0))
+    xb = int(sides.get("baseline", {}).get("nulls", 0))
+    xi = int(sides.get("incident", {}).get("nulls", 0))
+    thresholds = {"max_increase": max_increase, "alpha": alpha, "min_n": min_n}
+    common = {
+        "sql": [sql],
+        "n_baseline": nb,
+        "n_incident": ni,
+        "nulls_baseline": xb,
+        "nulls_incident": xi,
+        "thresholds": thresholds,
+    }
+    if nb == 0 or ni == 0:
+        return NullRateChange(
+            rate_baseline=xb / nb if nb else None,
+            rate_incident=xi / ni if ni else None,
+            increase=None,
+            z=None,
+            p_value=None,
+            verdict="inconclusive",
+            flagged=False,
+            reasons=[f"no rows: baseline {nb}, incident {ni}"],
+            **common,
+        )
+    rb, ri = xb / nb, xi / ni
+    pooled = (xb + xi) / (nb + ni)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / nb + 1 / ni))
+    if se > 0:
+        z = (ri - rb) / se
+        pvalue = normal_sf(z)
+    else:
+        z, pvalue = 0.0, 1.0  # both sides all missing or none missing: no change
+    increase = ri - rb
+    rates = f"{rb:.2%} -> {ri:.2%} (+{increase:.2%})" if increase >= 0 else f"{rb:.2%} -> {ri:.2%}"
+    if nb < min_n or ni < min_n:
+        verdict, reasons = "inconclusive", [f"too few rows: baseline {nb}, incident {ni}"]
+    elif increase >= max_increase and pvalue < alpha:
+        verdict = "shifted"
+        reasons = [f"missing rate {rates} >= +{max_increase:.2%}, p {pvalue:.3g} < {alpha:g}"]
+    elif increase >= max_increase:
+        verdict, reasons = "ok", [f"missing rate {rates} but p {pvalue:.3g} >= {alpha:g}"]
+    else:
+        verdict, reasons = "ok", [f"missing rate {rates}, under +{max_increase:.2%}"]
+    return NullRateChange(
+        rate_baseline=rb,
+        rate_incident=ri,
+        increase=increase,
+        z=z,
+        p_value=pvalue,
+        verdict=verdict,
+        flagged=verdict == "shifted",
+        reasons=reasons,
+        **common,
+    )
+
+
+def _by_side(table: pa.Table) -> dict[str, dict[str, Any]]:
+    empty = {"n": 0, "n_values": 0, "mean": None, "std": None, "q": []}
+    found = {r["w"]: r for r in table.to_pylist()}
+    out = {}
+    for side in ("baseline", "incident"):
+        row = dict(found.get(side, empty))
+        row["n"], row["n_values"] = int(row["n"]), int(row["n_values"])
+        row["q"] = row["q"] or []
+        for key in ("mean", "std"):
+            row[key] = None if row[key] is None else float(row[key])
+        out[side] = row
+    return out
+
+
+def _double(value: float) -> str:
+    """A number we computed (never user text) as a DuckDB DOUBLE literal."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value}")
+    return f"CAST({value!r} AS DOUBLE)"
+
+
+def _double_list(values: Sequence[float]) -> str:
+    return "[" + ", ".join(_double(v) for v in values) + "]"

@@ -1,0 +1,517 @@
+"""TOML playbook -> typed Playbook, validated; every problem is reported at once.
+
+load_playbook(path) reads and parses the file; playbook_from_data(data, path) validates
+already-parsed TOML (the write-back validates its proposal through it before writing).
+Both raise ConsoleError(message, problems=[...]) naming each problem with its key path.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import networkx as nx
+
+from console.errors import ConsoleError
+from console.playbook.model import (
+    EDGE_STATUSES,
+    INTERVENTION_PARAMS,
+    NODE_KINDS,
+    NODE_TYPES,
+    Edge,
+    Intervention,
+    ModelInfo,
+    Node,
+    Playbook,
+    Scorer,
+    TelemetryTables,
+    Triage,
+    Windows,
+)
+from console.playbook.values import ProblemLog, describe, join, quote, suggestion
+
+NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+TOP_LEVEL = ("model", "telemetry", "windows", "nodes", "edges", "triage", "scorer", "privacy")
+MODEL_KEYS = ("name", "owner", "oncall", "description", "version_column")
+TELEMETRY_KEYS = ("decisions", "metrics", "changes")
+WINDOW_KEYS = ("incident", "baseline", "baseline_gap", "postfix")
+NODE_KEYS = ("id", "kind", "type", "owner", "description", "expr", "reference", "series")
+EDGE_KEYS = ("from", "to", "mechanism", "status", "intervention", "feedback", "delay", "proven_by")
+PROOF_KEYS = ("incident", "intervention", "at", "result", "evidence")
+TRIAGE_KEYS = (
+    "metric",
+    "direction",
+    "bucket",
+    "max_gap",
+    "max_staleness",
+    "max_clock_skew",
+    "recompute_tolerance",
+    "critical",
+    "minor",
+    "latency_series",
+    "error_series",
+)
+DIRECTIONS = ("up", "down", "both")
+SCORER_COMMON = ("type", "threshold", "positive", "negative")
+SCORER_KEYS: dict[str, tuple[str, ...]] = {
+    "linear": ("intercept", "weights"),
+    "logistic": ("intercept", "weights"),
+    "python": ("entry_point", "inputs"),
+    "http": ("url", "batch_size", "timeout", "retries", "inputs"),
+}
+# Parameters that are fractions, and the one that is a whole number; the rest are >= 0.
+_FRACTION_PARAMS = ("max_mismatch_rate", "max_increase", "alpha")
+_ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    """Read, parse and validate a playbook file; ConsoleError lists every problem."""
+    path = Path(path)
+    return playbook_from_data(read_toml(path), path)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a file; ConsoleError for a missing file or a syntax error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConsoleError(f"{path}: no such playbook file") from None
+    except IsADirectoryError:
+        raise ConsoleError(f"{path}: is a folder, not a playbook file") from None
+    except OSError as exc:
+        raise ConsoleError(f"{path}: cannot read playbook: {exc.strerror}") from None
+    return parse_toml(raw, path)
+
+
+def parse_toml(raw: bytes, path: Path) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = f"{path}: not UTF-8 text (byte {exc.start}, line {line}, column {column})"
+        raise ConsoleError(f"{path}: cannot read playbook", problems=[problem]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)".
+        raise ConsoleError(f"{path}: not valid TOML", problems=[f"{path}: {exc}"]) from None
+    except RecursionError:
+        raise ConsoleError(
+            f"{path}: not valid TOML", problems=[f"{path}: arrays or tables nested too deeply"]
+        ) from None
+
+
+def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
+    """Validate parsed TOML and build the typed Playbook."""
+    log = ProblemLog()
+    log.known_keys(data, "", TOP_LEVEL)
+    for required in ("model", "nodes", "triage", "scorer"):
+        if required not in data:
+            log.add(f"[{required}]: required table is missing")
+
+    # A missing required table is one problem, not one per key it should have held.
+    model = _model(log, data["model"]) if "model" in data else ModelInfo("", "", "")
+    tables = _telemetry(log, data.get("telemetry", {}))
+    windows = _windows(log, data.get("windows", {}))
+    nodes, declared = _nodes(log, data["nodes"]) if "nodes" in data else ({}, [])
+    edges = _edges(log, data.get("edges", []), nodes, declared)
+    triage = _triage(log, data["triage"], nodes, declared) if "triage" in data else Triage("")
+    scorer = _scorer(log, data["scorer"], nodes) if "scorer" in data else Scorer("linear")
+    sensitive = _privacy(log, data.get("privacy", {}))
+
+    if log.problems:
+        count = len(log.problems)
+        raise ConsoleError(
+            f"{path}: playbook is not valid ({count} problem{'s' if count > 1 else ''})",
+            problems=log.problems,
+        )
+    return Playbook(
+        path=path,
+        model=model,
+        tables=tables,
+        windows=windows,
+        nodes=nodes,
+        edges=edges,
+        triage=triage,
+        scorer=scorer,
+        sensitive=sensitive,
+    )
+
+
+def _model(log: ProblemLog, value: Any) -> ModelInfo:
+    table = log.table(value, "model") or {}
+    log.known_keys(table, "model", MODEL_KEYS)
+    return ModelInfo(
+        name=log.string(table, "name", "model", required=True, non_empty=True),
+        owner=log.string(table, "owner", "model", required=True, non_empty=True),
+        oncall=log.string(table, "oncall", "model", required=True, non_empty=True),
+        description=log.string(table, "description", "model"),
+        version_column=log.string(
+            table, "version_column", "model", default="model_version", non_empty=True
+        ),
+    )
+
+
+def _telemetry(log: ProblemLog, value: Any) -> TelemetryTables:
+    table = log.table(value, "telemetry") or {}
+    log.known_keys(table, "telemetry", TELEMETRY_KEYS)
+    defaults = TelemetryTables()
+    names = {}
+    for key in TELEMETRY_KEYS:
+        name = log.string(table, key, "telemetry", default=getattr(defaults, key), non_empty=True)
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.strip() and (not parts or parts[0] == "/" or ".." in parts):
+            log.add(
+                f"telemetry.{key} = {quote(name)}: must be a file name inside the telemetry "
+                "folder (no absolute path, no ..)"
+            )
+        names[key] = name
+    return TelemetryTables(**names)
+
+
+def _windows(log: ProblemLog, value: Any) -> Windows:
+    table = log.table(value, "windows") or {}
+    log.known_keys(table, "windows", WINDOW_KEYS)
+    defaults = Windows()
+    return Windows(
+        **{
+            key: log.duration(
+                table, key, "windows", getattr(defaults, key), allow_zero=key == "baseline_gap"
+            )
+            for key in WINDOW_KEYS
+        }
+    )
+
+
+def _array_of_tables(log: ProblemLog, value: Any, name: str) -> list[tuple[str, dict]]:
+    if not isinstance(value, list):
+        log.add(f"{name}: expected an array of tables ([[{name}]]), got {describe(value)}")
+        return []
+    items = []
+    for index, item in enumerate(value):
+        where = f"{name}[{index}]"
+        table = log.table(item, where)
+        if table is not None:
+            items.append((where, table))
+    return items
+
+
+def _nodes(log: ProblemLog, value: Any) -> tuple[dict[str, Node], list[str]]:
+    """The valid nodes, and every declared id (an edge naming a node whose kind is wrong
+    should not be reported as naming an unknown node as well)."""
+    nodes: dict[str, Node] = {}
+    first_seen: dict[str, str] = {}
+    items = _array_of_tables(log, value, "nodes")
+    if isinstance(value, list) and not value:
+        log.add("nodes: a playbook needs at least one node")
+    for where, table in items:
+        log.known_keys(table, where, NODE_KEYS)
+        node_id = log.string(table, "id", where, required=True, non_empty=True)
+        kind = log.choice(table, "kind", where, NODE_KINDS, what="node kind")
+        node_type = log.choice(table, "type", where, NODE_TYPES, what="node type")
+        owner = log.string(table, "owner", where, required=True, non_empty=True)
+        description = log.string(table, "description", where, required=True, non_empty=True)
+        expr = log.string(table, "expr", where, required=kind not in (None, "external"))
+        if kind not in (None, "external") and "expr" in table and not expr.strip():
+            log.add(f"{where}.expr: must not be empty for a {kind} node")
+        reference = log.string(table, "reference", where, non_empty=True)
+        if "reference" in table and kind not in (None, "feature"):
+            log.add(f"{where}.reference: only feature nodes have a reference (this is a {kind})")
+        series = log.string(table, "series", where, required=kind == "metric", non_empty=True)
+        if "series" in table and kind not in (None, "metric"):
+            log.add(f"{where}.series: only metric nodes have a series (this is a {kind})")
+        if not node_id:
+            continue
+        if not NODE_ID.fullmatch(node_id):
+            log.add(
+                f"{where}.id = {quote(node_id)}: a node id starts with a letter or _ and holds "
+                "only letters, digits and _"
+            )
+            continue
+        if node_id in first_seen:
+            log.add(f"{where}.id = {quote(node_id)}: duplicate of {first_seen[node_id]}")
+            continue
+        first_seen[node_id] = where
+        if kind is not None and node_type is not None:
+            nodes[node_id] = Node(
+                id=node_id,
+                kind=kind,
+                type=node_type,
+                owner=owner,
+                description=description,
+                expr=expr,
+                reference=reference,
+                series=series,
+            )
+    return nodes, list(first_seen)
+
+
+def _node_ref(
+    log: ProblemLog, table: Mapping, key: str, where: str, nodes: dict, declared: list[str]
+) -> str | None:
+    """The node id a key names when that node is valid; unknown ids get a suggestion."""
+    name = log.string(table, key, where, required=True, non_empty=True)
+    if name not in nodes:
+        if name and name not in declared:
+            suggest = suggestion(name, declared)
+            log.add(f"{join(where, key)} = {quote(name)}: no such node{suggest}")
+        return None
+    return name
+
+
+def _edges(log: ProblemLog, value: Any, nodes: dict[str, Node], declared: list[str]) -> list[Edge]:
+    edges: list[Edge] = []
+    first_seen: dict[tuple[str, str], str] = {}
+    for where, table in _array_of_tables(log, value, "edges"):
+        log.known_keys(table, where, EDGE_KEYS)
+        source = _node_ref(log, table, "from", where, nodes, declared)
+        target = _node_ref(log, table, "to", where, nodes, declared)
+        mechanism = log.string(table, "mechanism", where, required=True, non_empty=True)
+        status = log.choice(
+            table, "status", where, EDGE_STATUSES, default="unverified", what="edge status"
+        )
+        feedback = log.boolean(table, "feedback", where, False)
+        delay = log.duration(table, "delay", where, None)
+        if "delay" in table and table.get("feedback", False) is False:
+            log.add(f"{where}.delay: only feedback edges have a delay (set feedback = true)")
+        intervention = None
+        if "intervention" in table:
+            intervention = _intervention(log, table["intervention"], f"{where}.intervention")
+        if "proven_by" in table:
+            _proofs(log, table["proven_by"], f"{where}.proven_by")
+        if source is None or target is None or status is None:
+            continue
+        pair = (source, target)
+        if pair in first_seen:
+            log.add(f"{where}: duplicate of {first_seen[pair]} ({source} -> {target})")
+            continue
+        first_seen[pair] = where
+        if intervention is not None:
+            _check_intervention_nodes(log, intervention, nodes[source], nodes[target], where)
+        edges.append(
+            Edge(
+                source=source,
+                target=target,
+                mechanism=mechanism,
+                status=status,
+                intervention=intervention,
+                feedback=feedback,
+                delay=delay,
+            )
+        )
+    _check_cycles(log, edges, nodes)
+    return edges
+
+
+def _intervention(log: ProblemLog, value: Any, where: str) -> Intervention | None:
+    table = log.table(value, where)
+    if table is None:
+        return None
+    kind = log.choice(table, "type", where, INTERVENTION_PARAMS, what="intervention type")
+    if kind is None:
+        return None
+    required, optional = INTERVENTION_PARAMS[kind]
+    log.known_keys(table, where, ("type", *required, *optional))
+    params: dict[str, Any] = {}
+    for name in required:
+        # The only required parameter today is age_expr, a SQL expression.
+        params[name] = log.string(table, name, where, required=True, non_empty=True)
+    for name, default in optional.items():
+        given = table.get(name, default)
+        full = join(where, name)
+        if name == "max_lag":
+            params[name] = log.check_duration(given, full, None)
+        elif name == "bins":
+            params[name] = log.check_number(given, full, default, minimum=2, integer=True)
+        else:
+            maximum = 1 if name in _FRACTION_PARAMS else None
+            params[name] = log.check_number(given, full, default, minimum=0, maximum=maximum)
+    return Intervention(type=kind, params=params)
+
+
+def _check_intervention_nodes(
+    log: ProblemLog, intervention: Intervention, source: Node, target: Node, where: str
+) -> None:
+    kind = intervention.type
+    if kind == "shadow_recompute" and not target.reference:
+        log.add(
+            f"{where}.intervention: shadow_recompute needs a reference on the target node "
+            f"{quote(target.id)}, which has none"
+        )
+    if kind in ("distribution_shift", "null_rate") and not source.expr:
+        log.add(
+            f"{where}.intervention: {kind} reads the source node {quote(source.id)}, "
+            "which has no expr"
+        )
+
+
+def _proofs(log: ProblemLog, value: Any, where: str) -> None:
+    if not isinstance(value, list):
+        log.add(f"{where}: expected an array of tables, got {describe(value)}")
+        return
+    for index, item in enumerate(value):
+        at = f"{where}[{index}]"
+        table = log.table(item, at)
+        if table is None:
+            continue
+        log.known_keys(table, at, PROOF_KEYS)
+        for key in ("incident", "result"):
+            log.string(table, key, at, required=True, non_empty=True)
+        log.choice(table, "intervention", at, INTERVENTION_PARAMS, what="intervention type")
+        when = table.get("at")
+        if when is None:
+            log.add(f"{at}.at: required key is missing")
+        elif not isinstance(when, datetime) or when.tzinfo is None:
+            log.add(
+                f"{at}.at: expected an offset date-time such as 2026-11-22T21:04:00Z, got {describe(when)}"
+            )
+        log.string_list(table, "evidence", at)
+
+
+def _check_cycles(log: ProblemLog, edges: list[Edge], nodes: dict[str, Node]) -> None:
+    causal = nx.DiGraph()
+    causal.add_nodes_from(nodes)
+    causal.add_edges_from((e.source, e.target) for e in edges if not e.feedback)
+    order = {node_id: index for index, node_id in enumerate(nodes)}
+    components = [c for c in nx.strongly_connected_components(causal) if len(c) > 1]
+    components += [{n} for n in nodes if causal.has_edge(n, n)]
+    for component in sorted(components, key=lambda c: min(order[n] for n in c)):
+        start = min(component, key=order.__getitem__)
+        inside = causal.subgraph(component)
+        # The shortest way round from the first-declared node of the cycle back to itself.
+        loops = [nx.shortest_path(inside, start, before) for before in inside.predecessors(start)]
+        cycle = [*min(loops, key=len), start]
+        log.add(f"cycle {' -> '.join(cycle)} is not marked as feedback")
+
+
+def _triage(log: ProblemLog, value: Any, nodes: dict[str, Node], declared: list[str]) -> Triage:
+    table = log.table(value, "triage") or {}
+    log.known_keys(table, "triage", TRIAGE_KEYS)
+    defaults = Triage(metric="")
+    metric = _node_ref(log, table, "metric", "triage", nodes, declared) or ""
+    if metric and nodes[metric].kind != "metric":
+        log.add(
+            f"triage.metric = {quote(metric)}: must name a node of kind metric, "
+            f"not {nodes[metric].kind}"
+        )
+    durations = {
+        key: log.duration(table, key, "triage", getattr(defaults, key))
+        for key in ("bucket", "max_gap", "max_staleness", "max_clock_skew")
+    }
+    numbers = {
+        key: log.number(table, key, "triage", getattr(defaults, key), minimum=0)
+        for key in ("recompute_tolerance", "critical", "minor")
+    }
+    if numbers["minor"] >= numbers["critical"] and ("minor" in table or "critical" in table):
+        log.add(
+            f"triage.minor = {numbers['minor']:g}: must be below triage.critical "
+            f"({numbers['critical']:g})"
+        )
+    return Triage(
+        metric=metric,
+        direction=log.choice(table, "direction", "triage", DIRECTIONS, default="both"),
+        latency_series=log.string(table, "latency_series", "triage"),
+        error_series=log.string(table, "error_series", "triage"),
+        **durations,
+        **numbers,
+    )
+
+
+def _scorer(log: ProblemLog, value: Any, nodes: dict[str, Node]) -> Scorer:
+    table = log.table(value, "scorer") or {}
+    kind = log.choice(table, "type", "scorer", SCORER_KEYS, what="scorer type")
+    if kind is None:
+        log.known_keys(
+            table, "scorer", SCORER_COMMON + tuple(k for v in SCORER_KEYS.values() for k in v)
+        )
+        return Scorer(type="linear")
+    own = SCORER_KEYS[kind]
+    others = {k for v in SCORER_KEYS.values() for k in v} - set(own)
+    for key in table:
+        if key in others:
+            log.add(f"scorer.{key}: not used by a {kind} scorer")
+    log.known_keys(
+        {k: v for k, v in table.items() if k not in others}, "scorer", SCORER_COMMON + own
+    )
+    defaults = Scorer(type=kind)
+    fields: dict[str, Any] = {
+        "type": kind,
+        "threshold": log.number(table, "threshold", "scorer", defaults.threshold),
+        "positive": log.string(table, "positive", "scorer", default="1", non_empty=True),
+        "negative": log.string(table, "negative", "scorer", default="0", non_empty=True),
+    }
+    if kind in ("linear", "logistic"):
+        fields["intercept"] = log.number(table, "intercept", "scorer", 0.0)
+        fields["weights"] = _weights(log, table, nodes)
+    if kind == "python":
+        entry = log.string(table, "entry_point", "scorer", required=True, non_empty=True)
+        if entry.strip() and not _ENTRY_POINT.fullmatch(entry):
+            log.add(f'scorer.entry_point = {quote(entry)}: expected "package.module:function"')
+        fields["entry_point"] = entry
+    if kind == "http":
+        url = log.string(table, "url", "scorer", required=True, non_empty=True)
+        if url.strip() and not url.startswith(("http://", "https://")):
+            log.add(f"scorer.url = {quote(url)}: expected an http:// or https:// URL")
+        fields["url"] = url
+        fields["batch_size"] = log.number(
+            table, "batch_size", "scorer", 500, minimum=1, integer=True
+        )
+        fields["timeout"] = log.number(table, "timeout", "scorer", 5.0, minimum=0.001)
+        fields["retries"] = log.number(table, "retries", "scorer", 2, minimum=0, integer=True)
+    if kind in ("python", "http"):
+        fields["inputs"] = _inputs(log, table, nodes)
+    return Scorer(**fields)
+
+
+def _weights(log: ProblemLog, table: Mapping, nodes: dict[str, Node]) -> dict[str, float]:
+    if "weights" not in table:
+        log.add("scorer.weights: required key is missing (a table: node id -> weight)")
+        return {}
+    raw = log.table(table["weights"], "scorer.weights")
+    if raw is None:
+        return {}
+    if not raw:
+        log.add("scorer.weights: must name at least one node")
+    weights: dict[str, float] = {}
+    for key, value in raw.items():
+        where = f"scorer.weights.{quote(key) if '=' in key else key}"
+        weight = log.check_number(value, where, None)
+        node_id, one_hot, category = key.partition("=")
+        if node_id not in nodes:
+            log.add(f"{where}: no such node {quote(node_id)}{suggestion(node_id, nodes)}")
+            continue
+        node = nodes[node_id]
+        if one_hot and node.type != "categorical":
+            log.add(f'{where}: {node_id} is numeric; only categorical nodes take "node=value"')
+        elif one_hot and not category:
+            log.add(f'{where}: expected "{node_id}=value", the value is missing')
+        elif not one_hot and node.type == "categorical":
+            log.add(f'{where}: {node_id} is categorical; weight its values as "{node_id}=value"')
+        if weight is not None:
+            weights[key] = weight
+    return weights
+
+
+def _inputs(log: ProblemLog, table: Mapping, nodes: dict[str, Node]) -> tuple[str, ...]:
+    if "inputs" not in table:
+        return tuple(n.id for n in nodes.values() if n.kind == "feature")
+    inputs = log.string_list(table, "inputs", "scorer")
+    for index, node_id in enumerate(inputs):
+        if node_id not in nodes:
+            log.add(
+                f"scorer.inputs[{index}] = {quote(node_id)}: no such node"
+                f"{suggestion(node_id, nodes)}"
+            )
+    return inputs
+
+
+def _privacy(log: ProblemLog, value: Any) -> tuple[str, ...]:
+    table = log.table(value, "privacy") or {}
+    log.known_keys(table, "privacy", ("sensitive",))
+    return log.string_list(table, "sensitive", "privacy")

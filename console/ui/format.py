@@ -1,0 +1,101 @@
+"""Text formatting shared by the console's widgets (numbers, windows, durations, bars)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.text import Text
+
+BAR_BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def fmt_num(value: Any, digits: int = 4) -> str:
+    """A number short enough for a table cell; other values as text."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.2e}"
+        return f"{value:.{digits}g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_num(v, digits) for v in value)
+    return str(value)
+
+
+def fmt_pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:+.1f}%"
+
+
+def fmt_window(start: datetime, end: datetime) -> str:
+    """'11-20 08:00..12:00' on one day, '11-12 08:00..11-19 08:00' across days (UTC)."""
+    left = start.strftime("%m-%d %H:%M")
+    right = end.strftime("%H:%M") if start.date() == end.date() else end.strftime("%m-%d %H:%M")
+    return f"{left}..{right}"
+
+
+def fmt_elapsed(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of `width` cells filled to `fraction` (0..1), with eighth blocks."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (BAR_BLOCKS[part] if part else "")
+    return text.ljust(width)
+
+
+def bar_chart(
+    labels: list[str], series: dict[str, list[float]], width: int, styles: list[str]
+) -> Text:
+    """Rows of `label  bar bar ...`, one bar per series, scaled to the largest value."""
+    names = list(series)
+    peak = max((abs(v) for values in series.values() for v in values), default=0.0) or 1.0
+    label_width = min(max((len(label) for label in labels), default=4), 16)
+    bar_width = max(4, (width - label_width - 3 - 8 * len(names)) // max(1, len(names)))
+    text = Text()
+    text.append(" " * (label_width + 1))
+    for name, style in zip(names, styles, strict=False):
+        text.append(f"{name[: bar_width + 6]:<{bar_width + 7}}", style=style)
+    for row, label in enumerate(labels):
+        text.append("\n")
+        text.append(f"{label[:label_width]:<{label_width}} ")
+        for name, style in zip(names, styles, strict=False):
+            value = series[name][row] if row < len(series[name]) else 0.0
+            text.append(bar(abs(value) / peak, bar_width), style=style)
+            text.append(f"{value:6.3f} ")
+    return text
+
+
+def signed_bars(items: list[tuple[str, float]], width: int) -> Text:
+    """A diverging bar chart: negative values to the left of the axis, positive to the right."""
+    peak = max((abs(v) for _, v in items), default=0.0) or 1.0
+    label_width = min(max((len(label) for label, _ in items), default=4), 22)
+    half = max(4, (width - label_width - 10) // 2)
+    text = Text()
+    for index, (label, value) in enumerate(items):
+        if index:
+            text.append("\n")
+        text.append(f"{label[:label_width]:<{label_width}} ")
+        if value < 0:
+            # Eighth blocks are left-aligned, so a bar growing leftwards uses whole cells.
+            cells = "█" * round(abs(value) / peak * half)
+            text.append(cells.rjust(half), style="red")
+            text.append("│")
+            text.append(" " * half)
+        else:
+            text.append(" " * half)
+            text.append("│")
+            text.append(bar(abs(value) / peak, half), style="green")
+        text.append(f" {value:+.3f}")
+    return text

@@ -1,0 +1,1 @@
+"""One pane per investigation step; the app shows the current one in a ContentSwitcher."""

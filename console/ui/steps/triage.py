@@ -1,0 +1,92 @@
+"""Triage: is the anomaly real? The checks, the metric against its baseline, the call."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+
+from console.engine.results import TriageResult
+from console.ui.format import fmt_num, fmt_pct
+from console.ui.steps.base import StepPane
+
+
+class TriagePane(StepPane):
+    STEP = "triage"
+    HINT = "Running the triage checks…"
+
+    def compose(self) -> ComposeResult:
+        yield self.compose_hint()
+        yield Static(id="triage-summary")
+        with Horizontal(id="triage-body"):
+            yield DataTable(id="triage-checks", cursor_type="row", zebra_stripes=False)
+            yield PlotextPlot(id="triage-plot")
+        yield Static(id="triage-reasons")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#triage-checks", DataTable)
+        table.add_columns("", "check", "evidence")
+        self.query_one("#triage-plot", PlotextPlot).display = False
+
+    def focus_main(self) -> None:
+        self.query_one("#triage-checks", DataTable).focus()
+
+    def show(self, task: str, result: TriageResult) -> None:
+        summary = Text()
+        summary.append(f"{result.metric} ", style="bold cyan")
+        summary.append(
+            f"baseline {fmt_num(result.baseline_value)} → incident "
+            f"{fmt_num(result.incident_value)} ({fmt_pct(result.relative_change)})"
+        )
+        summary.append("\nclass ", style="dim")
+        summary.append((result.classification or "unclassified").replace("_", " "), style="bold")
+        summary.append("  tier ", style="dim")
+        summary.append(result.tier, style="bold red" if result.tier == "critical" else "bold")
+        summary.append("  engine says ", style="dim")
+        summary.append(result.verdict.replace("_", " "), style="bold")
+        self.query_one("#triage-summary", Static).update(summary)
+        table = self.query_one("#triage-checks", DataTable)
+        table.clear()
+        for check in result.checks:
+            mark = Text("✓", style="green") if check.passed else Text("✗", style="bold red")
+            table.add_row(mark, check.name, check.detail)
+        self.query_one("#triage-reasons", Static).update(
+            Text("\n".join(f"• {reason}" for reason in result.reasons), style="dim")
+        )
+        self._plot(result)
+        self.set_hint("c confirm the anomaly   f close as a false alarm   r re-run the checks")
+
+    def _plot(self, result: TriageResult) -> None:
+        widget = self.query_one("#triage-plot", PlotextPlot)
+        widget.display = True
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        points = result.series
+        xs = list(range(len(points)))
+        reported = [(x, p.reported) for x, p in zip(xs, points, strict=True) if p.reported is not None]
+        recomputed = [
+            (x, p.recomputed) for x, p in zip(xs, points, strict=True) if p.recomputed is not None
+        ]
+        if reported:
+            plt.plot([x for x, _ in reported], [y for _, y in reported], label="reported", marker="braille")
+        if recomputed:
+            plt.plot(
+                [x for x, _ in recomputed],
+                [y for _, y in recomputed],
+                label="recomputed",
+                marker="braille",
+            )
+        if result.baseline_value is not None:
+            plt.hline(result.baseline_value, "green")
+        incident = next((w for w in result.windows if w.name == "incident"), None)
+        if incident is not None:
+            first = next((x for x, p in zip(xs, points, strict=True) if p.ts >= incident.start), None)
+            if first is not None:
+                plt.vline(first, "red")
+        ticks = xs[:: max(1, len(xs) // 4)]
+        plt.xticks(ticks, [points[x].ts.strftime("%m-%d %H:%M") for x in ticks])
+        plt.title(f"{result.metric}: reported vs recomputed (green: baseline, red: incident start)")
+        widget.refresh()

@@ -1,0 +1,71 @@
+"""A live tail of the audit trail: the last entries, read incrementally with audit.Tail."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+from textual.widget import Widget
+
+from console.audit import Entry, Tail
+from console.audit.export import summary
+
+STEP_STYLES = {
+    "triage": "cyan",
+    "locate": "blue",
+    "intervene": "magenta",
+    "counterfactual": "yellow",
+    "validate": "green",
+    "report": "bold",
+    "note": "italic",
+    "gameday": "bold magenta",
+}
+
+
+class TrailTail(Widget):
+    """Polls the trail file; shows the newest entries that fit, newest last."""
+
+    def __init__(
+        self,
+        incident_dir: Path,
+        time_text: Callable[[Entry], str],
+        on_entries: Callable[[list[Entry]], None] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._tail = Tail(incident_dir)
+        self._entries: deque[Entry] = deque(maxlen=50)
+        self._time_text = time_text
+        self._on_entries = on_entries
+        self.border_title = "Audit trail"
+
+    def on_mount(self) -> None:
+        self.poll()
+        self.set_interval(0.5, self.poll)
+
+    def poll(self) -> None:
+        new = self._tail.poll()
+        if not new:
+            return
+        self._entries.extend(new)
+        self.border_subtitle = f"{self._entries[-1].seq} entries"
+        if self._on_entries:
+            self._on_entries(new)
+        self.refresh()
+
+    @property
+    def entries(self) -> list[Entry]:
+        return list(self._entries)
+
+    def render(self) -> Text:
+        rows = max(1, self.content_size.height)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, entry in enumerate(list(self._entries)[-rows:]):
+            if index:
+                text.append("\n")
+            text.append(f"#{entry.seq:<3} {self._time_text(entry)} ", style="dim")
+            text.append(f"{entry.step}/{entry.action}", style=STEP_STYLES.get(entry.step, ""))
+            text.append(f" {summary(entry)}")
+        return text

@@ -1,0 +1,179 @@
+"""Appending, reading back, notes, corrections, resume, tailing and the writer lock."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from console.audit import GENESIS, Tail, Trail, default_actor, evidence_for, read_entries, verify
+from console.errors import ConsoleError
+
+
+def test_entries_are_chained_and_read_back(tmp_path):
+    folder = tmp_path / "inc"
+    evidence_file = tmp_path / "snap.parquet"
+    evidence_file.write_bytes(b"rows")
+    with Trail.open(folder, actor="alice@lab") as trail:
+        first = trail.append(
+            "triage",
+            "check_gaps",
+            params={"metric": "ctr"},
+            result={"gaps": 0},
+            evidence=[evidence_for(evidence_file)],
+        )
+        second = trail.append("locate", "rank_parents", result={"top": "f_log_amount"})
+    assert first.seq == 1 and first.prev == GENESIS
+    assert second.prev == first.hash
+    assert first.ts.endswith("Z") and len(first.ts) == len("2026-11-22T22:10:01.123456Z")
+    assert first.evidence[0].sha256 == __import__("hashlib").sha256(b"rows").hexdigest()
+    back = list(read_entries(folder))
+    assert back == [first, second]
+    assert json.loads((folder / "trail.jsonl").read_text().splitlines()[0]) == first.to_dict()
+
+
+def test_default_actor_and_session(tmp_path):
+    with Trail.open(tmp_path) as trail:
+        entry = trail.note("looking")
+    assert entry.actor == default_actor() and "@" in entry.actor
+    with Trail.open(tmp_path) as again:
+        other = again.note("still looking")
+    assert other.session != entry.session
+
+
+def test_note_and_correction_are_new_entries(tmp_path):
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.append("intervene", "null_rate", params={"max_increase": 0.02})
+        note = trail.note("paged the feature-store owner")
+        fix = trail.correct(1, "threshold was 0.05", max_increase=0.05)
+        with pytest.raises(ConsoleError, match="cannot correct entry 9"):
+            trail.correct(9, "nope")
+        entries = list(trail.entries())
+    assert note.step == "note" and note.params == {"text": "paged the feature-store owner"}
+    assert fix.step == "intervene" and fix.action == "correct"
+    assert fix.params == {
+        "corrects": 1,
+        "text": "threshold was 0.05",
+        "changes": {"max_increase": 0.05},
+    }
+    assert entries[0].params == {"max_increase": 0.02}  # nothing edited in place
+    assert len(entries) == 3
+
+
+def test_resume_continues_the_chain(tmp_path):
+    with Trail.open(tmp_path, actor="a") as trail:
+        last = trail.note("one")
+    with Trail.open(tmp_path, actor="b") as trail:
+        assert trail.head().count == 1 and trail.head().hash == last.hash
+        nxt = trail.note("two")
+    assert nxt.seq == 2 and nxt.prev == last.hash
+    assert verify(tmp_path).ok
+
+
+def test_params_must_be_json(tmp_path):
+    with Trail.open(tmp_path, actor="a") as trail:
+        with pytest.raises(ValueError, match="NaN"):
+            trail.append("validate", "recover", result={"psi": float("nan")})
+        with pytest.raises(TypeError):
+            trail.append("validate", "recover", result={"x": object()})
+        assert trail.count == 0
+
+
+def test_tail_returns_only_new_entries(tmp_path):
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("one")
+        trail.note("two")
+        tail = Tail(tmp_path, after=1)
+        assert [e.seq for e in tail.poll()] == [2]
+        assert tail.poll() == []
+        trail.note("three")
+        assert [e.params["text"] for e in tail.poll()] == ["three"]
+        assert [e.seq for e in trail.entries(after=2)] == [3]
+
+
+def test_head_json_follows_each_append(tmp_path):
+    with Trail.open(tmp_path, actor="a", key=b"k") as trail:
+        entry = trail.note("x")
+        on_disk = json.loads((tmp_path / "head.json").read_text())
+        assert on_disk["count"] == 1 and on_disk["hash"] == entry.hash
+        assert on_disk["signature"] == trail.head().signature
+
+
+def test_a_second_writer_gets_the_lock_error(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        from console.audit import Trail
+        from console.errors import ConsoleError
+        try:
+            Trail.open(sys.argv[1], actor="bob")
+        except ConsoleError as exc:
+            print(exc)
+            sys.exit(3)
+        """
+    )
+    with Trail.open(tmp_path, actor="alice@oncall") as trail:
+        trail.note("mine")
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+        )
+        assert done.returncode == 3, done.stderr
+        assert "open for writing by alice@oncall" in done.stdout
+        assert f"pid {os.getpid()}" in done.stdout
+        cli = subprocess.run(
+            [sys.executable, "-m", "console", "trail", "note", str(tmp_path), "hi"],
+            capture_output=True,
+            text=True,
+        )
+        assert cli.returncode == 2 and "alice@oncall" in cli.stderr
+    assert [e.params["text"] for e in read_entries(tmp_path)] == ["mine"]
+    # Closed: the next writer gets in.
+    with Trail.open(tmp_path, actor="bob") as trail:
+        assert trail.note("mine now").seq == 2
+
+
+def test_cli_note(tmp_path):
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("first")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "trail",
+            "note",
+            str(tmp_path),
+            "root cause found",
+            "--actor",
+            "pm-author",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    last = list(read_entries(tmp_path))[-1]
+    assert last.actor == "pm-author" and last.params["text"] == "root cause found"
+    assert verify(tmp_path).ok
+
+
+def test_a_deleted_trail_is_not_started_afresh(tmp_path):
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("one")
+    (tmp_path / "trail.jsonl").unlink()
+    with pytest.raises(ConsoleError, match="records 1 entries"):
+        Trail.open(tmp_path, actor="a")
+
+
+def test_a_head_one_entry_behind_is_accepted_and_caught_up(tmp_path):
+    # A crash between the fsynced line and the head.json rewrite leaves the head behind.
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("one")
+        behind = (tmp_path / "head.json").read_bytes()
+        trail.note("two")
+    (tmp_path / "head.json").write_bytes(behind)
+    assert verify(tmp_path).ok
+    with Trail.open(tmp_path, actor="a") as trail:
+        assert trail.head().count == 2
+    assert json.loads((tmp_path / "head.json").read_text())["count"] == 2

@@ -1,0 +1,20 @@
+"""Every authored playbook in playbooks/*.toml loads and validates cleanly."""
+
+from pathlib import Path
+
+import pytest
+
+from console.cli import main
+from console.playbook.graph import ancestors_backward, build_graph
+from console.playbook.loader import load_playbook
+
+PLAYBOOKS = sorted((Path(__file__).resolve().parents[1] / "playbooks").glob("*.toml"))
+NONE_YET = pytest.param(None, marks=pytest.mark.skip(reason="no playbooks/*.toml yet"))
+
+
+@pytest.mark.parametrize("path", PLAYBOOKS or [NONE_YET], ids=lambda p: p.name if p else "none")
+def test_authored_playbook_checks_clean(path, capsys):
+    assert main(["playbook", "check", str(path)]) == 0, capsys.readouterr().err
+    playbook = load_playbook(path)
+    # Walking back from the triage metric reaches at least one cause to investigate.
+    assert ancestors_backward(build_graph(playbook), playbook.triage.metric)
