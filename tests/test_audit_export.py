@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,8 @@ import pytest
 
 from console.audit import Trail, export
 from console.errors import ConsoleError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CARD = "4111-1111-1111-1111"
 IP = "203.0.113.77"
@@ -120,6 +123,11 @@ def test_unknown_zone_is_a_clear_error(incident, tmp_path):
     assert not (tmp_path / "x.md").exists()
 
 
+def test_an_export_never_replaces_the_trail(incident):
+    with pytest.raises(ConsoleError, match="refusing to export over"):
+        export(incident, "jsonl", incident / "trail.jsonl")
+
+
 def test_a_tampered_trail_is_not_exported(incident, tmp_path):
     path = incident / "trail.jsonl"
     path.write_bytes(path.read_bytes().replace(b'"flips":1312', b'"flips":12'))
@@ -127,53 +135,30 @@ def test_a_tampered_trail_is_not_exported(incident, tmp_path):
         export(incident, "csv", tmp_path / "x.csv")
 
 
-def test_cli_export_with_playbook_privacy(incident, tmp_path):
-    playbook = tmp_path / "fraud.toml"
-    playbook.write_text(
-        '[model]\nname = "fraud"\n\n[privacy]\nsensitive = ["raw_card_hash", "raw_ip"]\n'
-    )
-    out = tmp_path / "timeline.md"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "trail",
-            "export",
-            str(incident),
-            "--format",
-            "md",
-            "--out",
-            str(out),
-            "--playbook",
-            str(playbook),
-            "--tz",
-            "Europe/Paris",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    text = out.read_text()
-    assert (
-        CARD not in text and "Sensitive keys shown as salted hashes: raw_card_hash, raw_ip" in text
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "trail",
-            "export",
-            str(incident),
-            "--format",
-            "md",
-            "--out",
-            str(out),
-            "--tz",
-            "Nowhere/Land",
-        ],
-        capture_output=True,
-        text=True,
-    )
+def test_cli_export_with_playbook_privacy(tmp_path):
+    from console.playbook.loader import load_playbook
+
+    playbook = ROOT / "playbooks" / "fraud.toml"
+    sensitive = load_playbook(playbook).sensitive
+    assert sensitive
+    secrets = {key: f"secret-{i}-value" for i, key in enumerate(sensitive)}
+    folder = tmp_path / "inc"
+    with Trail.open(folder, actor="a") as trail:
+        trail.append("counterfactual", "drill_down", params={"row": secrets}, result=secrets)
+    for fmt in FORMATS:
+        out = tmp_path / f"timeline.{fmt}"
+        done = cli("export", folder, "--format", fmt, "--out", out, "--playbook", playbook)
+        assert done.returncode == 0, done.stderr
+        raw = out.read_bytes()
+        assert not any(value.encode() in raw for value in secrets.values()), fmt
+    assert "Sensitive keys shown as salted hashes" in (tmp_path / "timeline.md").read_text()
+    done = cli("export", folder, "--format", "md", "--out", tmp_path / "x.md", "--tz", "No/Where")
     assert done.returncode == 2 and "unknown time zone" in done.stderr
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "console", "trail", *map(str, args)],
+        capture_output=True,
+        text=True,
+    )

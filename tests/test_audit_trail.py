@@ -177,3 +177,12 @@ def test_a_head_one_entry_behind_is_accepted_and_caught_up(tmp_path):
     with Trail.open(tmp_path, actor="a") as trail:
         assert trail.head().count == 2
     assert json.loads((tmp_path / "head.json").read_text())["count"] == 2
+
+
+def test_appends_from_worker_threads_keep_one_chain(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Trail.open(tmp_path, actor="ui") as trail, ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: trail.append("locate", "probe", params={"i": i}), range(80)))
+    assert verify(tmp_path).count == 80
+    assert sorted(e.params["i"] for e in read_entries(tmp_path)) == list(range(80))

@@ -210,3 +210,23 @@ def test_a_line_that_is_not_an_entry_is_named(tmp_path):
     assert report.first_bad_seq == 2 and "wrong fields" in report.problem
     write(tmp_path, rows[:1] + [b"not json\n"] + rows[2:])
     assert "not valid JSON" in verify(tmp_path).problem
+
+
+def test_split_verification_agrees_with_the_sequential_one(tmp_path, monkeypatch):
+    import console.audit.verification as verify_module
+
+    with Trail.open(tmp_path, actor="a") as trail:
+        for i in range(300):
+            trail.append("locate", "rank", result={"i": i})
+            if i == 120:
+                middle = trail.head()
+        head = trail.head()
+    monkeypatch.setattr(verify_module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(verify_module.os, "cpu_count", lambda: 3)
+    report = verify(tmp_path, head_hash=middle.hash)
+    assert report.ok and report.count == 300 and report.head == head.hash
+    assert "truncated" in verify(tmp_path, head_hash="ab" * 32).problem
+    rows = lines(tmp_path)
+    write(tmp_path, rows[:200] + rows[201:])
+    report = verify(tmp_path)
+    assert report.first_bad_seq == 201 and "entry 201 was deleted" in report.problem

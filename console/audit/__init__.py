@@ -21,7 +21,7 @@ from console.audit.entry import GENESIS, Entry, Evidence, default_actor, evidenc
 from console.audit.export import ExportResult, export
 from console.audit.head import Head, load_key
 from console.audit.trail import Tail, Trail, read_entries
-from console.audit.verify import VerifyReport, verify
+from console.audit.verification import VerifyReport, verify
 
 __all__ = [
     "GENESIS",

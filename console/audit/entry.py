@@ -4,7 +4,7 @@ An entry is one JSON object per line of trail.jsonl. Its hash is
 sha256(canonical(entry without "hash")), where canonical() is JSON with sorted keys, no
 whitespace (separators "," and ":"), ensure_ascii=False, no NaN/Infinity, encoded as UTF-8.
 Each line is itself the canonical encoding of the whole entry (hash included), which lets the
-verifier check the hash on the raw bytes without re-encoding (see verify.py).
+verifier check the hash on the raw bytes without re-encoding (see verification.py).
 docs/trail.md is the exact description.
 """
 

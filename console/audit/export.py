@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console.audit.entry import Entry, canonical
 from console.audit.files import atomic_output, create_once
-from console.audit.head import Head, read_head
+from console.audit.head import HEAD_FILE, Head, read_head
+from console.audit.lock import LOCK_FILE
 from console.audit.trail import read_entries
-from console.audit.verify import VerifyReport, check
+from console.audit.verification import TRAIL_FILE, VerifyReport, check
 from console.errors import ConsoleError
 
 FORMATS = ("jsonl", "parquet", "csv", "md")
@@ -62,6 +63,9 @@ def export(
     if fmt not in FORMATS:
         raise ConsoleError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     zone = zone_for(tz)
+    reserved = {(folder / name).resolve() for name in (TRAIL_FILE, HEAD_FILE, LOCK_FILE, SALT_FILE)}
+    if Path(out).resolve() in reserved:
+        raise ConsoleError(f"refusing to export over {out}: it is one of the trail's own files")
     report, scan = check(folder, key=key)
     if not report.ok and not (scan.torn and report.problem == scan.problem):
         raise ConsoleError(
@@ -147,7 +151,10 @@ def incident_salt(folder: Path) -> bytes:
     """The incident's export salt: 32 random bytes, hex in export.salt, created once."""
     path = folder / SALT_FILE
     create_once(path, secrets.token_hex(32).encode() + b"\n")
-    return bytes.fromhex(path.read_text().strip())
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise ConsoleError(f"{path} is not a readable export salt (64 hex digits): {exc}") from exc
 
 
 def summary(entry: Entry) -> str:

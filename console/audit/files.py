@@ -20,11 +20,16 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+# mkstemp creates files readable by the owner only; trail files are for the whole team.
+SHARED_MODE = 0o644
+
+
 def atomic_write(path: str | os.PathLike, data: bytes, *, sync_dir: bool = True) -> None:
     """Write data to a temp file beside path, fsync it, os.replace it over path."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, SHARED_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -39,6 +44,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, sync_dir: bool = True)
 
 def create_once(path: str | os.PathLike, data: bytes) -> bool:
     """Create path with data unless it exists (then keep it); True when this call created it.
+
+    The file is readable by its owner only (it holds secrets such as the export salt).
 
     The content is written and fsynced in a temp file and then hard-linked into place, which
     fails if the name exists: two processes racing never see a half-written file.
@@ -67,6 +74,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     if not target.parent.is_dir():
         raise ConsoleError(f"cannot write {target}: folder {target.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, SHARED_MODE)
     os.close(fd)
     try:
         yield Path(tmp)

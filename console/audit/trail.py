@@ -45,7 +45,7 @@ from console.audit.entry import (
 from console.audit.files import atomic_write, fsync_dir
 from console.audit.head import HEAD_FILE, Head, load_key, make_head, read_head, write_head
 from console.audit.lock import TrailLock
-from console.audit.verify import check, trail_path
+from console.audit.verification import check, trail_path
 from console.errors import ConsoleError
 
 
@@ -100,9 +100,15 @@ class Trail:
         session = session or str(uuid.uuid4())
         if key is None:
             key = load_key()
-        lock = TrailLock.acquire(folder, actor, session)
+        try:
+            lock = TrailLock.acquire(folder, actor, session)
+        except OSError as exc:
+            raise ConsoleError(f"cannot lock the trail in {folder}: {exc.strerror}") from exc
         try:
             return cls._open_locked(folder, actor, session, key, lock)
+        except OSError as exc:
+            lock.release()
+            raise ConsoleError(f"cannot open the trail in {folder}: {exc.strerror}") from exc
         except BaseException:
             lock.release()
             raise
@@ -137,10 +143,14 @@ class Trail:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND)
             count, last_hash, size, torn = s.count, s.last_hash, s.good_bytes, s.torn
         trail = cls(folder, actor, session, key, lock, fd, count, last_hash, size)
-        if torn:
-            trail._recover(torn)
-        else:
-            trail._write_head()
+        try:
+            if torn:
+                trail._recover(torn)
+            else:
+                trail._write_head()
+        except BaseException:
+            os.close(fd)
+            raise
         return trail
 
     def _recover(self, torn: bytes) -> None:

@@ -7,7 +7,6 @@ entry), 2 for usage or I/O errors (ConsoleError, via cli.main).
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 
 from console.commands import add_command, add_group
@@ -80,9 +79,7 @@ def _export(args) -> int:
 
     _require_trail(args.dir)
     sensitive = _sensitive_keys(args.playbook) if args.playbook else ()
-    done = export(
-        args.dir, args.format, args.out, tz=args.tz, sensitive=sensitive, key=load_key()
-    )
+    done = export(args.dir, args.format, args.out, tz=args.tz, sensitive=sensitive, key=load_key())
     print(f"wrote {done.path}: {done.count} entries, head {done.head.hash}")
     if not done.report.ok:
         print(f"incident-console: warning: {done.report.problem}", file=sys.stderr)
@@ -116,14 +113,7 @@ def _require_trail(folder: Path) -> None:
 
 
 def _sensitive_keys(playbook: Path) -> list[str]:
-    """The playbook's [privacy] sensitive list (only that table is read here)."""
-    try:
-        data = tomllib.loads(playbook.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConsoleError(f"cannot read playbook {playbook}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConsoleError(f"playbook {playbook} is not valid TOML: {exc}") from exc
-    sensitive = data.get("privacy", {}).get("sensitive", [])
-    if not isinstance(sensitive, list) or not all(isinstance(s, str) for s in sensitive):
-        raise ConsoleError(f"playbook {playbook}: [privacy] sensitive must be a list of strings")
-    return sensitive
+    """The playbook's [privacy] sensitive keys (the playbook is loaded and validated)."""
+    from console.playbook.loader import load_playbook
+
+    return list(load_playbook(playbook).sensitive)

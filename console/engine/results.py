@@ -66,6 +66,7 @@ class TriageResult(Result):
     tier: Literal["critical", "minor", "none"]
     verdict: Literal["confirmed", "false_alarm"]
     reasons: list[str]
+    sql: list[str] = field(default_factory=list)  # the queries behind the series and values
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class LocateResult(Result):
     ancestors: list[str]  # nearest first
     candidates: list[Candidate]  # best first
     screening: dict[str, dict[str, Any]]  # node id -> screening figures
+    sql: list[str] = field(default_factory=list)  # the one screening query
 
 
 @dataclass(frozen=True)

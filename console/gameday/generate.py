@@ -32,7 +32,6 @@ from console.gameday.scenarios import Scenario, get_scenario
 from console.paths import playbook_path
 
 DATA_START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
-DEFAULT_SEED = 20261122
 MIN_ROWS = 2_000
 CHUNK_ROWS = 400_000
 SCENARIO_FILE = "scenario.toml"
@@ -51,6 +50,8 @@ CHANGES_SCHEMA = pa.schema(
         ("actor", pa.string()),
     ]
 )
+# Sorted timestamps and sequential ids: delta encodings make them nearly free.
+DELTA_ENCODED = {"ts": "DELTA_BINARY_PACKED", "prediction_id": "DELTA_BYTE_ARRAY"}
 LEADING_COLUMNS = ("prediction_id", "ts", "model_version", "score", "decision", "latency_ms", "status")
 
 
@@ -66,11 +67,11 @@ def generate_scenario(
 ) -> Path:
     """Write the scenario `name` into the folder `out` (created) and return it.
 
-    rows: decision rows (default: the scenario's bundled size); seed: default DEFAULT_SEED.
+    rows: decision rows, seed: random seed (defaults: the scenario's bundled rows and seed).
     """
     scenario = get_scenario(name)
     rows = scenario.default_rows if rows is None else int(rows)
-    seed = DEFAULT_SEED if seed is None else int(seed)
+    seed = scenario.seed if seed is None else int(seed)
     if rows < MIN_ROWS:
         raise ConsoleError(f"--rows {rows}: a scenario needs at least {MIN_ROWS} decision rows")
     if seed < 0:
@@ -129,7 +130,7 @@ def hourly_weights(scenario: Scenario) -> np.ndarray:
     and the pipeline's weekend level."""
     hours = np.arange(scenario.data_hours)
     hour_of_day = hours % 24
-    daily = 1.0 + 0.55 * np.sin((hour_of_day - 10.0) / 24.0 * 2 * np.pi)
+    daily = 1.0 + 0.7 * np.sin((hour_of_day - 10.0) / 24.0 * 2 * np.pi)
     weekend = np.where((hours // 24) % 7 >= 5, scenario.pipeline.weekend, 1.0)
     return daily * weekend
 
@@ -167,7 +168,13 @@ def _write_decisions(
                 table = _decisions_table(scenario, batch, first_row, width)
                 if schema is None:
                     schema = table.schema
-                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                    writer = pq.ParquetWriter(
+                        tmp,
+                        schema,
+                        compression="zstd",
+                        use_dictionary=[c for c in schema.names if c not in DELTA_ENCODED],
+                        column_encoding=DELTA_ENCODED,
+                    )
                 writer.write_table(table.cast(schema), row_group_size=table.num_rows)
                 first_row += batch.n
         finally:
@@ -189,7 +196,9 @@ def _simulate(
     pipeline = scenario.pipeline
     hour_index = np.repeat(np.arange(h0, h1), counts[h0:h1])
     start_us = int(DATA_START.timestamp()) * 1_000_000
-    ts = np.sort(start_us + hour_index * US_PER_HOUR + rng.integers(0, US_PER_HOUR, len(hour_index)))
+    # Millisecond resolution, as the serving logs record it (and it compresses better).
+    offsets = rng.integers(0, US_PER_HOUR // 1000, len(hour_index)) * 1000
+    ts = np.sort(start_us + hour_index * US_PER_HOUR + offsets)
     hour = (ts - start_us) / US_PER_HOUR
     b = Batch(ts=ts, hour=hour, hour_of_day=hour % 24, load=load[hour_index])
     relative = hour - scenario.incident_at
@@ -351,6 +360,7 @@ class _atomic:
     def __enter__(self) -> Path:
         fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
         os.close(fd)
+        os.chmod(name, 0o644)  # mkstemp makes it private; these files are meant to be shared
         self.tmp = Path(name)
         return self.tmp
 

@@ -26,7 +26,7 @@ class Serving:
 
     def sample(self, rng: np.random.Generator, b: Batch) -> None:
         latency = self.median_ms * np.exp(self.spread * rng.standard_normal(b.n))
-        b.cols["latency_ms"] = np.round(latency * (0.85 + 0.15 * b.load), 2)
+        b.cols["latency_ms"] = np.round(latency * (0.85 + 0.15 * b.load), 1)
         b.hidden["error"] = rng.random(b.n) < self.error_rate
 
 
@@ -104,7 +104,7 @@ class FraudPipeline(Pipeline):
         ip = np.where(same, billing.codes, rng.integers(0, len(COUNTRIES), n)).astype(np.int32)
         ecommerce = rng.random(n) < ECOMMERCE_SHARE[category.codes]
         b.cols.update(
-            raw_card_token=rng.integers(0, 3_000_000, n),
+            raw_card_token=rng.integers(0, 60_000, n),
             raw_amount=amount,
             raw_merchant_category=category,
             raw_card_age_days=age.astype(np.float64),
@@ -252,7 +252,7 @@ class RecsPipeline(Pipeline):
         b.hidden["genre"] = genre
         b.hidden["provider"] = provider
         b.cols.update(
-            raw_user_id=rng.integers(0, 5_000_000, n),
+            raw_user_id=rng.integers(0, 60_000, n),
             raw_user_sessions_7d=sessions,
             raw_user_impressions_7d=impressions,
             raw_user_clicks_7d=rng.binomial(impressions, user_ctr),
@@ -285,7 +285,7 @@ class RecsPipeline(Pipeline):
         """How relevant each candidate really is: the scorer on the true features, plus
         taste the model does not see, an evening lift and any shift of taste in the world."""
         self.features(b)
-        evening = 0.25 * np.cos((b.hour_of_day - 20.0) / 24.0 * 2 * np.pi)
+        evening = 0.1 * np.cos((b.hour_of_day - 20.0) / 24.0 * 2 * np.pi)
         taste = 0.35 * rng.standard_normal(b.n) + b.hidden.get("taste_shift", 0.0)
         b.hidden["relevance"] = scorer.margin(b.cols) + evening + taste
 

@@ -92,6 +92,9 @@ class Scenario:
     model_versions: tuple[tuple[float, str], ...] = ()  # (hours from incident, version)
     metrics_defect: MetricsDefect | None = None
     default_rows: int = 30_000
+    # The bundled seed: at a few hundred rows per incident window, sampling noise alone moves
+    # rates by several percent; the bundled seed is one where the story reads cleanly.
+    seed: int = 1
     data_hours: int = 14 * 24
 
 
@@ -141,8 +144,9 @@ def remap_category(column: str, mapping: dict[str, str]) -> EffectFn:
 
 
 def streamco_iab_codes(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
-    """StreamCo's feed v2 sends IAB taxonomy codes; our ingest copies them verbatim."""
-    iab = rows & (b.hidden["provider"] == 0)
+    """StreamCo's feed v2 sends IAB taxonomy codes for the items it re-publishes (about
+    two thirds of its catalogue in the window); our ingest copies them verbatim."""
+    iab = rows & (b.hidden["provider"] == 0) & (rng.random(b.n) < 0.67)
     b.cols["raw_item_genre"].codes = raw_genre_codes(b.hidden["provider"], b.hidden["genre"], iab)
 
 
@@ -155,23 +159,23 @@ def northwind_clips(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> Non
 
 RECS_METADATA = Scenario(
     name="recs-metadata-format",
-    title="Home feed: click-through down a fifth on a weekday morning",
+    title="Home feed: click-through down a fifth on a weekday afternoon",
     pipeline=RECS,
     story=(
-        "It is Wednesday, 13:15 UTC. The feed-ranking dashboard shows click-through on the home "
+        "It is Thursday, 15:15 UTC. The feed-ranking dashboard shows click-through on the home "
         "feed about 20% below the same hours last week, and the product analytics channel is "
         "asking whether the morning's ranker rollout broke personalisation. Nothing is down: "
         "latency and errors look normal. You are the feed-ranking on-call. Find out what "
         "changed, prove it with the playbook's interventions, size the impact and decide what "
         "to roll back."
     ),
-    incident_at=10 * 24 + 9,
+    incident_at=10 * 24 + 11,
     alert_after=4 + 15 / 60,
     metric="ctr",
     difficulty="medium",
     default_rows=36_000,
     effects=(
-        Effect("ingest", 0, 9, streamco_iab_codes),
+        Effect("ingest", 0, 7, streamco_iab_codes),
         Effect("world", -3, 1e9, northwind_clips),
     ),
     changes=(
@@ -179,7 +183,7 @@ RECS_METADATA = Scenario(
         Change(-3, "data_source", "raw_item_duration_s", "Northwind News starts publishing 60-120 s clips alongside articles", "content-partnerships"),
         Change(0, "data_source", "raw_item_genre", "StreamCo metadata feed v2 enabled on the provider side (announced in their partner newsletter)", "streamco (provider)"),
         Change(1, "deploy", "ranker_server", "feed-ranker pods: Triton 24.10 -> 24.11, no model change", "ml-serving-platform"),
-        Change(9, "config", "raw_item_genre", "content-ingest pins StreamCo to feed v1 until the IAB genre mapping ships", "oncall: feed-ranking"),
+        Change(7, "config", "raw_item_genre", "content-ingest pins StreamCo to feed v1 until the IAB genre mapping ships", "oncall: feed-ranking"),
     ),  # fmt: skip
     model_versions=((-30, "ranker-2026.11.1"),),
     answer=Answer(
@@ -194,8 +198,8 @@ RECS_METADATA = Scenario(
         ),
         detection=(
             "distribution_shift on raw_item_genre -> f_item_genre: new raw categories (IAB codes, "
-            "~45% of incident rows) and vanished ones (StreamCo's capitalised names); f_item_genre "
-            "= 'other' jumps from 0% to ~45%. Shadow recomputes all pass (the pipeline computes "
+            "~30% of incident rows) and vanished ones (StreamCo's capitalised names); f_item_genre "
+            "= 'other' jumps from 0% to ~30%. Shadow recomputes all pass (the pipeline computes "
             "what it was told). Pinning feed v1 at the fix restores the categories and the CTR."
         ),
         decoys=(
@@ -203,7 +207,7 @@ RECS_METADATA = Scenario(
             Decoy("ranker_server", "A deploy one hour into the incident; latency, errors and re-scored scores are unchanged."),
             Decoy("click_model", "A new model version the day before; re-scoring with the playbook scorer matches both versions."),
         ),  # fmt: skip
-        fixed_at=9,
+        fixed_at=7,
     ),
 )
 
@@ -235,7 +239,7 @@ CREDIT_VENDOR = Scenario(
     difficulty="hard",
     default_rows=30_000,
     effects=(
-        Effect("ingest", 0, 9, documents_no_longer_verified),
+        Effect("ingest", 0, 7, documents_no_longer_verified),
         Effect("world", -2, 1e9, scale_numeric("raw_loan_amount", 2.0, lambda b: b.cols["raw_bureau_score"] >= 690, decimals=-2, upper=60_000)),
         Effect("world", -30, 1e9, add_points("raw_bureau_score", 6, 1.0, upper=850)),
     ),  # fmt: skip
@@ -244,7 +248,7 @@ CREDIT_VENDOR = Scenario(
         Change(-2, "config", "raw_loan_amount", "Pre-approved offers campaign (email, prime customers): suggested amounts doubled", "growth-marketing"),
         Change(0, "data_source", "raw_income_verification", "Veritax API: data dictionary v3 effective (release notes: 'status values clarified')", "veritax (vendor)"),
         Change(0.5, "deploy", "model_server", "underwriting-pd pods moved to the c7 node pool", "ml-serving-platform"),
-        Change(9, "config", "raw_income_verification", "Pinned the Veritax API to dictionary v2 (header X-Dictionary-Version: 2)", "oncall: credit-risk-ml"),
+        Change(7, "config", "raw_income_verification", "Pinned the Veritax API to dictionary v2 (header X-Dictionary-Version: 2)", "oncall: credit-risk-ml"),
     ),  # fmt: skip
     answer=Answer(
         kind="broken_edge",
@@ -268,7 +272,7 @@ CREDIT_VENDOR = Scenario(
             Decoy("raw_bureau_score", "A vendor rescale the day before moves scores up a few points: it lowers PD slightly, the opposite direction."),
             Decoy("model_server", "A node-pool move half an hour in; latency, errors and re-scores are unchanged."),
         ),  # fmt: skip
-        fixed_at=9,
+        fixed_at=7,
     ),
 )
 
@@ -276,9 +280,9 @@ CREDIT_VENDOR = Scenario(
 
 
 def card_age_missing(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
-    """CoreIssue's card-profile v5 moved opened_on; for migrated BIN ranges (about a third of
+    """CoreIssue's card-profile v5 moved opened_on; for migrated BIN ranges (a quarter of
     cards) the ingest finds no open date and writes NULL."""
-    migrated = rows & (b.cols["raw_card_token"] % 20 < 7)
+    migrated = rows & (b.cols["raw_card_token"] % 20 < 5)
     b.cols["raw_card_age_days"] = np.where(migrated, np.nan, b.cols["raw_card_age_days"])
 
 
@@ -289,16 +293,16 @@ def electronics_sale(b: Batch) -> np.ndarray:
 
 FRAUD_NAN = Scenario(
     name="fraud-nan-feature",
-    title="Card fraud: declines surge on an ordinary Friday morning",
+    title="Card fraud: declines surge on a Friday at noon",
     pipeline=FRAUD,
     story=(
-        "Friday, 14:05 UTC. Customer support escalates a wave of declined cards, many of them "
+        "Friday, 16:05 UTC. Customer support escalates a wave of declined cards, many of them "
         "long-standing customers; the Risk / Declines dashboard shows the decline rate several "
-        "times its usual level since mid-morning. Pre-Black-Friday sales are on, a new IP "
-        "reputation feed went live this morning and the velocity job was redeployed. You are "
+        "times its usual level since noon. Pre-Black-Friday sales are on, a new IP "
+        "reputation feed went live this morning and the velocity job was redeployed at lunchtime. You are "
         "the risk-ml on-call: find the cause before the weekend traffic."
     ),
-    incident_at=11 * 24 + 10,
+    incident_at=11 * 24 + 12,
     alert_after=4 + 5 / 60,
     metric="decline_rate",
     difficulty="medium",
@@ -306,13 +310,13 @@ FRAUD_NAN = Scenario(
     effects=(
         Effect("world", -14, 1e9, scale_numeric("raw_amount", 1.35, electronics_sale)),
         Effect("world", -4, 1e9, add_points("raw_ip_risk", 8, 0.25)),
-        Effect("ingest", 0, 9, card_age_missing),
+        Effect("ingest", 0, 7, card_age_missing),
     ),
     changes=(
         Change(-4, "data_source", "raw_ip_risk", "IP reputation list build now includes the SpamTrap feed", "device-intel"),
         Change(0, "schema", "raw_card_age_days", "CoreIssue card-profile API v5 for BIN ranges 4147xx-4159xx (migration wave 2)", "coreissue (vendor)"),
         Change(0.5, "deploy", "raw_txn_count_1h", "Flink velocity job 3.8.1: checkpoint interval 30 s -> 60 s", "risk-streaming"),
-        Change(9, "deploy", "raw_card_age_days", "card-profile ingest 2.14: read lifecycle.opened_on (v5) with fallback to opened_on", "oncall: card-platform"),
+        Change(7, "deploy", "raw_card_age_days", "card-profile ingest 2.14: read lifecycle.opened_on (v5) with fallback to opened_on", "oncall: card-platform"),
     ),  # fmt: skip
     answer=Answer(
         kind="broken_edge",
@@ -321,10 +325,10 @@ FRAUD_NAN = Scenario(
         explanation=(
             "The card-profile API v5 moved the card's open date; for migrated BIN ranges the "
             "ingest reads nothing, raw_card_age_days and f_card_age are NULL, the model fills "
-            "NULL with 0 - a brand-new card - and the score jumps for a third of transactions."
+            "NULL with 0 - a brand-new card - and the score jumps for a quarter of transactions."
         ),
         detection=(
-            "null_rate on raw_card_age_days -> f_card_age: ~35% NULL in the incident window, 0% in "
+            "null_rate on raw_card_age_days -> f_card_age: ~25% NULL in the incident window, 0% in "
             "the baseline (max_increase 0.02); back to 0% after the ingest fix. The shadow "
             "recomputes of the other features pass."
         ),
@@ -333,18 +337,18 @@ FRAUD_NAN = Scenario(
             Decoy("raw_ip_risk", "The new reputation feed raises IP risk for a quarter of rows four hours before; fresh (freshness passes) and a modest score effect."),
             Decoy("raw_txn_count_1h", "A velocity-job deploy half an hour in; f_velocity_1h is recomputed exactly."),
         ),  # fmt: skip
-        fixed_at=9,
+        fixed_at=7,
     ),
 )
 
 # ---- 4. credit-encoder-skew -------------------------------------------------------------
 
-SKEWED_ENCODER = {"EMP_SELF": "EMP_OTHER", "EMP_CONTRACT": "EMP_SELF"}
+SKEWED_ENCODER = {"EMP_SELF": "EMP_OTHER", "EMP_CONTRACT": "EMP_OTHER"}
 
 
 def encoder_vocabulary_shifted(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
-    """feature-service 4.2.0 regenerated the vocabulary from the form enum: self_employed is
-    no longer in it (EMP_OTHER) and contractor lands on EMP_SELF."""
+    """feature-service 4.2.0 regenerated the vocabulary from the new form enum, which spells
+    them self-employed and contract: self_employed and contractor fall back to EMP_OTHER."""
     remap_category("feat_employment_type", SKEWED_ENCODER)(rng, b, rows)
 
 
@@ -353,7 +357,7 @@ CREDIT_ENCODER = Scenario(
     title="Loans: denials creep up for the self-employed",
     pipeline=CREDIT,
     story=(
-        "Tuesday, 19:20 UTC. A broker partner complains that self-employed applicants are being "
+        "Wednesday, 19:20 UTC. A broker partner complains that self-employed applicants are being "
         "denied who were approved last week. The denial rate is up by a few points since the "
         "afternoon; the quarterly model refit went out yesterday and the application form "
         "changed its income question today. Find the cause and how many applicants it hit."
@@ -365,14 +369,14 @@ CREDIT_ENCODER = Scenario(
     default_rows=30_000,
     effects=(
         Effect("world", -5, 1e9, scale_numeric("raw_annual_income", 1.06, decimals=-2)),
-        Effect("serving", 0, 9, encoder_vocabulary_shifted),
+        Effect("serving", 0, 7, encoder_vocabulary_shifted),
     ),
     changes=(
         Change(-22, "model", "pd_model", "pd-2026.11.0: quarterly refit, coefficients unchanged within rounding (MRM-1187)", "credit-risk-ml"),
         Change(-5, "config", "raw_annual_income", "Application form v12: income field now 'gross annual income including bonus'", "loan-applications"),
         Change(0, "deploy", "f_employment_type", "feature-service 4.2.0: encoder vocabularies regenerated from the form enums", "ci: credit-features"),
         Change(1, "deploy", "model_server", "underwriting-pd: HPA min replicas 4 -> 6", "ml-serving-platform"),
-        Change(9, "deploy", "f_employment_type", "feature-service 4.2.1: vocabulary files pinned to the training artefact", "oncall: credit-features"),
+        Change(7, "deploy", "f_employment_type", "feature-service 4.2.1: vocabulary files pinned to the training artefact", "oncall: credit-features"),
     ),  # fmt: skip
     model_versions=((-22, "pd-2026.11.0"),),
     answer=Answer(
@@ -381,9 +385,9 @@ CREDIT_ENCODER = Scenario(
         edge=("raw_employment_type", "f_employment_type"),
         explanation=(
             "Training-serving skew: feature-service 4.2.0 serves employment type with a "
-            "regenerated vocabulary in which self_employed becomes EMP_OTHER and contractor "
-            "becomes EMP_SELF, so those applicants are scored as unemployed/self-employed and "
-            "more of them are denied."
+            "regenerated vocabulary that lacks self_employed and contractor, so both fall back "
+            "to EMP_OTHER (the unemployed/unknown code), their PD jumps and many more of them "
+            "are denied."
         ),
         detection=(
             "shadow_recompute on raw_employment_type -> f_employment_type: the reference CASE "
@@ -396,7 +400,7 @@ CREDIT_ENCODER = Scenario(
             Decoy("raw_annual_income", "The form change raises stated incomes by 6%; f_log_income, f_dti and f_loan_to_income are recomputed exactly and higher incomes lower PD."),
             Decoy("model_server", "A replica change an hour in; latency and errors are unchanged."),
         ),  # fmt: skip
-        fixed_at=9,
+        fixed_at=7,
     ),
 )
 
@@ -408,11 +412,11 @@ def oom_kills(intensity: float, slow_share: float) -> EffectFn:
     a probability growing with traffic, and calls routed to restarting pods are slow."""
 
     def apply(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
-        fail = rows & (rng.random(b.n) < intensity * b.load**3)
+        fail = rows & (rng.random(b.n) < intensity * b.load**2)
         slow = rows & (rng.random(b.n) < slow_share * b.load)
         latency = b.cols["latency_ms"]
-        latency = np.where(slow, np.round(latency * rng.uniform(3.0, 8.0, b.n), 2), latency)
-        timeout = np.round(250.0 + rng.exponential(20.0, b.n), 2)
+        latency = np.where(slow, np.round(latency * rng.uniform(3.0, 8.0, b.n), 1), latency)
+        timeout = np.round(250.0 + rng.exponential(20.0, b.n), 1)
         b.cols["latency_ms"] = np.where(fail, timeout, latency)
         b.hidden["error"] = b.hidden["error"] | fail
 
@@ -438,14 +442,14 @@ FRAUD_OOM = Scenario(
     effects=(
         Effect("world", -6, 1e9, add_points("raw_device_risk", 6, 1.0)),
         Effect("serving", -20, 0, oom_kills(0.002, 0.01)),
-        Effect("serving", 0, 9, oom_kills(0.04, 0.12)),
+        Effect("serving", 0, 7, oom_kills(0.025, 0.12)),
     ),
     changes=(
         Change(-20, "config", "model_server", "fraud-scorer: memory limit 6Gi -> 3Gi per pod (cost review FIN-2291)", "ml-serving-platform (terraform)"),
         Change(-6, "data_source", "raw_device_risk", "ShieldID device model v7 (vendor release)", "shieldid (vendor)"),
         Change(-3, "model", "fraud_model", "fraud-lr-2026.11.1: re-export with the same coefficients, larger ONNX graph", "ci: risk-ml"),
         Change(1, "deploy", "raw_txn_count_24h", "velocity job: 24h window state moved to RocksDB", "risk-streaming"),
-        Change(9, "config", "model_server", "fraud-scorer: memory limit back to 6Gi per pod", "oncall: ml-serving-platform"),
+        Change(7, "config", "model_server", "fraud-scorer: memory limit back to 6Gi per pod", "oncall: ml-serving-platform"),
     ),  # fmt: skip
     model_versions=((-3, "fraud-lr-2026.11.1"),),
     answer=Answer(
@@ -469,7 +473,7 @@ FRAUD_OOM = Scenario(
             Decoy("raw_device_risk", "The vendor's v7 raises device risk by a few points (more declines), a real input shift with an exact f_device_risk recompute; it does not cause errors."),
             Decoy("raw_txn_count_24h", "A velocity-job deploy one hour in; f_velocity_24h is recomputed exactly."),
         ),  # fmt: skip
-        fixed_at=9,
+        fixed_at=7,
     ),
 )
 
@@ -538,9 +542,9 @@ FRAUD_FALSE_ALARM = Scenario(
 
 
 def cup_final(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
-    """The final: 40% of users spend the evening on sports, sessions rise, and people click
-    sports items more and everything else much less."""
-    fans = rows & (rng.random(b.n) < 0.4)
+    """The final: half of the users spend the evening on sports, sessions rise, and people
+    click sports items a little more and everything else much less."""
+    fans = rows & (rng.random(b.n) < 0.5)
     sports = GENRES.index("sports")
     top: Cat = b.cols["raw_user_top_genre"]
     top.codes = np.where(fans, sports, top.codes).astype(np.int32)
@@ -550,7 +554,7 @@ def cup_final(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     b.cols["raw_item_genre"].codes = raw_genre_codes(b.hidden["provider"], genre, np.zeros(b.n, bool))
     sessions = b.cols["raw_user_sessions_7d"]
     b.cols["raw_user_sessions_7d"] = np.where(fans, np.round(sessions * 1.3), sessions).astype(sessions.dtype)
-    shift = np.where(genre == sports, 0.3, -0.7)
+    shift = np.where(genre == sports, 0.2, -1.5)
     b.hidden["taste_shift"] = np.where(rows, shift, 0.0)
 
 

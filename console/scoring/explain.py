@@ -120,9 +120,8 @@ def smallest_flip(
     scores = scorer.score(pa.concat_tables([p.table(row_table, background) for p in plans]))
     offset = 0
     for plan in plans:
-        plan.first_scores = scores[offset : offset + plan.count]
+        plan.pick(flips(scores[offset : offset + plan.count]))
         offset += plan.count
-        plan.pick(flips(plan.first_scores))
 
     # Narrow each bracket by scoring `split - 1` evenly spaced points inside it and keeping
     # the part between the last non-flipping and the first flipping one; every numeric feature
@@ -177,7 +176,6 @@ class _Plan:
         self.feature = feature
         self.type = column_type
         self.count = 0
-        self.first_scores = np.zeros(0)
         self.bracket: tuple[float, float] | None = None  # (does not flip, flips)
         self.choice: float | int | None = None
 
@@ -338,13 +336,23 @@ def _row_table(scorer: BaseScorer, row: dict[str, object], background: pa.Table)
         if isinstance(value, float) and math.isnan(value) and not pa.types.is_floating(field.type):
             value = None
         try:
-            columns[field.name] = pa.array([value], field.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            columns[field.name] = _one_value(value, field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
             raise ConsoleError(
                 f"{scorer.name}: feature {field.name!r} value {value!r} does not fit the "
                 f"column type {field.type}: {exc}"
             ) from None
     return pa.table(columns)
+
+
+def _one_value(value: object, kind: pa.DataType) -> pa.Array:
+    """[value] as an array of the column's type; a float fits a decimal column by a cast."""
+    try:
+        return pa.array([value], kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        if not isinstance(value, int | float) or not _is_numeric(kind):
+            raise
+        return pa.array([float(value)], pa.float64()).cast(kind, safe=False)
 
 
 def _is_numeric(kind: pa.DataType) -> bool:

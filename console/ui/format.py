@@ -99,3 +99,32 @@ def signed_bars(items: list[tuple[str, float]], width: int) -> Text:
             text.append(bar(abs(value) / peak, half), style="green")
         text.append(f" {value:+.3f}")
     return text
+
+
+def fit_bins(
+    edges: list[float] | list[str], series: dict[str, list[float]], rows: int
+) -> tuple[list[str], dict[str, list[float]]]:
+    """Histogram labels and shares reduced to at most `rows` rows, so a histogram of 20 bins
+    fits a 24-line terminal: numeric bins are merged in runs of neighbours, categories beyond
+    the largest ones are summed into one "(n others)" row."""
+    rows = max(2, rows)
+    numeric = bool(edges) and all(isinstance(e, int | float) for e in edges)
+    if numeric:
+        count = len(edges) - 1
+        group = -(-count // rows)  # ceiling division
+        labels, merged = [], {name: [] for name in series}
+        for first in range(0, count, group):
+            last = min(first + group, count)
+            labels.append(f"{fmt_num(edges[first], 3)}–{fmt_num(edges[last], 3)}")
+            for name, values in series.items():
+                merged[name].append(sum(values[first:last]))
+        return labels, merged
+    labels = [str(e) for e in edges]
+    if len(labels) <= rows:
+        return labels, series
+    weight = [max(values[i] for values in series.values()) for i in range(len(labels))]
+    keep = sorted(sorted(range(len(labels)), key=lambda i: -weight[i])[: rows - 1])
+    rest = [i for i in range(len(labels)) if i not in set(keep)]
+    out_labels = [labels[i] for i in keep] + [f"({len(rest)} others)"]
+    out = {name: [values[i] for i in keep] + [sum(values[i] for i in rest)] for name, values in series.items()}
+    return out_labels, out

@@ -39,13 +39,14 @@ class Progress:
         if action in _NEUTRAL_ACTIONS or step not in STEPS:
             return
         self.worked.add(step)
-        if action == "decide_triage":
-            self.triage_decision = str(params.get("decision", ""))
+        if step == "triage" and action in ("decide", "decide_triage"):
+            self.triage_decision = str(params.get("verdict") or params.get("decision") or "")
         elif action == "mark_edge":
             edge = edge_of(params.get("edge"))
             if edge:
-                self.marks[edge] = str(params.get("status", ""))
-        elif action == "decide_proposal":
+                self.marks.pop(edge, None)  # re-insert: the latest mark is the last one
+                self.marks[edge] = str(params.get("mark") or params.get("status") or "")
+        elif action in ("accept_proposal", "reject_proposal", "decide_proposal"):
             self.proposal_decided = True
         elif step == "report":
             self.report_written = True
@@ -61,7 +62,13 @@ class Progress:
     def broken_edge(self) -> tuple[str, str] | None:
         """The last edge marked broken and not cleared since: the root cause so far."""
         broken = [edge for edge, status in self.marks.items() if status == "broken"]
-        return broken[-1] if broken else None
+        return broken[-1] if broken else None  # marks keep the order of the latest call
+
+    @property
+    def root_edge(self) -> tuple[str, str] | None:
+        """The last edge marked broken or external: what Counterfactual and Validate use."""
+        found = [edge for edge, status in self.marks.items() if status in ("broken", "external")]
+        return found[-1] if found else None
 
     @property
     def false_alarm(self) -> bool:

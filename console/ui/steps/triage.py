@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Sparkline, Static
 from textual_plotext import PlotextPlot
 
 from console.engine.results import TriageResult
@@ -15,7 +15,7 @@ from console.ui.steps.base import StepPane
 
 class TriagePane(StepPane):
     STEP = "triage"
-    HINT = "Running the triage checks…"
+    HINT = "r runs the triage checks"
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
@@ -23,12 +23,18 @@ class TriagePane(StepPane):
         with Horizontal(id="triage-body"):
             yield DataTable(id="triage-checks", cursor_type="row", zebra_stripes=False)
             yield PlotextPlot(id="triage-plot")
+        with Horizontal(id="triage-sparks", classes="sparks"):
+            yield Static("reported  ", classes="spark-label")
+            yield Sparkline([], id="triage-spark-reported")
+        with Horizontal(id="triage-sparks-recomputed", classes="sparks"):
+            yield Static("recomputed", classes="spark-label")
+            yield Sparkline([], id="triage-spark-recomputed")
+        yield Static(id="triage-detail")
         yield Static(id="triage-reasons")
 
     def on_mount(self) -> None:
         table = self.query_one("#triage-checks", DataTable)
         table.add_columns("", "check", "evidence")
-        self.query_one("#triage-plot", PlotextPlot).display = False
 
     def focus_main(self) -> None:
         self.query_one("#triage-checks", DataTable).focus()
@@ -52,15 +58,39 @@ class TriagePane(StepPane):
         for check in result.checks:
             mark = Text("✓", style="green") if check.passed else Text("✗", style="bold red")
             table.add_row(mark, check.name, check.detail)
+        self.checks = list(result.checks)
+        self._detail()
         self.query_one("#triage-reasons", Static).update(
             Text("\n".join(f"• {reason}" for reason in result.reasons), style="dim")
         )
         self._plot(result)
+        self._sparks(result)
+        self.add_class("-has-result")
         self.set_hint("c confirm the anomaly   f close as a false alarm   r re-run the checks")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    def _detail(self) -> None:
+        """The highlighted check's evidence in full (the table cell is cut at the width)."""
+        table = self.query_one("#triage-checks", DataTable)
+        checks = getattr(self, "checks", [])
+        if not checks:
+            return
+        check = checks[min(table.cursor_row or 0, len(checks) - 1)]
+        text = Text(f"{check.name}: ", style="bold")
+        text.append(check.detail)
+        self.query_one("#triage-detail", Static).update(text)
+
+    def _sparks(self, result: TriageResult) -> None:
+        """One-line sparklines for narrow terminals, where the plot does not fit."""
+        reported = [p.reported for p in result.series if p.reported is not None]
+        recomputed = [p.recomputed for p in result.series if p.recomputed is not None]
+        self.query_one("#triage-spark-reported", Sparkline).data = reported
+        self.query_one("#triage-spark-recomputed", Sparkline).data = recomputed
 
     def _plot(self, result: TriageResult) -> None:
         widget = self.query_one("#triage-plot", PlotextPlot)
-        widget.display = True
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()

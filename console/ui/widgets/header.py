@@ -24,7 +24,7 @@ class IncidentHeader(Widget):
     baseline_window: reactive[tuple[datetime, datetime] | None] = reactive(None)
     started: reactive[datetime | None] = reactive(None)
     now: reactive[datetime | None] = reactive(None)
-    label: reactive[str] = reactive("")  # "incident" or "game day <scenario>"
+    label: reactive[str] = reactive("")  # "game day <scenario>" on a game day
 
     def render(self) -> Text:
         top = Text()
@@ -37,7 +37,7 @@ class IncidentHeader(Widget):
         tier = self.tier or "untriaged"
         top.append(f" {tier} ", style=TIER_STYLES.get(self.tier, "dim"))
         if self.started and self.now:
-            top.append(f" │ {self.label} ⏱ {fmt_elapsed(self.now - self.started)}")
+            top.append(f" │ ⏱ {fmt_elapsed(self.now - self.started)}")
         bottom = Text(" ", style="dim")
         if self.incident_window:
             bottom.append("incident ", style="dim")
@@ -46,4 +46,9 @@ class IncidentHeader(Widget):
             bottom.append("  baseline ", style="dim")
             bottom.append(fmt_window(*self.baseline_window))
         bottom.append("  UTC", style="dim")
+        if self.label:
+            bottom.append(f"  {self.label}", style="bold magenta")
+        width = max(1, self.size.width)
+        top.truncate(width, overflow="ellipsis")
+        bottom.truncate(width, overflow="ellipsis")
         return top + Text("\n") + bottom

@@ -61,11 +61,12 @@ class TrailTail(Widget):
 
     def render(self) -> Text:
         rows = max(1, self.content_size.height)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for index, entry in enumerate(list(self._entries)[-rows:]):
-            if index:
-                text.append("\n")
-            text.append(f"#{entry.seq:<3} {self._time_text(entry)} ", style="dim")
-            text.append(f"{entry.step}/{entry.action}", style=STEP_STYLES.get(entry.step, ""))
-            text.append(f" {summary(entry)}")
-        return text
+        width = max(1, self.content_size.width)
+        lines = []
+        for entry in list(self._entries)[-rows:]:
+            line = Text(f"#{entry.seq:<3} {self._time_text(entry)} ", style="dim")
+            line.append(f"{entry.step}/{entry.action}", style=STEP_STYLES.get(entry.step, ""))
+            line.append(f" {summary(entry)}")
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
+        return Text("\n").join(lines)

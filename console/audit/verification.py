@@ -2,7 +2,8 @@
 
     report = verify(incident_dir, head_hash=None, key=None)
 
-streams trail.jsonl once (a 1M-entry trail verifies in seconds: bench/bench_trail.py) and
+streams trail.jsonl (a trail of 64 MiB or more is split into byte ranges checked by one
+process per CPU; a 1M-entry trail verifies in about 4 s on 2 cores, bench/bench_trail.py) and
 names the first bad entry and what is wrong with it:
 
 - modified entry: its hash does not match its content;
@@ -250,12 +251,9 @@ def _scan_parallel(
 def _check_line(line: bytes, expected: int, prev: str) -> tuple[str, str]:
     """(the entry's hash, "") for a good line at position `expected`, else ("", problem)."""
     try:
-        text = line.decode("utf-8")
-        d, end = _scan_once(text, 0)
-    except (UnicodeDecodeError, ValueError, StopIteration):
+        d = json.loads(line)
+    except ValueError:  # UnicodeDecodeError included
         return "", "is not valid JSON"
-    if end != len(text) - 1 and text[end:].strip():
-        return "", "is not valid JSON (text after the object)"
     if not shape_ok(d):
         return "", shape_problem(d)
     if _line_hash(line, d) != d["hash"]:

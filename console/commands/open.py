@@ -1,0 +1,115 @@
+"""`incident-console open`: open (or resume) an incident in the console; and the handler of
+`gameday start`, which opens a bundled scenario the same way.
+
+textual is imported inside the handlers, so other commands never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from console.commands import add_command
+from console.errors import ConsoleError
+from console.paths import SAMPLE_DATA_DIR, scenario_dir
+
+
+def register(sub) -> None:
+    parser = add_command(
+        sub,
+        "open",
+        "Open (or resume) an incident in the console.",
+        "incident-console open playbooks/fraud.toml --telemetry data/ --incident-dir inc/",
+        run_open,
+    )
+    parser.add_argument("playbook", type=Path, metavar="PLAYBOOK", help="the model's playbook (TOML)")
+    parser.add_argument("--telemetry", type=Path, required=True, metavar="DIR", help="the telemetry folder (or .duckdb file)")
+    _common(parser)
+    parser.add_argument("--alert-at", metavar="ISO", help="alert time, UTC (default: scenario.toml or the latest metric)")
+    parser.add_argument("--metric", metavar="NODE", help="anomalous metric node (default: [triage] metric)")
+
+
+def add_gameday_start(sub) -> argparse.ArgumentParser:
+    """The `gameday start` sub-command, registered by console/commands/gameday.py."""
+    parser = add_command(
+        sub,
+        "start",
+        "Start a game day on a bundled scenario in the console (graded at the end).",
+        "incident-console gameday start recs-metadata-format",
+        run_gameday_start,
+    )
+    parser.add_argument("scenario", metavar="SCENARIO", help="a folder of sample_data/")
+    _common(parser)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--incident-dir", type=Path, metavar="DIR", help="incident folder (default: ./incidents/<name>-<UTC time>)")
+    parser.add_argument("--actor", metavar="NAME", help="who acts (default: user@host)")
+    parser.add_argument("--keymap", type=Path, metavar="FILE", help="keymap TOML (default: $XDG_CONFIG_HOME/incident-console/keymap.toml)")
+
+
+def default_incident_dir(name: str) -> Path:
+    return Path("incidents") / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def parse_alert_at(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConsoleError(f"--alert-at {text!r} is not an ISO time such as 2026-11-20T12:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run_open(args) -> int:
+    playbook = Path(args.playbook)
+    incident_dir = args.incident_dir or default_incident_dir(playbook.stem)
+    return launch(
+        playbook,
+        Path(args.telemetry),
+        incident_dir,
+        actor=args.actor,
+        keymap_path=args.keymap,
+        alert_at=parse_alert_at(args.alert_at),
+        metric=args.metric,
+    )
+
+
+def run_gameday_start(args) -> int:
+    folder = scenario_dir(args.scenario)
+    if not (folder / "scenario.toml").is_file():
+        known = sorted(p.name for p in SAMPLE_DATA_DIR.glob("*") if (p / "scenario.toml").is_file())
+        raise ConsoleError(
+            f"no bundled scenario {args.scenario!r} in {SAMPLE_DATA_DIR} "
+            f"(scenarios: {', '.join(known) or 'none'})"
+        )
+    from console.ui.app import GameDay
+
+    return launch(
+        folder / "playbook.toml",
+        folder,
+        args.incident_dir or default_incident_dir(args.scenario),
+        actor=args.actor,
+        keymap_path=args.keymap,
+        gameday=GameDay(args.scenario, folder),
+    )
+
+
+def launch(playbook: Path, telemetry: Path, incident_dir: Path, *, actor, keymap_path, gameday=None, alert_at=None, metric=None) -> int:
+    """Open the investigation (errors end on stderr, before the screen changes), run the app."""
+    from console.engine.investigation import Investigation
+    from console.ui.app import IncidentApp
+    from console.ui.bindings import BINDING_IDS
+    from console.ui.keymap import load_keymap
+
+    keymap = load_keymap(keymap_path, BINDING_IDS)
+    inv = Investigation.open(playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric)
+    try:
+        IncidentApp(inv, gameday=gameday, keymap=keymap).run()
+    finally:
+        inv.close()
+    print(f"incident folder: {incident_dir}")
+    return 0

@@ -1,0 +1,452 @@
+"""Triage: is the anomaly real, what kind is it, how bad?
+
+Checks on the reported metric series (the metrics table) against the same metric recomputed
+from the decision records, bucket by bucket:
+
+- gaps: a run of missing buckets longer than [triage] max_gap, in the baseline or incident
+  window (up to the alert);
+- staleness: the newest reported bucket ends more than max_staleness before the alert;
+- clock_skew: reported points dated after the newest decision (plus max_clock_skew and one
+  bucket): a metrics clock running ahead, or points written into the future;
+- duplicates: more than one row for the same (ts, labels) of the series;
+- recompute: reported and recomputed values of a bucket differ by more than
+  recompute_tolerance (relative).
+
+The metric's change is the recomputed one (the decision records are the ground truth of what
+the model did); the reported series is used only when the metric cannot be recomputed (e.g. all
+labels still NULL). Verdict: `false_alarm` when the recomputed metric does not move by `minor`
+in the bad direction (the reported series then moved only through its own defects, which the
+checks name), else `confirmed`. Classification uses the one-pass screening of
+console.engine.screening plus the error and latency series.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from console.engine.context import SIDE_CASE, SIDE_WHERE, Context, hours, side_params
+from console.engine.results import Check, MetricPoint, TriageResult
+from console.engine.screening import screen
+from console.telemetry.windows import format_utc
+
+SMALL_EFFECT = 0.2  # Cohen's "small": below it a node has not really moved
+DAY_S = 86400.0
+# A baseline row at the same time of day as the incident window ($i_start, $span seconds long).
+SAME_HOURS = "(CAST(epoch(ts) - epoch($i_start) AS BIGINT) % 86400 + 86400) % 86400 < $span"
+
+
+def run_triage(ctx: Context) -> TriageResult:
+    triage = ctx.playbook.triage
+    node = ctx.node(ctx.metric)
+    bucket = triage.bucket
+    params: dict[str, Any] = {**side_params(ctx.baseline, ctx.incident), "bucket": bucket}
+
+    grid = _bucket_grid(ctx, bucket)
+    # Whole buckets (the windows' edges rarely fall on a bucket boundary) per bucket, and the
+    # exact windows for the baseline and incident values: one scan, two grouping sets.
+    # The baseline value compares like with like: the baseline rows at the same time of day as
+    # the incident window (most metrics have a daily cycle), all of them for windows of a day
+    # or more.
+    span = min((ctx.incident.end - ctx.incident.start).total_seconds(), DAY_S)
+    params |= {"grid_start": grid[0], "grid_end": grid[-1] + bucket, "span": span}
+    recomputed_sql = (
+        f"SELECT {SIDE_CASE} AS w, time_bucket($bucket, ts) AS bucket,\n"
+        f"  CASE WHEN ts >= $b_start AND ts < $b_end AND {SAME_HOURS} THEN 'same_hours' END AS s,\n"
+        f"  {node.expr} AS value, count(*) AS n\n"
+        "FROM decisions WHERE ts >= $grid_start AND ts < $grid_end\n"
+        "GROUP BY GROUPING SETS ((bucket), (w), (s))"
+    )
+    recomputed_rows = ctx.run(recomputed_sql, params).to_pylist()
+    recomputed = {r["bucket"]: _float(r["value"]) for r in recomputed_rows if r["bucket"] is not None}
+    by_window = [r for r in recomputed_rows if r["bucket"] is None and r["w"] is not None]
+    by_window += [
+        {**r, "w": "same_hours"} for r in recomputed_rows if r["bucket"] is None and r["s"] is not None
+    ]
+    window_values = {r["w"]: _float(r["value"]) for r in by_window}
+    window_rows = {r["w"]: int(r["n"]) for r in by_window}
+
+    series = node.series
+    reported_sql = (
+        "SELECT time_bucket($bucket, ts) AS bucket, avg(value) AS value, count(*) AS n\n"
+        "FROM metrics WHERE metric = $series AND ts >= $grid_start AND ts < $grid_end "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    reported_params = {k: params[k] for k in ("bucket", "grid_start", "grid_end")}
+    reported_rows = ctx.run(reported_sql, {**reported_params, "series": series}).to_pylist()
+    reported = {r["bucket"]: _float(r["value"]) for r in reported_rows}
+
+    points = [MetricPoint(ts, reported.get(ts), recomputed.get(ts)) for ts in grid]
+
+    checks = [
+        _check_gaps(ctx, grid, reported),
+        _check_staleness(ctx, series),
+        _check_clock_skew(ctx, series),
+        _check_duplicates(ctx, series),
+        _check_recompute(ctx, points),
+    ]
+
+    base_reported = _mean([p.reported for p in points if ctx.baseline.start <= p.ts < ctx.baseline.end])
+    inc_reported = _mean([p.reported for p in points if ctx.incident.start <= p.ts < ctx.incident.end])
+    base_value = window_values.get("same_hours", window_values.get("baseline"))
+    inc_value = window_values.get("incident")
+    source = "recomputed from decision records"
+    values = recomputed
+    if base_value is None or inc_value is None:
+        base_value, inc_value = base_reported, inc_reported
+        source = "reported series (the metric cannot be recomputed from decisions)"
+        values = reported
+    change = _relative(base_value, inc_value)
+    bad = _bad_change(change, triage.direction)
+    z = _noise_z(ctx, grid, values, base_value, inc_value, span)
+    # Reported, not used to decide: game-day windows hold a few hundred rows, where a real
+    # 20% drop is only two or three standard errors.
+    noise = "" if z is None else f"; {z:+.1f} standard errors of the baseline's bucket-to-bucket variation"
+    tier = "none"
+    if bad is not None and bad >= triage.critical:
+        tier = "critical"
+    elif bad is not None and bad >= triage.minor:
+        tier = "minor"
+
+    same = "same_hours" in window_values and span < DAY_S
+    reasons = [
+        f"{ctx.metric} {source}: baseline {_fmt(base_value)} "
+        f"({window_rows.get('same_hours' if same else 'baseline', 0)} rows"
+        f"{', the same hours of the day as the incident' if same else ''}), incident "
+        f"{_fmt(inc_value)} ({window_rows.get('incident', 0)} rows), relative change "
+        f"{_pct(change)} (direction {triage.direction}; minor {triage.minor:.0%}, critical "
+        f"{triage.critical:.0%}){noise}"
+    ]
+    reported_change = _relative(base_reported, inc_reported)
+    reasons.append(
+        f"reported series {series}: baseline {_fmt(base_reported)}, incident {_fmt(inc_reported)}, "
+        f"relative change {_pct(reported_change)}"
+    )
+    failed = [c for c in checks if not c.passed]
+    series_broken = any(c.name in ("gaps", "clock_skew", "duplicates", "recompute", "staleness") for c in failed)
+    if bad is None or bad < triage.minor:
+        verdict = "false_alarm"
+        if series_broken:
+            reasons.append(
+                "false alarm: the decisions do not move beyond minor, while the reported series "
+                "is broken: " + "; ".join(c.detail for c in failed)
+            )
+        else:
+            reasons.append(
+                f"false alarm: {ctx.metric} does not move beyond minor ({triage.minor:.0%}) in the "
+                f"bad direction ({triage.direction})"
+            )
+    else:
+        verdict = "confirmed"
+        reasons.append(f"confirmed: {ctx.metric} moved {_pct(change)} in the decision records ({tier})")
+        if failed:
+            reasons.append("the reported series also has defects: " + "; ".join(c.detail for c in failed))
+
+    classification, why = _classify(ctx, params)
+    reasons.extend(why)
+    return TriageResult(
+        metric=ctx.metric,
+        windows=[ctx.baseline, ctx.incident],
+        series=points,
+        baseline_value=base_value,
+        incident_value=inc_value,
+        relative_change=change,
+        checks=checks,
+        classification=classification,
+        tier=tier,
+        verdict=verdict,
+        reasons=reasons,
+        sql=[recomputed_sql, reported_sql],
+    )
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def _bucket_grid(ctx: Context, bucket: timedelta) -> list[datetime]:
+    """Starts of the buckets overlapping the baseline and incident windows (aligned like
+    DuckDB's time_bucket)."""
+    out: list[datetime] = []
+    for window in (ctx.baseline, ctx.incident):
+        first = _floor(window.start, bucket)
+        ts = first
+        while ts < window.end:
+            out.append(ts)
+            ts += bucket
+    return sorted(set(out))
+
+
+def _floor(ts: datetime, bucket: timedelta) -> datetime:
+    epoch = datetime(2000, 1, 3, tzinfo=ts.tzinfo)  # DuckDB's time_bucket origin (a Monday)
+    steps = (ts - epoch) // bucket
+    return epoch + steps * bucket
+
+
+def _check_gaps(ctx: Context, grid: list[datetime], reported: dict) -> Check:
+    max_gap = ctx.playbook.triage.max_gap
+    bucket = ctx.playbook.triage.bucket
+    longest: tuple[timedelta, datetime | None, datetime | None] = (timedelta(0), None, None)
+    missing_total = 0
+    for window in (ctx.baseline, ctx.incident):
+        run_start: datetime | None = None
+        for ts in [t for t in grid if window.start <= t < window.end] + [None]:
+            present = ts is not None and reported.get(ts) is not None
+            if ts is not None and not present:
+                missing_total += 1
+                run_start = run_start or ts
+                continue
+            if run_start is not None:
+                end = ts if ts is not None else min(window.end, _floor(window.end, bucket) + bucket)
+                length = end - run_start
+                if length > longest[0]:
+                    longest = (length, run_start, end)
+                run_start = None
+    length, start, end = longest
+    passed = length <= max_gap
+    if start is None:
+        detail = f"no missing {hours(bucket)} buckets in the baseline and incident windows"
+    else:
+        detail = (
+            f"{missing_total} missing buckets; the longest gap is {hours(length)} "
+            f"({format_utc(start)} to {format_utc(end)}), "
+            f"{'within' if passed else 'over'} max_gap {hours(max_gap)}"
+        )
+    evidence = {"missing_buckets": missing_total, "longest_gap_s": length.total_seconds()}
+    if start is not None:
+        evidence |= {"gap_start": format_utc(start), "gap_end": format_utc(end)}
+    return Check("gaps", passed, detail, evidence)
+
+
+def _check_staleness(ctx: Context, series: str) -> Check:
+    triage = ctx.playbook.triage
+    row = ctx.run(
+        "SELECT max(ts) AS last FROM metrics WHERE metric = $series AND ts < $alert",
+        {"series": series, "alert": ctx.alert_at},
+    ).to_pylist()[0]
+    last = row["last"]
+    if last is None:
+        return Check("staleness", False, f"no point of {series} before the alert", {})
+    age = ctx.alert_at - (last + triage.bucket)
+    age = max(age, timedelta(0))
+    passed = age <= triage.max_staleness
+    detail = (
+        f"the newest point of {series} before the alert is {format_utc(last)}; its bucket ended "
+        f"{hours(age)} before the alert ({'within' if passed else 'over'} max_staleness "
+        f"{hours(triage.max_staleness)})"
+    )
+    return Check("staleness", passed, detail, {"last_point": format_utc(last), "age_s": age.total_seconds()})
+
+
+def _check_clock_skew(ctx: Context, series: str) -> Check:
+    triage = ctx.playbook.triage
+    newest = ctx.run("SELECT max(ts) AS newest FROM decisions").to_pylist()[0]["newest"]
+    if newest is None:
+        return Check("clock_skew", False, "the decisions table holds no timestamps", {})
+    limit = newest + triage.bucket + triage.max_clock_skew
+    row = ctx.run(
+        "SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM metrics "
+        "WHERE metric = $series AND ts >= $limit",
+        {"series": series, "limit": limit},
+    ).to_pylist()[0]
+    ahead = int(row["n"])
+    evidence: dict[str, Any] = {"newest_decision": format_utc(newest), "points_ahead": ahead}
+    if ahead == 0:
+        detail = (
+            f"no point of {series} is dated after the newest decision ({format_utc(newest)}) "
+            f"plus one bucket and max_clock_skew {hours(triage.max_clock_skew)}"
+        )
+        return Check("clock_skew", True, detail, evidence)
+    lead = row["last"] - newest
+    evidence |= {"first_ahead": format_utc(row["first"]), "last_ahead": format_utc(row["last"]), "lead_s": lead.total_seconds()}
+    detail = (
+        f"{ahead} points of {series} are dated after the newest decision ({format_utc(newest)}), "
+        f"up to {hours(lead)} ahead ({format_utc(row['first'])} to {format_utc(row['last'])}): "
+        "the metrics clock runs ahead or points are written into the future"
+    )
+    return Check("clock_skew", False, detail, evidence)
+
+
+def _check_duplicates(ctx: Context, series: str) -> Check:
+    has_labels = "labels" in dict(ctx.store.columns("metrics"))
+    key = "(ts, coalesce(labels, ''))" if has_labels else "ts"
+    row = ctx.run(
+        f"SELECT count(*) AS n, count(DISTINCT {key}) AS distinct_points FROM metrics "
+        "WHERE metric = $series AND ts >= $start",
+        {"series": series, "start": ctx.baseline.start},
+    ).to_pylist()[0]
+    n, distinct = int(row["n"]), int(row["distinct_points"])
+    extra = n - distinct
+    passed = extra == 0
+    what = "(ts, labels)" if has_labels else "ts"
+    detail = (
+        f"{n} rows of {series} since the baseline start, {distinct} distinct {what}: "
+        + ("no duplicates" if passed else f"{extra} duplicated rows")
+    )
+    return Check("duplicates", passed, detail, {"rows": n, "distinct": distinct, "duplicated": extra})
+
+
+def _check_recompute(ctx: Context, points: list[MetricPoint]) -> Check:
+    tolerance = ctx.playbook.triage.recompute_tolerance
+    bucket = ctx.playbook.triage.bucket
+    whole = [
+        p for p in points
+        if any(w.start <= p.ts and p.ts + bucket <= w.end for w in (ctx.baseline, ctx.incident))
+    ]  # fmt: skip
+    compared = [p for p in whole if p.reported is not None and p.recomputed is not None]
+    off = [p for p in compared if _relative_gap(p.reported, p.recomputed) > tolerance]
+    incident_off = [p for p in off if ctx.incident.start <= p.ts < ctx.incident.end]
+    worst = max(off, key=lambda p: _relative_gap(p.reported, p.recomputed), default=None)
+    passed = not off
+    detail = (
+        f"{len(compared)} buckets with both values; {len(off)} differ by more than "
+        f"recompute_tolerance {tolerance:.1%} ({len(incident_off)} in the incident window)"
+    )
+    evidence: dict[str, Any] = {"compared": len(compared), "differ": len(off), "differ_incident": len(incident_off)}
+    if worst is not None:
+        gap = _relative_gap(worst.reported, worst.recomputed)
+        detail += (
+            f"; worst {format_utc(worst.ts)}: reported {_fmt(worst.reported)} vs recomputed "
+            f"{_fmt(worst.recomputed)} ({gap:.1%})"
+        )
+        evidence["worst"] = {"ts": format_utc(worst.ts), "reported": worst.reported, "recomputed": worst.recomputed}
+    return Check("recompute", passed, detail, evidence)
+
+
+def _noise_z(ctx: Context, grid, values: dict, base: float | None, inc: float | None, span: float) -> float | None:
+    """(incident - baseline) in standard errors of the baseline's bucket-to-bucket variation
+    (same hours of the day), or None when there are too few buckets to tell."""
+    if base is None or inc is None:
+        return None
+    bucket = ctx.playbook.triage.bucket
+    origin = ctx.incident.start
+    same = [
+        values[ts] for ts in grid
+        if ctx.baseline.start <= ts and ts + bucket <= ctx.baseline.end
+        and values.get(ts) is not None and (ts - origin).total_seconds() % DAY_S < span
+    ]  # fmt: skip
+    k = sum(1 for ts in grid if ctx.incident.start <= ts < ctx.incident.end and values.get(ts) is not None)
+    if len(same) < 3 or k == 0:
+        return None
+    mean = sum(same) / len(same)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in same) / (len(same) - 1))
+    if sd == 0:
+        return None
+    return (inc - base) / (sd / math.sqrt(k))
+
+
+# -- classification ------------------------------------------------------------------------
+
+
+def _classify(ctx: Context, params: dict[str, Any]) -> tuple[str | None, list[str]]:
+    triage = ctx.playbook.triage
+    reasons: list[str] = []
+    error_change = latency_ratio = None
+    if triage.error_series:
+        base, inc = _series_means(ctx, triage.error_series, params)
+        if base is not None and inc is not None:
+            error_change = (base, inc)
+            reasons.append(f"error series {triage.error_series}: baseline {base:.4g}, incident {inc:.4g}")
+    if triage.latency_series:
+        base, inc = _series_means(ctx, triage.latency_series, params)
+        if base and inc is not None:
+            latency_ratio = inc / base
+            reasons.append(
+                f"latency series {triage.latency_series}: baseline {base:.4g}, incident {inc:.4g} "
+                f"(x{latency_ratio:.2f})"
+            )
+    screening = screen(ctx)
+    unscored = screening.get("unscored")
+    if error_change is None and unscored is not None and unscored.mean_baseline is not None:
+        error_change = (unscored.mean_baseline, unscored.mean_incident or 0.0)
+        reasons.append(
+            f"rows without a score: baseline {error_change[0]:.4g}, incident {error_change[1]:.4g}"
+        )
+    inputs = [
+        (s.magnitude, name)
+        for name, s in screening.items()
+        if name in ctx.playbook.nodes and ctx.node(name).kind in ("source", "feature")
+    ]
+    top_input = max(inputs, default=(0.0, ""))
+    score_nodes = [n.id for n in ctx.playbook.nodes.values() if n.kind == "model" and n.expr.strip() == "score"]
+    score_shift = max((screening[n].magnitude for n in score_nodes if n in screening), default=None)
+    if score_shift is None and "live_margin" in screening:
+        score_shift = screening["live_margin"].magnitude
+    reasons.append(
+        f"largest input shift: {top_input[1] or 'none'} (effect size {top_input[0]:.2f}); "
+        f"score shift {_fmt(score_shift)}"
+    )
+    if error_change is not None:
+        base, inc = error_change
+        if inc >= 2 * base and inc - base >= 0.005:
+            return "error_rate_increase", reasons + [
+                f"classified error_rate_increase: error rate {base:.3%} -> {inc:.3%}"
+            ]
+    if latency_ratio is not None and latency_ratio >= 1.5:
+        return "latency_change", reasons + [f"classified latency_change: latency x{latency_ratio:.2f}"]
+    if top_input[0] >= SMALL_EFFECT:
+        return "input_distribution_shift", reasons + [
+            f"classified input_distribution_shift: {top_input[1]} moved by effect size {top_input[0]:.2f}"
+        ]
+    if score_shift is not None and score_shift >= SMALL_EFFECT:
+        return "model_output_shift", reasons + [
+            f"classified model_output_shift: scores moved by {score_shift:.2f} standard deviations "
+            "with no input moving by a small effect"
+        ]
+    return None, reasons + ["not classified: no input, score, error or latency change stands out"]
+
+
+def _series_means(ctx: Context, series: str, params: dict[str, Any]) -> tuple[float | None, float | None]:
+    rows = ctx.run(
+        f"SELECT {SIDE_CASE} AS w, avg(value) AS value FROM metrics "
+        f"WHERE metric = $series AND {SIDE_WHERE} GROUP BY w",
+        {**side_params(ctx.baseline, ctx.incident), "series": series},
+    ).to_pylist()
+    found = {r["w"]: _float(r["value"]) for r in rows}
+    return found.get("baseline"), found.get("incident")
+
+
+# -- numbers -------------------------------------------------------------------------------
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _relative(base: float | None, inc: float | None) -> float | None:
+    if base is None or inc is None:
+        return None
+    if base == 0:
+        return 0.0 if inc == 0 else math.copysign(1e9, inc)
+    return (inc - base) / abs(base)
+
+
+def _relative_gap(reported: float, recomputed: float) -> float:
+    scale = max(abs(recomputed), 1e-12)
+    return abs(reported - recomputed) / scale
+
+
+def _bad_change(change: float | None, direction: str) -> float | None:
+    if change is None:
+        return None
+    if direction == "up":
+        return change
+    if direction == "down":
+        return -change
+    return abs(change)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1%}"

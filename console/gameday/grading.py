@@ -1,0 +1,199 @@
+"""Grading a game day: the participant's trail against the scenario's answer key.
+
+What counts is what the participant *decided*, read from the trail: the triage call
+(triage `decide`, params `verdict`) and the edges they marked (`mark_edge`, params `edge` and
+`mark`: broken / external / cleared). The grade records the root cause found or not (node, edge and kind), the time from
+the first trail entry to the first right call, the steps skipped and the false leads (edges
+marked broken or external that were not the cause). It is written into the trail as one
+("gameday", "grade") entry and appended to the post-mortem as a "Game day grade" section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from console.audit import Entry, Trail, read_entries
+from console.audit.files import atomic_write
+from console.gameday.answers import AnswerKey, load_answer
+
+GRADE_HEADING = "## Game day grade"
+STEP_ORDER = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
+# The steps each kind of incident needs: a false alarm ends after triage, an external
+# shift has no broken pipeline edge to re-score or validate a fix of.
+EXPECTED_STEPS = {
+    "broken_edge": STEP_ORDER,
+    "external_shift": ("triage", "locate", "intervene", "report"),
+    "false_alarm": ("triage", "report"),
+}
+KIND_OF_MARK = {"broken": "broken_edge", "external": "external_shift"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One decision of the participant, from the trail."""
+
+    seq: int
+    ts: str
+    kind: str  # broken_edge | external_shift | false_alarm | confirmed
+    node: str = ""
+    edge: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Grade:
+    scenario: str
+    answer_kind: str
+    answer_node: str
+    answer_edge: tuple[str, str]
+    found: bool  # the right node (or edge) with the right kind
+    node_right: bool
+    edge_right: bool
+    kind_right: bool
+    seconds_to_root_cause: float | None
+    steps_skipped: list[str]
+    false_leads: list[str] = field(default_factory=list)  # "a -> b (broken)"
+    calls: list[Call] = field(default_factory=list)
+
+    def headline(self) -> str:
+        if self.found:
+            minutes = (self.seconds_to_root_cause or 0) / 60
+            head = f"Root cause found in {minutes:.1f} min"
+        elif self.node_right or self.edge_right:
+            head = "Right place, wrong kind of cause"
+        else:
+            head = "Root cause not found"
+        leads = len(self.false_leads)
+        skipped = len(self.steps_skipped)
+        return f"{head}; {leads} false lead{'s' * (leads != 1)}, {skipped} step{'s' * (skipped != 1)} skipped"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["answer_edge"] = list(self.answer_edge)
+        data["calls"] = [
+            {**asdict(c), "edge": list(c.edge) if c.edge else None} for c in self.calls
+        ]
+        return data
+
+    def markdown(self) -> str:
+        minutes = (
+            "-" if self.seconds_to_root_cause is None else f"{self.seconds_to_root_cause / 60:.1f} min"
+        )
+        lines = [
+            GRADE_HEADING,
+            "",
+            f"**{self.headline()}.**",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| scenario | {self.scenario} |",
+            f"| answer | {self.answer_kind.replace('_', ' ')}: `{self.answer_node}` "
+            f"(`{self.answer_edge[0]} -> {self.answer_edge[1]}`) |",
+            f"| root cause found | {_yes(self.found)} (node {_yes(self.node_right)}, "
+            f"edge {_yes(self.edge_right)}, kind {_yes(self.kind_right)}) |",
+            f"| time to root cause | {minutes} |",
+            f"| steps skipped | {', '.join(self.steps_skipped) or 'none'} |",
+            f"| false leads | {', '.join(self.false_leads) or 'none'} |",
+            "",
+        ]
+        return "\n".join(lines)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def calls_from(entries: list[Entry]) -> list[Call]:
+    calls = []
+    for e in entries:
+        if e.step == "triage" and e.action in ("decide", "decide_triage"):
+            decision = str(e.params.get("verdict") or e.params.get("decision") or "")
+            calls.append(Call(e.seq, e.ts, decision))
+        elif e.action == "mark_edge":
+            edge = _edge(e.params.get("edge"))
+            status = str(e.params.get("mark") or e.params.get("status") or "")
+            if edge and status in KIND_OF_MARK:
+                calls.append(Call(e.seq, e.ts, KIND_OF_MARK[status], edge[0], edge))
+    return calls
+
+
+def grade(entries: list[Entry], answer: AnswerKey) -> Grade:
+    """Grade the trail entries of one game day against its answer key."""
+    calls = calls_from(entries)
+    right_nodes = {answer.node, *answer.also_accept}
+    node_right = edge_right = kind_right = found = False
+    first_right: Call | None = None
+    false_leads = []
+    for call in calls:
+        if call.kind == "confirmed":
+            continue
+        if answer.kind == "false_alarm" or call.kind == "false_alarm":
+            right = call.kind == answer.kind
+            kind_right = kind_right or right
+            node_right = edge_right = node_right or right
+        else:
+            on_node = call.node in right_nodes
+            on_edge = call.edge == answer.edge
+            right = (on_node or on_edge) and call.kind == answer.kind
+            node_right = node_right or on_node
+            edge_right = edge_right or on_edge
+            kind_right = kind_right or right
+            if not (on_node or on_edge) and call.edge is not None:
+                status = "broken" if call.kind == "broken_edge" else "external"
+                false_leads.append(f"{call.edge[0]} -> {call.edge[1]} ({status})")
+        if right and first_right is None:
+            first_right = call
+            found = True
+    seconds = None
+    if first_right is not None and entries:
+        start = datetime.fromisoformat(entries[0].ts.replace("Z", "+00:00"))
+        end = datetime.fromisoformat(first_right.ts.replace("Z", "+00:00"))
+        seconds = (end - start).total_seconds()
+    worked = {e.step for e in entries if e.action not in ("note", "correct")}
+    expected = EXPECTED_STEPS.get(answer.kind, STEP_ORDER)
+    skipped = [step for step in expected if step not in worked]
+    return Grade(
+        scenario=answer.scenario,
+        answer_kind=answer.kind,
+        answer_node=answer.node,
+        answer_edge=answer.edge,
+        found=found,
+        node_right=node_right,
+        edge_right=edge_right,
+        kind_right=kind_right,
+        seconds_to_root_cause=seconds,
+        steps_skipped=skipped,
+        false_leads=false_leads,
+        calls=calls,
+    )
+
+
+def grade_and_record(trail: Trail, scenario_folder: Path, report: Path | None = None) -> Grade:
+    """Grade the open trail against the scenario's answer key, record the grade as a trail
+    entry, and append it to the report when one has been written."""
+    answer = load_answer(scenario_folder)
+    result = grade(list(read_entries(trail.incident_dir)), answer)
+    trail.append("gameday", "grade", params={"scenario": answer.scenario}, result=result.to_dict())
+    if report is not None and report.exists():
+        append_grade_section(report, result)
+    return result
+
+
+def append_grade_section(report: Path, result: Grade) -> None:
+    """Add (or replace) the "Game day grade" section at the end of the report, atomically."""
+    text = report.read_text(encoding="utf-8")
+    if GRADE_HEADING in text:
+        text = text[: text.index(GRADE_HEADING)]
+    text = text.rstrip("\n") + "\n\n" + result.markdown()
+    atomic_write(report, text.encode("utf-8"))
+
+
+def _edge(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return (str(value[0]), str(value[1]))
+    if isinstance(value, str) and "->" in value:
+        a, b = (part.strip() for part in value.split("->", 1))
+        return (a, b)
+    return None

@@ -1,0 +1,62 @@
+"""The command palette: one provider whose commands follow the investigation's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from console.ui.state import STEPS, TITLES, edge_text
+
+
+class IncidentCommands(Provider):
+    """Go to a step, test an edge by name, mark, export, note, end the game day."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        app = self.app
+        commands: list[tuple[str, Callable[[], object], str]] = []
+        for number, step in enumerate(STEPS, start=1):
+            commands.append((f"Go to {TITLES[step]}", partial(app.goto, step), f"key {number}"))
+        if app.running is None:
+            for edge in app.inv.playbook.edges:
+                if edge.intervention is not None:
+                    commands.append(
+                        (
+                            f"Intervene on {edge.source} ({edge_text((edge.source, edge.target))})",
+                            partial(app.test_edge, (edge.source, edge.target)),
+                            f"{edge.intervention.type}: {edge.mechanism}",
+                        )
+                    )
+        checks = [
+            ("Write the post-mortem report", "run", (), "report", partial(_on_step, app, "report", app.action_run)),
+            ("Export the report and the trail", "export", (), "report", app.action_export),
+            ("Mark the tested edge broken", "mark", ("broken",), "intervene", partial(app.action_mark, "broken")),
+            ("Mark the tested edge external", "mark", ("external",), "intervene", partial(app.action_mark, "external")),
+            ("Clear the tested edge", "mark", ("cleared",), "intervene", partial(app.action_mark, "cleared")),
+            ("End the game day and grade it", "end_gameday", (), None, app.action_end_gameday),
+            ("Cancel the running query", "cancel", (), None, app.action_cancel),
+        ]
+        for title, action, params, step, run in checks:
+            if step is not None and step != app.step and action != "run":
+                continue
+            if action == "run" or app.available(action, params):
+                commands.append((title, run, ""))
+        commands.append(("Add a note to the trail", app.action_note, "key n"))
+        return commands
+
+    async def discover(self) -> Hits:
+        for title, run, help_text in self._commands():
+            yield DiscoveryHit(title, run, help=help_text or None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, run, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), run, help=help_text or None)
+
+
+def _on_step(app, step: str, run: Callable[[], object]) -> None:
+    app.goto(step)
+    run()

@@ -1,0 +1,96 @@
+"""Intervene: the edge's planned intervention, its statistics, live against baseline, verdict."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from console.engine.results import Histogram, InterventionResult
+from console.playbook.model import Playbook
+from console.ui.format import bar_chart, fit_bins, fmt_num
+from console.ui.state import edge_text
+from console.ui.steps.base import StepPane
+
+VERDICT_STYLES = {"broken": "bold white on red", "ok": "bold black on green", "inconclusive": "black on yellow"}
+MARK_STYLES = {"broken": "bold red", "external": "bold yellow", "cleared": "green"}
+
+
+class IntervenePane(StepPane):
+    STEP = "intervene"
+    HINT = "Pick an edge to test in Locate (2), or by name from the palette (:)."
+
+    def compose(self) -> ComposeResult:
+        yield self.compose_hint()
+        yield Static(id="iv-plan")
+        with Horizontal(id="iv-body"):
+            with VerticalScroll(id="iv-stats-scroll"):
+                yield Static(id="iv-stats")
+            yield Static(id="iv-hist")
+
+    has_result = False
+
+    def focus_main(self) -> None:
+        self.query_one("#iv-stats-scroll", VerticalScroll).focus()
+
+    def show_plan(self, edge: tuple[str, str] | None, mark: str | None) -> None:
+        """The plan of the chosen edge, before (and above) any result."""
+        plan = Text()
+        if edge is None:
+            self.query_one("#iv-plan", Static).update(plan)
+            return
+        playbook: Playbook = self.app.inv.playbook
+        spec = playbook.edge(*edge)
+        plan.append(edge_text(edge), style="bold")
+        plan.append(f"  {spec.status}", style="dim")
+        if mark:
+            plan.append(f"  marked {mark}", style=MARK_STYLES.get(mark, "bold"))
+        if spec.intervention is None:
+            plan.append("\nno planned intervention on this edge", style="yellow")
+        else:
+            params = ", ".join(f"{k}={v}" for k, v in spec.intervention.params.items())
+            plan.append("\nplan ", style="dim")
+            plan.append(spec.intervention.type, style="bold cyan")
+            if params:
+                plan.append(f" ({params})")
+        plan.append("\nmechanism ", style="dim")
+        plan.append(spec.mechanism)
+        self.query_one("#iv-plan", Static).update(plan)
+        if not self.has_result:
+            self.set_hint("r run the intervention (read-only)   x cancel while it runs")
+
+    def clear_result(self) -> None:
+        self.has_result = False
+        self.query_one("#iv-stats", Static).update("")
+        self.query_one("#iv-hist", Static).update("")
+
+    def show(self, task: str, result: InterventionResult) -> None:
+        self.has_result = True
+        head = Text()
+        head.append(f" {result.verdict.upper()} ", style=VERDICT_STYLES.get(result.verdict, "bold"))
+        head.append(f"  {result.type} on {result.node}", style="bold")
+        rows = ", ".join(f"{w} {n:,}" for w, n in result.rows.items())
+        head.append(f"\nrows read: {rows}", style="dim")
+        stats = Table.grid(padding=(0, 1))
+        stats.add_column(style="dim")
+        stats.add_column()
+        for key, value in result.statistics.items():
+            if isinstance(value, dict | list) and len(str(value)) > 60:
+                value = f"{len(value)} items"
+            stats.add_row(key, fmt_num(value))
+        reasons = Text("\n".join(f"• {reason}" for reason in result.reasons))
+        self.query_one("#iv-stats", Static).update(Group(head, stats, reasons))
+        self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))
+        self.set_hint("b broken (root cause)   e external   c cleared   r re-run   2 back to Locate")
+
+    def _histogram(self, histogram: Histogram | None) -> Text:
+        if histogram is None or not histogram.series:
+            return Text("no distribution to draw for this intervention", style="dim")
+        widget = self.query_one("#iv-hist", Static)
+        rows = (widget.content_size.height or 12) - 1  # one line of legend
+        labels, series = fit_bins(histogram.edges, histogram.series, rows)
+        width = max(30, widget.content_size.width or 40)
+        return bar_chart(labels, series, width, ["green", "red", "cyan"])

@@ -1,0 +1,53 @@
+"""Report: the post-mortem draft rendered as Markdown, its exports and the trail's head."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from console.engine.results import ReportResult
+from console.ui.steps.base import StepPane
+
+
+class ReportPane(StepPane):
+    STEP = "report"
+    HINT = "r write the post-mortem draft   e export it with the trail"
+
+    def compose(self) -> ComposeResult:
+        yield self.compose_hint()
+        yield Static(id="report-status")
+        with VerticalScroll(id="report-scroll"):
+            yield Markdown(id="report-markdown")
+
+    def focus_main(self) -> None:
+        self.query_one("#report-scroll", VerticalScroll).focus()
+
+    def show(self, task: str, result: ReportResult | dict) -> None:
+        if task == "report":
+            self.query_one("#report-markdown", Markdown).update(result.markdown)
+            self.report = result
+            self._status()
+            self.set_hint("e export report + trail   ↑↓ scroll   r rewrite")
+        elif task == "grade":
+            self.query_one("#report-markdown", Markdown).update(result.markdown())
+            self.set_hint("r write the post-mortem draft (the grade is appended to it)")
+        elif task == "export":
+            self.exported = result
+            self._status()
+
+    def _status(self) -> None:
+        report: ReportResult | None = getattr(self, "report", None)
+        exported: dict | None = getattr(self, "exported", None)
+        text = Text()
+        if report is not None:
+            text.append(f"{report.path}", style="bold")
+            text.append(f"  {report.trail_count} entries  head {report.trail_head[:16]}…", style="dim")
+        if exported:
+            text.append("\ntrail ")
+            ok = exported["verified"]
+            text.append("verifies ✓" if ok else "FAILS verification ✗", style="green" if ok else "bold red")
+            text.append(f"  head {exported['head'][:16]}…  exported: ", style="dim")
+            text.append(", ".join(exported["files"]))
+        self.query_one("#report-status", Static).update(text)

@@ -1,0 +1,66 @@
+"""Validate: re-run the intervention on a post-fix window, watch the metric recover, and
+review the playbook change the incident taught."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from console.engine.results import ValidationResult
+from console.ui.format import bar, fmt_num, fmt_window
+from console.ui.steps.base import StepPane
+
+
+class ValidatePane(StepPane):
+    STEP = "validate"
+    HINT = "s set the post-fix window start (default: the fix)   r re-run on the post-fix window"
+
+    def compose(self) -> ComposeResult:
+        yield self.compose_hint()
+        yield Static(id="val-summary")
+        with VerticalScroll(id="val-diff-scroll"):
+            yield Static(id="val-diff")
+
+    def focus_main(self) -> None:
+        self.query_one("#val-diff-scroll", VerticalScroll).focus()
+
+    def show(self, task: str, result: ValidationResult | str) -> None:
+        if task == "decide_proposal":
+            self.set_hint(f"proposal {result}   r re-run   6 Report")
+            return
+        summary = Text()
+        summary.append("post-fix ", style="dim")
+        summary.append(fmt_window(result.window.start, result.window.end))
+        summary.append("  ")
+        if result.recovered:
+            summary.append(" RECOVERED ", style="bold black on green")
+        else:
+            summary.append(" NOT RECOVERED ", style="bold white on red")
+        summary.append(f"  intervention {result.intervention.verdict}", style="dim")
+        values = [
+            ("baseline", result.metric_baseline, "green"),
+            ("incident", result.metric_incident, "red"),
+            ("post-fix", result.metric_postfix, "cyan"),
+        ]
+        peak = max((abs(v) for _, v, _ in values if v is not None), default=0.0) or 1.0
+        for name, value, style in values:
+            summary.append(f"\n{name:<9}", style="dim")
+            summary.append(bar(abs(value or 0.0) / peak, 24), style=style)
+            summary.append(f" {fmt_num(value)}")
+        self.query_one("#val-summary", Static).update(summary)
+        diff = self.query_one("#val-diff", Static)
+        if result.proposal is None:
+            diff.update(Text("no playbook change proposed", style="dim"))
+            self.set_hint("s post-fix start   r re-run   6 Report")
+            return
+        diff.update(
+            Group(
+                Text(f"proposed: {result.proposal.description}", style="bold"),
+                Syntax(result.proposal.diff, "diff", theme="ansi_dark", word_wrap=True),
+            )
+        )
+        self.set_hint("a accept the playbook change   d reject it   s post-fix start   r re-run")
