@@ -48,7 +48,9 @@ def open_scenario(name: str) -> Scenario:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for table in ("decisions", "metrics", "changes"):
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{folder / table}.parquet')")
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{folder / table}.parquet')"
+        )
     card = tomllib.loads((folder / "scenario.toml").read_text())
     w = load_playbook(folder / "playbook.toml").windows
     alert = datetime.fromisoformat(card["alert_at"])
@@ -63,7 +65,9 @@ def open_scenario(name: str) -> Scenario:
 
 def test_recs_metadata_format_brings_new_genre_categories():
     s = open_scenario("recs-metadata-format")
-    seen = "raw_item_genre IN (SELECT DISTINCT raw_item_genre FROM decisions WHERE ts < '2026-11-05')"
+    seen = (
+        "raw_item_genre IN (SELECT DISTINCT raw_item_genre FROM decisions WHERE ts < '2026-11-05')"
+    )
     assert s.share(f"NOT ({seen})", "baseline") == 0
     assert s.share(f"NOT ({seen})", "incident") > 0.15
     assert s.share(f"NOT ({seen})", "postfix") == 0
@@ -113,6 +117,9 @@ def test_fraud_nan_feature_nulls_card_age_only_during_the_incident():
     assert s.value("avg(raw_ip_risk)", "incident") > s.value("avg(raw_ip_risk)", "baseline") + 1
     assert s.mismatch("f_ip_risk", "incident") == s.mismatch("f_log_amount", "incident") == 0
     assert s.value("max(raw_ip_risk_age_s)", "incident") < 2 * 3600
+    grocery = "raw_merchant_category = 'GROCERY'"
+    assert s.share(grocery, "incident") > s.share(grocery, "baseline") + 0.1
+    assert s.mismatch("f_merchant_category", "incident") == 0
 
 
 def test_credit_encoder_skew_breaks_the_shadow_recompute():

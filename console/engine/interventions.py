@@ -63,13 +63,10 @@ class Outcome:
 
 def run_intervention(ctx: Context, edge: Edge, target: Window | None = None) -> Outcome:
     """Run edge's planned intervention, baseline against target (default: the incident)."""
-    if edge.intervention is None:
-        raise ConsoleError(
-            f"{ctx.playbook.path}: edge {edge.source} -> {edge.target} has no planned "
-            "intervention; add one to the playbook or mark the edge by hand"
-        )
     target = target or ctx.incident
     params = side_params(ctx.baseline, target)
+    if edge.intervention is None:
+        return _unplanned(ctx, edge, target, params)
     kind = edge.intervention.type
     runner = {
         "shadow_recompute": _shadow_recompute,
@@ -183,9 +180,29 @@ def _served_vs_recomputed(ctx: Context, node, target: Window) -> tuple[Histogram
 # -- distribution_shift / null_rate ---------------------------------------------------------
 
 
-def _distribution_shift(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcome:
-    node = ctx.node(edge.source)
-    p = edge.intervention.params
+def _unplanned(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcome:
+    """An edge without a planned intervention (an external cause, the decision -> metric
+    step): the distribution of its observed end, with the default thresholds."""
+    observed = [n for n in (edge.source, edge.target) if ctx.node(n).expr and ctx.node(n).kind != "metric"]
+    if not observed:
+        raise ConsoleError(
+            f"{ctx.playbook.path}: edge {edge.source} -> {edge.target} has no planned intervention "
+            "and neither end is observed; add an intervention or mark the edge by hand"
+        )
+    outcome = _distribution_shift(ctx, edge, target, params, node_id=observed[0], planned=False)
+    outcome.result.reasons.insert(
+        0,
+        f"edge {edge.source} -> {edge.target} has no planned intervention: compared the "
+        f"distribution of {observed[0]} with the default thresholds instead",
+    )
+    return outcome
+
+
+def _distribution_shift(
+    ctx: Context, edge: Edge, target: Window, params: dict, node_id: str | None = None, planned: bool = True
+) -> Outcome:
+    node = ctx.node(node_id or edge.source)
+    p = edge.intervention.params if planned and edge.intervention else {}
     sample = _sample_sql(node.expr)
     name = _name(target)
     if node.type == "numeric":
@@ -196,10 +213,11 @@ def _distribution_shift(ctx: Context, edge: Edge, target: Window, params: dict) 
             alpha=float(p.get("alpha", 0.001)),
         )  # fmt: skip
         histogram = _numeric_shift_histogram(shift, name)
+        rows = f"SELECT {SIDE_CASE} AS w, prediction_id, ts, ({node.expr}) AS v FROM decisions WHERE {SIDE_WHERE}"
         evidence_sql = (
-            f"(SELECT w, prediction_id, ts, v FROM ({sample}) AS s WHERE w = 'baseline' "
+            f"(SELECT * FROM ({rows}) AS s WHERE w = 'baseline' "
             f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS // 2}) UNION ALL "
-            f"(SELECT w, prediction_id, ts, v FROM ({sample}) AS s WHERE w = 'incident' "
+            f"(SELECT * FROM ({rows}) AS s WHERE w = 'incident' "
             f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS // 2})"
         )
     else:

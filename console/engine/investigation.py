@@ -211,7 +211,11 @@ class Investigation:
         self.record(
             "intervene",
             result.type,
-            {"edge": list(edge), "params": _plain_params(edge_obj.intervention.params)},
+            {
+                "edge": list(edge),
+                "planned": edge_obj.intervention is not None,
+                "params": _plain_params(edge_obj.intervention.params if edge_obj.intervention else {}),
+            },
             result,
             result.evidence,
         )

@@ -186,6 +186,7 @@ class ValidationResult(Result):
     metric_postfix: float | None
     recovered: bool
     proposal: Proposal | None
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,8 @@ def run_triage(ctx: Context) -> TriageResult:
         base_value, inc_value = base_reported, inc_reported
         source = "reported series (the metric cannot be recomputed from decisions)"
         values = reported
-    change = _relative(base_value, inc_value)
-    bad = _bad_change(change, triage.direction)
+    change = relative_change(base_value, inc_value)
+    bad = bad_change(change, triage.direction)
     z = _noise_z(ctx, grid, values, base_value, inc_value, span)
     # Reported, not used to decide: game-day windows hold a few hundred rows, where a real
     # 20% drop is only two or three standard errors.
@@ -118,7 +118,7 @@ def run_triage(ctx: Context) -> TriageResult:
         f"{_pct(change)} (direction {triage.direction}; minor {triage.minor:.0%}, critical "
         f"{triage.critical:.0%}){noise}"
     ]
-    reported_change = _relative(base_reported, inc_reported)
+    reported_change = relative_change(base_reported, inc_reported)
     reasons.append(
         f"reported series {series}: baseline {_fmt(base_reported)}, incident {_fmt(inc_reported)}, "
         f"relative change {_pct(reported_change)}"
@@ -421,7 +421,7 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _relative(base: float | None, inc: float | None) -> float | None:
+def relative_change(base: float | None, inc: float | None) -> float | None:
     if base is None or inc is None:
         return None
     if base == 0:
@@ -434,7 +434,7 @@ def _relative_gap(reported: float, recomputed: float) -> float:
     return abs(reported - recomputed) / scale
 
 
-def _bad_change(change: float | None, direction: str) -> float | None:
+def bad_change(change: float | None, direction: str) -> float | None:
     if change is None:
         return None
     if direction == "up":

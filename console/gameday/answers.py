@@ -32,7 +32,8 @@ class AnswerKey:
     explanation: str
     detection: str  # which intervention shows it, and what it shows
     decoys: tuple[Decoy, ...] = ()
-    also_accept: tuple[str, ...] = ()  # other node ids graded as right (e.g. the source under an external node)
+    # Other node ids graded as right (e.g. the observed source under an external node).
+    also_accept: tuple[str, ...] = ()
     fixed_at: datetime | None = None  # the change event that fixed it (broken edges)
 
     def to_toml(self) -> dict:

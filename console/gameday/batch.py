@@ -43,13 +43,11 @@ class Cat:
         lookup = np.array([vocab.index(t) for t in targets] + [-1], dtype=np.int32)
         return Cat(lookup[self.codes], vocab)
 
-    def values(self) -> np.ndarray:
-        """The strings, for the few places that need them (small arrays only)."""
-        return np.array(self.vocab + [None], dtype=object)[self.codes]
-
     def to_arrow(self) -> pa.Array:
         indices = pa.array(self.codes.astype(np.int32), mask=self.codes < 0)
-        return pa.DictionaryArray.from_arrays(indices, pa.array(self.vocab, pa.string())).dictionary_decode()
+        return pa.DictionaryArray.from_arrays(
+            indices, pa.array(self.vocab, pa.string())
+        ).dictionary_decode()
 
 
 Column = np.ndarray | Cat

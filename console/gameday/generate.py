@@ -27,7 +27,14 @@ import tomli_w
 
 from console.errors import ConsoleError
 from console.gameday.answers import ANSWER_FILE, AnswerKey, format_utc
-from console.gameday.batch import US_PER_HOUR, Batch, Cat, PlaybookScorer, prefixed_ids, token_strings
+from console.gameday.batch import (
+    US_PER_HOUR,
+    Batch,
+    Cat,
+    PlaybookScorer,
+    prefixed_ids,
+    token_strings,
+)
 from console.gameday.scenarios import Scenario, get_scenario
 from console.paths import playbook_path
 
@@ -52,7 +59,15 @@ CHANGES_SCHEMA = pa.schema(
 )
 # Sorted timestamps and sequential ids: delta encodings make them nearly free.
 DELTA_ENCODED = {"ts": "DELTA_BINARY_PACKED", "prediction_id": "DELTA_BYTE_ARRAY"}
-LEADING_COLUMNS = ("prediction_id", "ts", "model_version", "score", "decision", "latency_ms", "status")
+LEADING_COLUMNS = (
+    "prediction_id",
+    "ts",
+    "model_version",
+    "score",
+    "decision",
+    "latency_ms",
+    "status",
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,10 @@ def generate_scenario(
     _write_parquet(out / "metrics.parquet", _metrics_table(points, model_name))
     _write_parquet(out / "changes.parquet", _changes_table(scenario))
     _write_bytes(out / PLAYBOOK_FILE, playbook_bytes)
-    _write_bytes(out / SCENARIO_FILE, tomli_w.dumps(_scenario_card(scenario, model_name, rows, seed)).encode())
+    _write_bytes(
+        out / SCENARIO_FILE,
+        tomli_w.dumps(_scenario_card(scenario, model_name, rows, seed)).encode(),
+    )
     _write_bytes(out / ANSWER_FILE, tomli_w.dumps(answer_key(scenario).to_toml()).encode())
     return out
 
@@ -381,4 +399,3 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
 def _write_bytes(path: Path, data: bytes) -> None:
     with _atomic(path) as tmp:
         tmp.write_bytes(data)
-

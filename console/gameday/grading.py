@@ -79,7 +79,9 @@ class Grade:
 
     def markdown(self) -> str:
         minutes = (
-            "-" if self.seconds_to_root_cause is None else f"{self.seconds_to_root_cause / 60:.1f} min"
+            "-"
+            if self.seconds_to_root_cause is None
+            else f"{self.seconds_to_root_cause / 60:.1f} min"
         )
         lines = [
             GRADE_HEADING,

@@ -54,10 +54,15 @@ class Pipeline(ABC):
         """Compute the feat_* columns from the raw_* ones, as the playbook references do."""
 
     def truth(self, rng: np.random.Generator, scorer: PlaybookScorer, b: Batch) -> None:
-        """Ground truth computed before any ingest or serving defect (default: nothing)."""
+        """Ground truth computed before any ingest or serving defect (default: nothing).
+
+        Fraud and credit have no delayed label here, so the raw inputs are all the truth
+        they need; the recommender keeps each candidate's true relevance for its clicks."""
+        return None
 
     def outcomes(self, rng: np.random.Generator, b: Batch) -> None:
         """Labels drawn after the decision (default: none)."""
+        return None
 
     def rate_indicator(self, b: Batch, positive: str) -> np.ndarray:
         """Per row, the value the triage metric averages."""
@@ -168,7 +173,9 @@ class CreditPipeline(Pipeline):
         unverified = ~verified & (rng.random(n) < 0.25)
         status = np.where(verified, 0, np.where(unverified, 2, 1)).astype(np.int32)
         age = np.where(
-            student, rng.integers(19, 31, n), np.clip(np.round(41 + 12 * rng.standard_normal(n)), 21, 80)
+            student,
+            rng.integers(19, 31, n),
+            np.clip(np.round(41 + 12 * rng.standard_normal(n)), 21, 80),
         )
         b.hidden["verified_by_documents"] = verified & ~payroll
         b.cols.update(
@@ -181,11 +188,16 @@ class CreditPipeline(Pipeline):
             raw_credit_history_months=history,
             raw_employment_type=employment,
             raw_bureau_score=bureau.astype(np.int64),
-            raw_loan_amount=np.clip(np.round(np.exp(9.4 + 0.6 * rng.standard_normal(n)), -2), 1000, 60_000),
+            raw_loan_amount=np.clip(
+                np.round(np.exp(9.4 + 0.6 * rng.standard_normal(n)), -2), 1000, 60_000
+            ),
             raw_inquiries_6m=rng.poisson(np.where(bureau < 620, 2.1, 0.6)),
             raw_bureau_report_age_s=rng.integers(5, 900, n),
             seg_product=Cat.choice(
-                rng, ["personal_loan", "debt_consolidation", "home_improvement"], n, [0.5, 0.35, 0.15]
+                rng,
+                ["personal_loan", "debt_consolidation", "home_improvement"],
+                n,
+                [0.5, 0.35, 0.15],
             ),
             seg_channel=Cat.choice(rng, ["web", "mobile", "partner"], n, [0.45, 0.4, 0.15]),
         )
@@ -257,21 +269,27 @@ class RecsPipeline(Pipeline):
             raw_user_impressions_7d=impressions,
             raw_user_clicks_7d=rng.binomial(impressions, user_ctr),
             raw_user_top_genre=Cat(top, list(GENRES)),
-            raw_item_genre=Cat(raw_genre_codes(provider, genre, np.zeros(n, bool)), RAW_GENRE_VOCAB),
+            raw_item_genre=Cat(
+                raw_genre_codes(provider, genre, np.zeros(n, bool)), RAW_GENRE_VOCAB
+            ),
             raw_item_provider=Cat(provider, list(PROVIDERS)),
             raw_item_age_hours=np.round(rng.exponential(30.0, n), 1),
             raw_item_duration_s=np.round(duration).astype(np.int64),
             raw_item_popularity_24h=np.round(rng.beta(2, 25, n), 4),
             raw_popularity_age_s=rng.integers(0, 900, n),
             raw_device_type=Cat.choice(rng, DEVICES, n, [0.35, 0.38, 0.17, 0.10]),
-            seg_country=Cat.choice(rng, ["US", "GB", "DE", "BR", "IN"], n, [0.4, 0.15, 0.15, 0.15, 0.15]),
+            seg_country=Cat.choice(
+                rng, ["US", "GB", "DE", "BR", "IN"], n, [0.4, 0.15, 0.15, 0.15, 0.15]
+            ),
         )
 
     def features(self, b: Batch) -> None:
         c = b.cols
         c["feat_user_activity"] = _log1p_sql(c["raw_user_sessions_7d"].astype(np.float64))
         c["feat_user_ctr"] = c["raw_user_clicks_7d"] / np.maximum(c["raw_user_impressions_7d"], 1)
-        house = c["raw_item_genre"].mapped(func=lambda v: v.lower() if v.lower() in GENRES else "other")
+        house = c["raw_item_genre"].mapped(
+            func=lambda v: v.lower() if v.lower() in GENRES else "other"
+        )
         c["feat_item_genre"] = house
         c["feat_genre_match"] = np.where(
             _genre_index(c["raw_item_genre"]) == _genre_index(c["raw_user_top_genre"]), 1.0, 0.0

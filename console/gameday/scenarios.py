@@ -154,7 +154,9 @@ def northwind_clips(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> Non
     """Northwind News starts sending short clips: durations drop to a third."""
     pick = rows & (b.hidden["provider"] == 2)
     d = b.cols["raw_item_duration_s"]
-    b.cols["raw_item_duration_s"] = np.where(pick, np.maximum(np.round(d * 0.3), 5), d).astype(d.dtype)
+    b.cols["raw_item_duration_s"] = np.where(pick, np.maximum(np.round(d * 0.3), 5), d).astype(
+        d.dtype
+    )
 
 
 RECS_METADATA = Scenario(
@@ -179,11 +181,41 @@ RECS_METADATA = Scenario(
         Effect("world", -3, 1e9, northwind_clips),
     ),
     changes=(
-        Change(-30, "model", "click_model", "ranker-2026.11.1: re-export of the same coefficients (ONNX opset 18)", "ci: feed-ranking"),
-        Change(-3, "data_source", "raw_item_duration_s", "Northwind News starts publishing 60-120 s clips alongside articles", "content-partnerships"),
-        Change(0, "data_source", "raw_item_genre", "StreamCo metadata feed v2 enabled on the provider side (announced in their partner newsletter)", "streamco (provider)"),
-        Change(1, "deploy", "ranker_server", "feed-ranker pods: Triton 24.10 -> 24.11, no model change", "ml-serving-platform"),
-        Change(7, "config", "raw_item_genre", "content-ingest pins StreamCo to feed v1 until the IAB genre mapping ships", "oncall: feed-ranking"),
+        Change(
+            -30,
+            "model",
+            "click_model",
+            "ranker-2026.11.1: re-export of the same coefficients (ONNX opset 18)",
+            "ci: feed-ranking",
+        ),
+        Change(
+            -3,
+            "data_source",
+            "raw_item_duration_s",
+            "Northwind News starts publishing 60-120 s clips alongside articles",
+            "content-partnerships",
+        ),
+        Change(
+            0,
+            "data_source",
+            "raw_item_genre",
+            "StreamCo metadata feed v2 enabled on the provider side (announced in their partner newsletter)",
+            "streamco (provider)",
+        ),
+        Change(
+            1,
+            "deploy",
+            "ranker_server",
+            "feed-ranker pods: Triton 24.10 -> 24.11, no model change",
+            "ml-serving-platform",
+        ),
+        Change(
+            7,
+            "config",
+            "raw_item_genre",
+            "content-ingest pins StreamCo to feed v1 until the IAB genre mapping ships",
+            "oncall: feed-ranking",
+        ),
     ),  # fmt: skip
     model_versions=((-30, "ranker-2026.11.1"),),
     answer=Answer(
@@ -203,9 +235,18 @@ RECS_METADATA = Scenario(
             "what it was told). Pinning feed v1 at the fix restores the categories and the CTR."
         ),
         decoys=(
-            Decoy("raw_item_duration_s", "Northwind's clips shift durations a lot, but f_log_duration is recomputed exactly and its weight is tiny."),
-            Decoy("ranker_server", "A deploy one hour into the incident; latency, errors and re-scored scores are unchanged."),
-            Decoy("click_model", "A new model version the day before; re-scoring with the playbook scorer matches both versions."),
+            Decoy(
+                "raw_item_duration_s",
+                "Northwind's clips shift durations a lot, but f_log_duration is recomputed exactly and its weight is tiny.",
+            ),
+            Decoy(
+                "ranker_server",
+                "A deploy one hour into the incident; latency, errors and re-scored scores are unchanged.",
+            ),
+            Decoy(
+                "click_model",
+                "A new model version the day before; re-scoring with the playbook scorer matches both versions.",
+            ),
         ),  # fmt: skip
         fixed_at=7,
     ),
@@ -240,15 +281,56 @@ CREDIT_VENDOR = Scenario(
     default_rows=30_000,
     effects=(
         Effect("ingest", 0, 7, documents_no_longer_verified),
-        Effect("world", -2, 1e9, scale_numeric("raw_loan_amount", 2.0, lambda b: b.cols["raw_bureau_score"] >= 690, decimals=-2, upper=60_000)),
+        Effect(
+            "world",
+            -2,
+            1e9,
+            scale_numeric(
+                "raw_loan_amount",
+                2.5,
+                lambda b: b.cols["raw_bureau_score"] >= 650,
+                decimals=-2,
+                upper=60_000,
+            ),
+        ),
         Effect("world", -30, 1e9, add_points("raw_bureau_score", 6, 1.0, upper=850)),
     ),  # fmt: skip
     changes=(
-        Change(-30, "data_source", "raw_bureau_score", "CreditLine v9.1: scores rescaled by +5 to +8 points (vendor notice CL-2026-44)", "creditline (vendor)"),
-        Change(-2, "config", "raw_loan_amount", "Pre-approved offers campaign (email, prime customers): suggested amounts doubled", "growth-marketing"),
-        Change(0, "data_source", "raw_income_verification", "Veritax API: data dictionary v3 effective (release notes: 'status values clarified')", "veritax (vendor)"),
-        Change(0.5, "deploy", "model_server", "underwriting-pd pods moved to the c7 node pool", "ml-serving-platform"),
-        Change(7, "config", "raw_income_verification", "Pinned the Veritax API to dictionary v2 (header X-Dictionary-Version: 2)", "oncall: credit-risk-ml"),
+        Change(
+            -30,
+            "data_source",
+            "raw_bureau_score",
+            "CreditLine v9.1: scores rescaled by +5 to +8 points (vendor notice CL-2026-44)",
+            "creditline (vendor)",
+        ),
+        Change(
+            -2,
+            "config",
+            "raw_loan_amount",
+            "Pre-approved offers campaign (email, bureau 650+): suggested amounts x2.5",
+            "growth-marketing",
+        ),
+        Change(
+            0,
+            "data_source",
+            "raw_income_verification",
+            "Veritax API: data dictionary v3 effective (release notes: 'status values clarified')",
+            "veritax (vendor)",
+        ),
+        Change(
+            0.5,
+            "deploy",
+            "model_server",
+            "underwriting-pd pods moved to the c7 node pool",
+            "ml-serving-platform",
+        ),
+        Change(
+            7,
+            "config",
+            "raw_income_verification",
+            "Pinned the Veritax API to dictionary v2 (header X-Dictionary-Version: 2)",
+            "oncall: credit-risk-ml",
+        ),
     ),  # fmt: skip
     answer=Answer(
         kind="broken_edge",
@@ -268,9 +350,18 @@ CREDIT_VENDOR = Scenario(
             "restores the mix and the denial rate."
         ),
         decoys=(
-            Decoy("raw_loan_amount", "The campaign doubles requested amounts for prime applicants two hours before: the largest shift in any input, but prime applicants stay far below the PD threshold and f_loan_to_income is recomputed exactly."),
-            Decoy("raw_bureau_score", "A vendor rescale the day before moves scores up a few points: it lowers PD slightly, the opposite direction."),
-            Decoy("model_server", "A node-pool move half an hour in; latency, errors and re-scores are unchanged."),
+            Decoy(
+                "raw_loan_amount",
+                "The campaign multiplies requested amounts by 2.5 for applicants with bureau 650+ two hours before: the largest shift in any input (PSI ~0.4), but on its own it moves denials by a point at most and f_loan_to_income is recomputed exactly.",
+            ),
+            Decoy(
+                "raw_bureau_score",
+                "A vendor rescale the day before moves scores up a few points: it lowers PD slightly, the opposite direction.",
+            ),
+            Decoy(
+                "model_server",
+                "A node-pool move half an hour in; latency, errors and re-scores are unchanged.",
+            ),
         ),  # fmt: skip
         fixed_at=7,
     ),
@@ -286,6 +377,18 @@ def card_age_missing(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> No
     b.cols["raw_card_age_days"] = np.where(migrated, np.nan, b.cols["raw_card_age_days"])
 
 
+def grocery_cashback(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
+    """FreshMart's co-brand cashback launch: a third of transactions move to grocery
+    baskets (which the model scores lower)."""
+    category: Cat = b.cols["raw_merchant_category"]
+    move = rows & (rng.random(b.n) < 0.3)
+    category.codes = np.where(move, category.vocab.index("GROCERY"), category.codes).astype(
+        np.int32
+    )
+    basket = np.round(np.clip(np.exp(3.5 + 0.8 * rng.standard_normal(b.n)), 0.5, 25_000.0), 2)
+    b.cols["raw_amount"] = np.where(move, basket, b.cols["raw_amount"])
+
+
 def electronics_sale(b: Batch) -> np.ndarray:
     cat: Cat = b.cols["raw_merchant_category"]
     return cat.is_("ELECTRONICS") | cat.is_("FASHION")
@@ -297,9 +400,10 @@ FRAUD_NAN = Scenario(
     pipeline=FRAUD,
     story=(
         "Friday, 16:05 UTC. Customer support escalates a wave of declined cards, many of them "
-        "long-standing customers; the Risk / Declines dashboard shows the decline rate several "
-        "times its usual level since noon. Pre-Black-Friday sales are on, a new IP "
-        "reputation feed went live this morning and the velocity job was redeployed at lunchtime. You are "
+        "long-standing customers; the Risk / Declines dashboard shows the decline rate more than "
+        "twice its usual level since noon. Pre-Black-Friday sales are on, a grocery "
+        "co-brand card launched this morning, a new IP reputation feed went live and the "
+        "velocity job was redeployed at lunchtime. You are "
         "the risk-ml on-call: find the cause before the weekend traffic."
     ),
     incident_at=11 * 24 + 12,
@@ -309,14 +413,46 @@ FRAUD_NAN = Scenario(
     default_rows=30_000,
     effects=(
         Effect("world", -14, 1e9, scale_numeric("raw_amount", 1.35, electronics_sale)),
+        Effect("world", -6, 1e9, grocery_cashback),
         Effect("world", -4, 1e9, add_points("raw_ip_risk", 8, 0.25)),
         Effect("ingest", 0, 7, card_age_missing),
     ),
     changes=(
-        Change(-4, "data_source", "raw_ip_risk", "IP reputation list build now includes the SpamTrap feed", "device-intel"),
-        Change(0, "schema", "raw_card_age_days", "CoreIssue card-profile API v5 for BIN ranges 4147xx-4159xx (migration wave 2)", "coreissue (vendor)"),
-        Change(0.5, "deploy", "raw_txn_count_1h", "Flink velocity job 3.8.1: checkpoint interval 30 s -> 60 s", "risk-streaming"),
-        Change(7, "deploy", "raw_card_age_days", "card-profile ingest 2.14: read lifecycle.opened_on (v5) with fallback to opened_on", "oncall: card-platform"),
+        Change(
+            -6,
+            "config",
+            "raw_merchant_category",
+            "FreshMart co-brand card launch: 5% cashback at FreshMart stores",
+            "card-partnerships",
+        ),
+        Change(
+            -4,
+            "data_source",
+            "raw_ip_risk",
+            "IP reputation list build now includes the SpamTrap feed",
+            "device-intel",
+        ),
+        Change(
+            0,
+            "schema",
+            "raw_card_age_days",
+            "CoreIssue card-profile API v5 for BIN ranges 4147xx-4159xx (migration wave 2)",
+            "coreissue (vendor)",
+        ),
+        Change(
+            0.5,
+            "deploy",
+            "raw_txn_count_1h",
+            "Flink velocity job 3.8.1: checkpoint interval 30 s -> 60 s",
+            "risk-streaming",
+        ),
+        Change(
+            7,
+            "deploy",
+            "raw_card_age_days",
+            "card-profile ingest 2.14: read lifecycle.opened_on (v5) with fallback to opened_on",
+            "oncall: card-platform",
+        ),
     ),  # fmt: skip
     answer=Answer(
         kind="broken_edge",
@@ -333,9 +469,22 @@ FRAUD_NAN = Scenario(
             "recomputes of the other features pass."
         ),
         decoys=(
-            Decoy("raw_amount", "Pre-Black-Friday sales raise electronics and fashion amounts from the evening before; f_log_amount is recomputed exactly and the effect on scores is small."),
-            Decoy("raw_ip_risk", "The new reputation feed raises IP risk for a quarter of rows four hours before; fresh (freshness passes) and a modest score effect."),
-            Decoy("raw_txn_count_1h", "A velocity-job deploy half an hour in; f_velocity_1h is recomputed exactly."),
+            Decoy(
+                "raw_amount",
+                "Pre-Black-Friday sales raise electronics and fashion amounts from the evening before; f_log_amount is recomputed exactly and the effect on scores is small.",
+            ),
+            Decoy(
+                "raw_ip_risk",
+                "The new reputation feed raises IP risk for a quarter of rows four hours before; fresh (freshness passes) and a modest score effect.",
+            ),
+            Decoy(
+                "raw_txn_count_1h",
+                "A velocity-job deploy half an hour in; f_velocity_1h is recomputed exactly.",
+            ),
+            Decoy(
+                "raw_merchant_category",
+                "The FreshMart cashback launch six hours before moves a third of transactions to grocery: the largest input shift, recomputed exactly, and it lowers scores, the opposite direction.",
+            ),
         ),  # fmt: skip
         fixed_at=7,
     ),
@@ -372,11 +521,41 @@ CREDIT_ENCODER = Scenario(
         Effect("serving", 0, 7, encoder_vocabulary_shifted),
     ),
     changes=(
-        Change(-22, "model", "pd_model", "pd-2026.11.0: quarterly refit, coefficients unchanged within rounding (MRM-1187)", "credit-risk-ml"),
-        Change(-5, "config", "raw_annual_income", "Application form v12: income field now 'gross annual income including bonus'", "loan-applications"),
-        Change(0, "deploy", "f_employment_type", "feature-service 4.2.0: encoder vocabularies regenerated from the form enums", "ci: credit-features"),
-        Change(1, "deploy", "model_server", "underwriting-pd: HPA min replicas 4 -> 6", "ml-serving-platform"),
-        Change(7, "deploy", "f_employment_type", "feature-service 4.2.1: vocabulary files pinned to the training artefact", "oncall: credit-features"),
+        Change(
+            -22,
+            "model",
+            "pd_model",
+            "pd-2026.11.0: quarterly refit, coefficients unchanged within rounding (MRM-1187)",
+            "credit-risk-ml",
+        ),
+        Change(
+            -5,
+            "config",
+            "raw_annual_income",
+            "Application form v12: income field now 'gross annual income including bonus'",
+            "loan-applications",
+        ),
+        Change(
+            0,
+            "deploy",
+            "f_employment_type",
+            "feature-service 4.2.0: encoder vocabularies regenerated from the form enums",
+            "ci: credit-features",
+        ),
+        Change(
+            1,
+            "deploy",
+            "model_server",
+            "underwriting-pd: HPA min replicas 4 -> 6",
+            "ml-serving-platform",
+        ),
+        Change(
+            7,
+            "deploy",
+            "f_employment_type",
+            "feature-service 4.2.1: vocabulary files pinned to the training artefact",
+            "oncall: credit-features",
+        ),
     ),  # fmt: skip
     model_versions=((-22, "pd-2026.11.0"),),
     answer=Answer(
@@ -391,13 +570,19 @@ CREDIT_ENCODER = Scenario(
         ),
         detection=(
             "shadow_recompute on raw_employment_type -> f_employment_type: the reference CASE "
-            "mapping disagrees with the served value on ~24% of incident rows (all "
+            "mapping disagrees with the served value on ~23% of incident rows (all "
             "self_employed and contractor rows), 0% in the baseline and after 4.2.1. Raw "
             "employment mix is unchanged (no distribution shift)."
         ),
         decoys=(
-            Decoy("pd_model", "A model refit the day before; re-scoring with the playbook scorer matches both versions."),
-            Decoy("raw_annual_income", "The form change raises stated incomes by 6%; f_log_income, f_dti and f_loan_to_income are recomputed exactly and higher incomes lower PD."),
+            Decoy(
+                "pd_model",
+                "A model refit the day before; re-scoring with the playbook scorer matches both versions.",
+            ),
+            Decoy(
+                "raw_annual_income",
+                "The form change raises stated incomes by 6%; f_log_income, f_dti and f_loan_to_income are recomputed exactly and higher incomes lower PD.",
+            ),
             Decoy("model_server", "A replica change an hour in; latency and errors are unchanged."),
         ),  # fmt: skip
         fixed_at=7,
@@ -445,11 +630,41 @@ FRAUD_OOM = Scenario(
         Effect("serving", 0, 7, oom_kills(0.025, 0.12)),
     ),
     changes=(
-        Change(-20, "config", "model_server", "fraud-scorer: memory limit 6Gi -> 3Gi per pod (cost review FIN-2291)", "ml-serving-platform (terraform)"),
-        Change(-6, "data_source", "raw_device_risk", "ShieldID device model v7 (vendor release)", "shieldid (vendor)"),
-        Change(-3, "model", "fraud_model", "fraud-lr-2026.11.1: re-export with the same coefficients, larger ONNX graph", "ci: risk-ml"),
-        Change(1, "deploy", "raw_txn_count_24h", "velocity job: 24h window state moved to RocksDB", "risk-streaming"),
-        Change(7, "config", "model_server", "fraud-scorer: memory limit back to 6Gi per pod", "oncall: ml-serving-platform"),
+        Change(
+            -20,
+            "config",
+            "model_server",
+            "fraud-scorer: memory limit 6Gi -> 3Gi per pod (cost review FIN-2291)",
+            "ml-serving-platform (terraform)",
+        ),
+        Change(
+            -6,
+            "data_source",
+            "raw_device_risk",
+            "ShieldID device model v7 (vendor release)",
+            "shieldid (vendor)",
+        ),
+        Change(
+            -3,
+            "model",
+            "fraud_model",
+            "fraud-lr-2026.11.1: re-export with the same coefficients, larger ONNX graph",
+            "ci: risk-ml",
+        ),
+        Change(
+            1,
+            "deploy",
+            "raw_txn_count_24h",
+            "velocity job: 24h window state moved to RocksDB",
+            "risk-streaming",
+        ),
+        Change(
+            7,
+            "config",
+            "model_server",
+            "fraud-scorer: memory limit back to 6Gi per pod",
+            "oncall: ml-serving-platform",
+        ),
     ),  # fmt: skip
     model_versions=((-3, "fraud-lr-2026.11.1"),),
     answer=Answer(
@@ -462,22 +677,32 @@ FRAUD_OOM = Scenario(
             "approved by fail-open) and surviving calls queue behind restarts."
         ),
         detection=(
-            "Error rate (status = 'error') rises from ~0.05% to several percent with load, p99 "
-            "latency several times the SLO, concentrated in the evening peak; model_version on "
+            "Error rate (status = 'error') rises from ~0.07% to ~7% with load, p99 latency "
+            "five times the baseline and far over the 250 ms SLO, concentrated in the evening peak; model_version on "
             "model_server -> fraud_model: where there is a score it matches the re-score for both "
             "versions, the failures are NULL scores. Inputs are fine: shadow recomputes, null "
             "rates and freshness pass. Reverting the limit ends the errors."
         ),
         decoys=(
-            Decoy("fraud_model", "A new model version three hours before: re-scores match live scores for it; the failures are not version-specific."),
-            Decoy("raw_device_risk", "The vendor's v7 raises device risk by a few points (more declines), a real input shift with an exact f_device_risk recompute; it does not cause errors."),
-            Decoy("raw_txn_count_24h", "A velocity-job deploy one hour in; f_velocity_24h is recomputed exactly."),
+            Decoy(
+                "fraud_model",
+                "A new model version three hours before: re-scores match live scores for it; the failures are not version-specific.",
+            ),
+            Decoy(
+                "raw_device_risk",
+                "The vendor's v7 raises device risk by a few points (more declines), a real input shift with an exact f_device_risk recompute; it does not cause errors.",
+            ),
+            Decoy(
+                "raw_txn_count_24h",
+                "A velocity-job deploy one hour in; f_velocity_24h is recomputed exactly.",
+            ),
         ),  # fmt: skip
         fixed_at=7,
     ),
 )
 
 # ---- 6. fraud-false-alarm ---------------------------------------------------------------
+
 
 def geoip_reallocation(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     """The geo-IP update re-allocates foreign address blocks seen on cross-border
@@ -507,13 +732,29 @@ FRAUD_FALSE_ALARM = Scenario(
     difficulty="medium",
     default_rows=30_000,
     effects=(Effect("world", -8, 1e9, geoip_reallocation),),
-    metrics_defect=MetricsDefect(
-        gap=(0, 3), skew_from=3, skew_hours=6, copies=2, rate_factor=2.0
-    ),
+    metrics_defect=MetricsDefect(gap=(0, 3), skew_from=3, skew_hours=6, copies=2, rate_factor=2.0),
     changes=(
-        Change(-8, "data_source", "raw_ip_country", "Geo-IP database 2026-11-15 build (quarterly re-allocation of address blocks)", "device-intel"),
-        Change(0, "deploy", "decline_rate", "metrics-agent 2.3.0 on the risk hosts (new base image)", "observability-platform"),
-        Change(1, "deploy", "model_server", "fraud-scorer: envoy sidecar 1.31 -> 1.32", "ml-serving-platform"),
+        Change(
+            -8,
+            "data_source",
+            "raw_ip_country",
+            "Geo-IP database 2026-11-15 build (quarterly re-allocation of address blocks)",
+            "device-intel",
+        ),
+        Change(
+            0,
+            "deploy",
+            "decline_rate",
+            "metrics-agent 2.3.0 on the risk hosts (new base image)",
+            "observability-platform",
+        ),
+        Change(
+            1,
+            "deploy",
+            "model_server",
+            "fraud-scorer: envoy sidecar 1.31 -> 1.32",
+            "ml-serving-platform",
+        ),
     ),  # fmt: skip
     answer=Answer(
         kind="false_alarm",
@@ -532,8 +773,13 @@ FRAUD_FALSE_ALARM = Scenario(
             "bucket is flat and disagrees with the reported values."
         ),
         decoys=(
-            Decoy("raw_ip_country", "The geo-IP update re-allocates foreign address blocks on cross-border transactions: a small distribution shift under psi_threshold, f_geo_mismatch unchanged."),
-            Decoy("model_server", "A sidecar upgrade an hour in; latency and errors are unchanged."),
+            Decoy(
+                "raw_ip_country",
+                "The geo-IP update re-allocates foreign address blocks on cross-border transactions: a small distribution shift under psi_threshold, f_geo_mismatch unchanged.",
+            ),
+            Decoy(
+                "model_server", "A sidecar upgrade an hour in; latency and errors are unchanged."
+            ),
         ),  # fmt: skip
     ),
 )
@@ -548,13 +794,17 @@ def cup_final(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     sports = GENRES.index("sports")
     top: Cat = b.cols["raw_user_top_genre"]
     top.codes = np.where(fans, sports, top.codes).astype(np.int32)
-    follow = fans & (rng.random(b.n) < 0.4)  # candidate retrieval follows the user's top genre
+    follow = fans & (rng.random(b.n) < 0.2)  # candidate retrieval follows the user's top genre
     genre = np.where(follow, sports, b.hidden["genre"]).astype(np.int32)
     b.hidden["genre"] = genre
-    b.cols["raw_item_genre"].codes = raw_genre_codes(b.hidden["provider"], genre, np.zeros(b.n, bool))
+    b.cols["raw_item_genre"].codes = raw_genre_codes(
+        b.hidden["provider"], genre, np.zeros(b.n, bool)
+    )
     sessions = b.cols["raw_user_sessions_7d"]
-    b.cols["raw_user_sessions_7d"] = np.where(fans, np.round(sessions * 1.3), sessions).astype(sessions.dtype)
-    shift = np.where(genre == sports, 0.2, -1.5)
+    b.cols["raw_user_sessions_7d"] = np.where(fans, np.round(sessions * 1.3), sessions).astype(
+        sessions.dtype
+    )
+    shift = np.where(genre == sports, 0.3, -0.9)
     b.hidden["taste_shift"] = np.where(rows, shift, 0.0)
 
 
@@ -576,9 +826,27 @@ RECS_EXTERNAL = Scenario(
     default_rows=36_000,
     effects=(Effect("world", 0, 7, cup_final),),
     changes=(
-        Change(-26, "data_source", "raw_item_popularity_24h", "popularity counters moved to Kafka cluster eu-2", "feed-streaming"),
-        Change(-1, "deploy", "ranker_server", "feed-ranker 2026.11.3: candidate cache TTL 5 min -> 10 min", "feed-ranking"),
-        Change(2, "config", "raw_device_type", "TV app 5.2 rollout to 50% of devices", "client-platform"),
+        Change(
+            -26,
+            "data_source",
+            "raw_item_popularity_24h",
+            "popularity counters moved to Kafka cluster eu-2",
+            "feed-streaming",
+        ),
+        Change(
+            -1,
+            "deploy",
+            "ranker_server",
+            "feed-ranker 2026.11.3: candidate cache TTL 5 min -> 10 min",
+            "feed-ranking",
+        ),
+        Change(
+            2,
+            "config",
+            "raw_device_type",
+            "TV app 5.2 rollout to 50% of devices",
+            "client-platform",
+        ),
     ),  # fmt: skip
     answer=Answer(
         kind="external_shift",
@@ -597,9 +865,18 @@ RECS_EXTERNAL = Scenario(
             "the start of the incident until it ends by itself about 7 hours later."
         ),
         decoys=(
-            Decoy("ranker_server", "A deploy an hour before the drop; latency, errors and re-scores are unchanged."),
-            Decoy("raw_item_popularity_24h", "The counters moved cluster the day before; freshness passes."),
-            Decoy("raw_device_type", "A TV app rollout two hours in; the device mix is unchanged in the data."),
+            Decoy(
+                "ranker_server",
+                "A deploy an hour before the drop; latency, errors and re-scores are unchanged.",
+            ),
+            Decoy(
+                "raw_item_popularity_24h",
+                "The counters moved cluster the day before; freshness passes.",
+            ),
+            Decoy(
+                "raw_device_type",
+                "A TV app rollout two hours in; the device mix is unchanged in the data.",
+            ),
         ),  # fmt: skip
         also_accept=("raw_user_top_genre",),
     ),

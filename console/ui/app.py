@@ -337,8 +337,7 @@ class IncidentApp(App[None]):
         pane = self._pane("report")
         if "report" in self.results:
             pane.show("report", self._reread_report())
-        else:
-            pane.show("grade", grade)
+        pane.show("grade", grade)
         self.goto("report")
         self.notify(grade.headline(), title="Game day graded", timeout=8)
 

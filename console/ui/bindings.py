@@ -38,7 +38,7 @@ APP_BINDINGS: list[Binding] = [
     Binding("a", "proposal(True)", "Accept", id="proposal-accept", tooltip="Accept the proposed playbook change"),
     Binding("d", "proposal(False)", "Reject", id="proposal-reject", tooltip="Reject the proposed playbook change"),
     Binding("e", "export", "Export", id="export", tooltip="Export the report and the trail (jsonl, parquet, csv, md) to the incident folder"),
-    Binding("g", "end_gameday", "Grade", id="end-gameday", tooltip="Finish the game day and grade it"),
+    Binding("g", "end_gameday", "Grade", show=False, id="end-gameday", tooltip="Finish the game day and grade it"),
     Binding("n", "note", "Note", id="note", tooltip="Add a timestamped note to the trail"),
     Binding("colon", "command_palette", "Palette", id="palette", key_display=":", tooltip="Open the command palette"),
     Binding("question_mark", "toggle_keys", "Keys", id="keys", key_display="?", tooltip="Show or hide every key"),

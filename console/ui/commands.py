@@ -25,7 +25,7 @@ class IncidentCommands(Provider):
                         (
                             f"Intervene on {edge.source} ({edge_text((edge.source, edge.target))})",
                             partial(app.test_edge, (edge.source, edge.target)),
-                            f"{edge.intervention.type}: {edge.mechanism}",
+                            edge.intervention.type,
                         )
                     )
         checks = [

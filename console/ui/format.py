@@ -60,7 +60,10 @@ def bar_chart(
 ) -> Text:
     """Rows of `label  bar bar ...`, one bar per series, scaled to the largest value."""
     names = list(series)
-    peak = max((abs(v) for values in series.values() for v in values), default=0.0) or 1.0
+    # A "(n others)" row summing many categories would flatten every other bar: it is left
+    # out of the scale (its bar is clipped at full width, its value still printed).
+    scaled = [i for i, label in enumerate(labels) if not label.endswith("others)")]
+    peak = max((abs(values[i]) for values in series.values() for i in scaled if i < len(values)), default=0.0) or 1.0
     label_width = min(max((len(label) for label in labels), default=4), 16)
     bar_width = max(4, (width - label_width - 3 - 8 * len(names)) // max(1, len(names)))
     text = Text()

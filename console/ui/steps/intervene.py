@@ -16,6 +16,9 @@ from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
 VERDICT_STYLES = {"broken": "bold white on red", "ok": "bold black on green", "inconclusive": "black on yellow"}
+# Statistics shown elsewhere (reasons) or only useful in the trail (thresholds, per-category
+# tables already drawn as the histogram).
+HIDDEN_STATS = frozenset({"reasons", "thresholds", "categories"})
 MARK_STYLES = {"broken": "bold red", "external": "bold yellow", "cleared": "green"}
 
 
@@ -78,13 +81,21 @@ class IntervenePane(StepPane):
         stats.add_column(style="dim")
         stats.add_column()
         for key, value in result.statistics.items():
-            if isinstance(value, dict | list) and len(str(value)) > 60:
-                value = f"{len(value)} items"
-            stats.add_row(key, fmt_num(value))
+            if key in HIDDEN_STATS:
+                continue
+            stats.add_row(key, short_value(value))
         reasons = Text("\n".join(f"• {reason}" for reason in result.reasons))
         self.query_one("#iv-stats", Static).update(Group(head, stats, reasons))
+        self.result = result
         self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))
         self.set_hint("b broken (root cause)   e external   c cleared   r re-run   2 back to Locate")
+
+    def on_resize(self) -> None:
+        result = getattr(self, "result", None)
+        if self.has_result and result is not None:
+            self.call_after_refresh(
+                lambda: self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))
+            )
 
     def _histogram(self, histogram: Histogram | None) -> Text:
         if histogram is None or not histogram.series:
@@ -94,3 +105,14 @@ class IntervenePane(StepPane):
         labels, series = fit_bins(histogram.edges, histogram.series, rows)
         width = max(30, widget.content_size.width or 40)
         return bar_chart(labels, series, width, ["green", "red", "cyan"])
+
+
+def short_value(value: object, width: int = 48) -> str:
+    """A statistic for one cell: lists and dicts as their first items, cut at width."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={fmt_num(v, 3)}" for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        text = ", ".join(fmt_num(v, 3) if not isinstance(v, dict) else str(v) for v in value)
+    else:
+        text = fmt_num(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

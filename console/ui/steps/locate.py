@@ -92,18 +92,28 @@ class LocatePane(StepPane):
         tree.root.set_label(self._label(playbook, result.metric, None, by_node, result))
         tree.root.data = result.metric
 
-        def grow(node, node_id: str, depth: int, seen: frozenset[str]) -> None:
+        shown: set[str] = set()
+
+        def grow(node, node_id: str, depth: int) -> None:
+            # Each ancestor is expanded once; where a path meets it again it is a leaf
+            # marked "↑", so the tree stays as long as the graph, not its number of paths.
             for parent in parents.get(node_id, []):
-                if parent in seen or depth > MAX_TREE_DEPTH:
+                if depth > MAX_TREE_DEPTH:
                     continue
                 status = playbook.edge(parent, node_id).status
                 label = self._label(playbook, parent, status, by_node, result)
+                if parent in shown:
+                    label.append(" ↑", style="dim")
+                    node.add_leaf(label, data=parent)
+                    continue
+                shown.add(parent)
                 child = node.add(label, data=parent, expand=True)
-                grow(child, parent, depth + 1, seen | {parent})
+                grow(child, parent, depth + 1)
                 if not child.children:
                     child.allow_expand = False
 
-        grow(tree.root, result.metric, 1, frozenset({result.metric}))
+        shown.add(result.metric)
+        grow(tree.root, result.metric, 1)
         tree.root.expand_all()
 
     @staticmethod

@@ -31,8 +31,11 @@ class ReportPane(StepPane):
             self._status()
             self.set_hint("e export report + trail   ↑↓ scroll   r rewrite")
         elif task == "grade":
-            self.query_one("#report-markdown", Markdown).update(result.markdown())
-            self.set_hint("r write the post-mortem draft (the grade is appended to it)")
+            self.grade = result
+            if getattr(self, "report", None) is None:
+                self.query_one("#report-markdown", Markdown).update(result.markdown())
+                self.set_hint("r write the post-mortem draft (the grade is appended to it)")
+            self._status()
         elif task == "export":
             self.exported = result
             self._status()
@@ -40,7 +43,11 @@ class ReportPane(StepPane):
     def _status(self) -> None:
         report: ReportResult | None = getattr(self, "report", None)
         exported: dict | None = getattr(self, "exported", None)
+        grade = getattr(self, "grade", None)
         text = Text()
+        if grade is not None:
+            text.append("game day: ", style="bold magenta")
+            text.append(grade.headline() + "\n", style="bold")
         if report is not None:
             text.append(f"{report.path}", style="bold")
             text.append(f"  {report.trail_count} entries  head {report.trail_head[:16]}…", style="dim")

@@ -1,0 +1,97 @@
+"""`incident-console investigate`: run the investigation without the UI.
+
+With --auto every step runs, following the ranking (console.engine.auto): triage, locate, the
+planned interventions best first until one finds its edge broken, the counterfactual, the
+post-fix validation and the report. The trail, evidence, report and proposed playbook are
+written into the incident folder; a short summary goes to stdout and, with --json, the JSON
+summary of docs/engine.md to a file. Without --auto it points to the interactive console.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from console.commands import add_command
+from console.errors import ConsoleError
+
+
+def register(sub) -> None:
+    p = add_command(
+        sub,
+        "investigate",
+        "Investigate an incident from the command line; --auto runs every step with no UI.",
+        "incident-console investigate playbooks/fraud.toml --telemetry DIR --incident-dir inc/ "
+        "--auto --json summary.json",
+        _investigate,
+    )
+    p.add_argument("playbook", type=Path, help="the playbook TOML file")
+    p.add_argument("--telemetry", required=True, type=Path, help="telemetry folder or .duckdb file")
+    p.add_argument("--incident-dir", required=True, type=Path, help="the incident folder (trail, evidence, report)")
+    p.add_argument("--auto", action="store_true", help="run every step following the ranking")
+    p.add_argument("--json", type=Path, default=None, help="write the JSON summary to this file")
+    p.add_argument("--alert-at", default=None, help="alert time, ISO 8601 UTC (default: scenario.toml or the metric's newest bucket)")
+    p.add_argument("--metric", default=None, help="node id of the anomalous metric (default [triage] metric)")
+    p.add_argument("--actor", default=None, help="who investigates (default user@host)")
+
+
+def _investigate(args) -> int:
+    if not args.auto:
+        raise ConsoleError(
+            "investigate without --auto has nothing to do here: the interactive console is "
+            f"`incident-console open {args.playbook} --telemetry {args.telemetry} "
+            f"--incident-dir {args.incident_dir}`; add --auto to run every step without it"
+        )
+    from console.engine.auto import run_auto
+    from console.engine.investigation import Investigation
+    from console.playbook.writeback import write_atomic
+    from console.telemetry.windows import parse_utc
+
+    alert_at = parse_utc(args.alert_at) if args.alert_at else None
+    with Investigation.open(
+        args.playbook, args.telemetry, args.incident_dir,
+        actor=args.actor, alert_at=alert_at, metric=args.metric,
+    ) as inv:  # fmt: skip
+        summary = run_auto(inv)
+    summary["playbook"] = str(args.playbook)
+    summary["telemetry"] = str(args.telemetry)
+    summary["incident_dir"] = str(args.incident_dir)
+    if args.json is not None:
+        text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False, default=str)
+        write_atomic(args.json.resolve(), (text + "\n").encode("utf-8"))
+    print(human_summary(summary))
+    return 0
+
+
+def human_summary(summary: dict) -> str:
+    """A few lines for the terminal."""
+    t = summary["triage"]
+    change = t["relative_change"]
+    lines = [
+        f"triage: {t['verdict']} ({t['tier']}), {summary['metric']} "
+        + ("n/a" if change is None else f"{change:+.1%}")
+        + (f", {t['classification']}" if t["classification"] else ""),
+    ]
+    failed = [name for name, ok in t["checks"].items() if not ok]
+    if failed:
+        lines.append(f"  failed checks: {', '.join(failed)}")
+    if summary["locate"]["candidates"]:
+        lines.append("locate: " + ", ".join(summary["locate"]["candidates"][:5]))
+    for item in summary["interventions"]:
+        lines.append(f"  {item['type']} on {' -> '.join(item['edge'])}: {item['verdict']}")
+    root = summary["root_cause"]
+    if root is None:
+        lines.append("root cause: none (false alarm)" if t["verdict"] == "false_alarm" else "root cause: not determined")
+    else:
+        lines.append(f"root cause: {root['kind']} {' -> '.join(root['edge'])} (node {root['node']})")
+    cf = summary["counterfactual"]
+    if cf.get("flipped") is not None:
+        lines.append(f"blast radius: {cf['flipped']} of {cf['total']} decisions flip")
+    v = summary.get("validation")
+    if v:
+        lines.append(f"validation: {'recovered' if v['recovered'] else 'not recovered'}")
+    for error in summary.get("errors", []):
+        lines.append(f"error: {error}")
+    lines.append(f"report: {summary['report']}")
+    lines.append(f"trail: {summary['trail_count']} entries, head {summary['trail_head']}")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Keys, the user keymap, the command palette and the error modal, on a real game day."""
+
+from __future__ import annotations
+
+from test_ui_helpers import open_game_day, screen_text, settle
+
+from console.errors import ConsoleError
+from console.ui.modals import ErrorModal, PromptModal
+
+
+async def test_user_keymap_rebinds_by_binding_id(tmp_path, monkeypatch):
+    inv, app = open_game_day(tmp_path, monkeypatch)
+    app.set_keymap({"note": "N", "step-locate": "l"})
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            assert app.step == "locate"
+            await pilot.press("n")
+            assert not isinstance(app.screen, PromptModal)
+            await pilot.press("N")
+            assert isinstance(app.screen, PromptModal)
+            await pilot.press("escape")
+            assert len(app.screen_stack) == 1
+            assert " N Note" in screen_text(app)  # the footer shows the user's key
+    finally:
+        inv.close()
+
+
+async def test_palette_jumps_to_a_step_and_tests_an_edge_by_node_name(tmp_path, monkeypatch):
+    inv, app = open_game_day(tmp_path, monkeypatch)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("colon", *"go to report")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.step == "report"
+            await pilot.press("colon", *"intervene on raw_item_duration_s")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.step == "intervene"
+            assert app.edge == ("raw_item_duration_s", "f_log_duration")
+            assert "shadow_recompute on" in screen_text(app)
+    finally:
+        inv.close()
+
+
+async def test_errors_end_in_one_copyable_modal_never_a_traceback_on_screen(tmp_path, monkeypatch):
+    inv, app = open_game_day(tmp_path, monkeypatch)
+
+    def bad_playbook():
+        raise ConsoleError("playbook.toml: nodes[3].expr: column feat_x does not exist")
+
+    def bug():
+        raise RuntimeError("boom")
+
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            monkeypatch.setattr(inv, "locate", bad_playbook)
+            await pilot.press("c")
+            await settle(pilot)
+            assert isinstance(app.screen, ErrorModal)
+            text = screen_text(app)
+            assert "locate failed" in text and "nodes[3].expr: column feat_x" in text
+            assert "Traceback" not in text
+            await pilot.press("c")
+            assert app.clipboard == "playbook.toml: nodes[3].expr: column feat_x does not exist"
+            await pilot.press("escape")
+            assert len(app.screen_stack) == 1
+
+            monkeypatch.setattr(inv, "locate", bug)
+            await pilot.press("2", "r")
+            await settle(pilot)
+            assert isinstance(app.screen, ErrorModal)
+            assert "Unexpected error in locate" in screen_text(app)
+            assert "RuntimeError: boom" in app.screen.message  # full details, to copy into an issue
+            await pilot.press("enter")
+            assert len(app.screen_stack) == 1 and app.running is None
+    finally:
+        inv.close()
