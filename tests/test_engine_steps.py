@@ -190,7 +190,9 @@ f_d = 0.01
 """
 
 
-def build_toy(folder: Path, broken_series: bool = False, break_feature: bool = True) -> Path:
+def build_toy(
+    folder: Path, broken_series: bool = False, break_feature: bool = True, shift_hours: int = 0
+) -> Path:
     """Write the toy store (3 days, 60 decisions an hour) and its playbook into folder."""
     rng = np.random.default_rng(5)
     folder.mkdir(parents=True, exist_ok=True)
@@ -234,8 +236,11 @@ def build_toy(folder: Path, broken_series: bool = False, break_feature: bool = T
     )
     pq.write_table(table, folder / "decisions.parquet")
     bucket_start = [T0 + timedelta(hours=h) for h in range(hours)]
-    rates = [float((decision[(seconds >= h * 3600) & (seconds < (h + 1) * 3600)] == "yes").mean()) for h in range(hours)]
-    metric_ts, values = list(bucket_start), list(rates)
+    rates = [
+        float((decision[(seconds >= h * 3600) & (seconds < (h + 1) * 3600)] == "yes").mean())
+        for h in range(hours)
+    ]
+    metric_ts, values = [t + timedelta(hours=shift_hours) for t in bucket_start], list(rates)
     if broken_series:
         # The metrics agent: silent for three hours, then doubled rows dated five hours ahead.
         keep = [not (INCIDENT_START <= t < ALERT - timedelta(hours=1)) for t in metric_ts]
@@ -260,7 +265,11 @@ def build_toy(folder: Path, broken_series: bool = False, break_feature: bool = T
             "ts": pa.array([INCIDENT_START, INCIDENT_START + timedelta(minutes=5), FIX], TS),
             "kind": ["deploy", "data_source", "config"],
             "node": ["f_x", "raw_d", "f_x"],
-            "summary": ["feature service 2.0", "decoy feed v2", "feature service rolled back to 1.9"],
+            "summary": [
+                "feature service 2.0",
+                "decoy feed v2",
+                "feature service rolled back to 1.9",
+            ],
             "actor": ["ci", "vendor", "oncall"],
         }
     )
@@ -276,7 +285,9 @@ def toy(tmp_path):
 
 @pytest.fixture
 def inv(toy, tmp_path):
-    with Investigation.open(toy / "playbook.toml", toy, tmp_path / "inc", actor="tester", alert_at=ALERT) as opened:
+    with Investigation.open(
+        toy / "playbook.toml", toy, tmp_path / "inc", actor="tester", alert_at=ALERT
+    ) as opened:
         yield opened
 
 
@@ -286,16 +297,30 @@ def test_triage_confirms_a_real_change(inv):
     assert result.tier == "critical"
     assert result.relative_change > 0.15
     assert all(c.passed for c in result.checks), [c.detail for c in result.checks]
-    assert {c.name for c in result.checks} == {"gaps", "staleness", "clock_skew", "duplicates", "recompute"}
+    assert {c.name for c in result.checks} == {
+        "gaps",
+        "staleness",
+        "clock_skew",
+        "duplicates",
+        "recompute",
+    }
     assert result.classification == "input_distribution_shift"
     incident = [p for p in result.series if INCIDENT_START <= p.ts < ALERT]
-    assert len(incident) == 4 and all(p.reported is not None and p.recomputed is not None for p in incident)
+    assert len(incident) == 4 and all(
+        p.reported is not None and p.recomputed is not None for p in incident
+    )
     assert any("relative change" in r for r in result.reasons)
+    entry = list(read_entries(inv.incident_dir))[-1]
+    kept = pq.read_table(inv.incident_dir / entry.evidence[0].path)
+    assert kept.num_rows == len(result.series)
+    assert kept.column_names == ["ts", "reported", "recomputed"]
 
 
 def test_triage_false_alarm_when_only_the_series_is_broken(tmp_path):
     store = build_toy(tmp_path / "t", broken_series=True, break_feature=False)
-    with Investigation.open(store / "playbook.toml", store, tmp_path / "inc", alert_at=ALERT) as inv:
+    with Investigation.open(
+        store / "playbook.toml", store, tmp_path / "inc", alert_at=ALERT
+    ) as inv:
         result = inv.triage()
     assert result.verdict == "false_alarm"
     failed = {c.name for c in result.checks if not c.passed}
@@ -470,7 +495,86 @@ def test_cli_auto_on_the_toy_store(toy, tmp_path, capsys):
 
 
 def test_cli_without_auto_points_to_the_console(toy, tmp_path, capsys):
-    code = main(["investigate", str(toy / "playbook.toml"), "--telemetry", str(toy), "--incident-dir", str(tmp_path / "i")])
+    code = main(
+        [
+            "investigate",
+            str(toy / "playbook.toml"),
+            "--telemetry",
+            str(toy),
+            "--incident-dir",
+            str(tmp_path / "i"),
+        ]
+    )
     assert code == 2
     assert "incident-console open" in capsys.readouterr().err
     assert not (tmp_path / "i").exists()
+
+
+def test_default_alert_is_the_end_of_the_newest_metric_bucket(toy, tmp_path):
+    with Investigation.open(toy / "playbook.toml", toy, tmp_path / "inc") as inv:
+        assert inv.alert_at == T0 + timedelta(days=3)
+        assert inv.windows["incident"].start == T0 + timedelta(days=2, hours=20)
+        assert inv.metric == "yes_rate"
+
+
+def test_an_empty_incident_window_is_named(toy, tmp_path):
+    late = T0 + timedelta(days=30)
+    with (
+        Investigation.open(toy / "playbook.toml", toy, tmp_path / "inc", alert_at=late) as inv,
+        pytest.raises(ConsoleError, match="incident window .* holds no rows in .*decisions"),
+    ):
+        inv.triage()
+
+
+def test_triage_finds_a_series_shifted_against_its_decisions(tmp_path):
+    store = build_toy(tmp_path / "t", break_feature=False, shift_hours=3)
+    with Investigation.open(
+        store / "playbook.toml", store, tmp_path / "inc", alert_at=ALERT
+    ) as inv:
+        result = inv.triage()
+    skew = next(c for c in result.checks if c.name == "clock_skew")
+    assert not skew.passed
+    assert skew.evidence["lag_buckets"] == 3
+    assert "3 bucket(s) earlier" in skew.detail
+    assert result.verdict == "false_alarm"
+
+
+def test_cancel_interrupts_the_running_query(inv):
+    import threading
+    import time
+
+    from console.telemetry.store import QueryCancelled
+
+    failures: list[BaseException] = []
+
+    def heavy() -> None:
+        try:
+            inv.ctx.run("SELECT count(*) AS n FROM range(100000000000) AS r(i) WHERE i % 7 = 3")
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            failures.append(exc)
+
+    worker = threading.Thread(target=heavy)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not inv.store.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # let DuckDB start executing (the store registers the call just before)
+    inv.cancel()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert len(failures) == 1 and isinstance(failures[0], QueryCancelled)
+    assert inv.triage().verdict == "confirmed"  # the investigation goes on
+
+
+def test_reopening_keeps_the_calls_of_the_earlier_session(toy, tmp_path):
+    incident = tmp_path / "inc"
+    with Investigation.open(toy / "playbook.toml", toy, incident, alert_at=ALERT) as first:
+        first.decide_triage("confirmed")
+        first.mark_edge(("raw_d", "f_d"), "broken", note="first guess")
+        first.mark_edge(("raw_x", "f_x"), "broken", note="shadow recompute")
+        first.mark_edge(("raw_d", "f_d"), "cleared")
+    with Investigation.open(toy / "playbook.toml", toy, incident, alert_at=ALERT) as again:
+        assert again.triage_decision == "confirmed"
+        assert again.root_cause() == (("raw_x", "f_x"), "broken")
+        assert again.counterfactual().edge == ("raw_x", "f_x")
+    assert verify(incident).ok

@@ -9,8 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,12 +23,15 @@ SCENARIO = "recs-metadata-format"
 ACTOR = "gameday-tester"
 # The frozen trail clock starts just after the scenario's alert (2026-11-12T15:15Z).
 TRAIL_START = datetime(2026, 11, 12, 15, 20, tzinfo=UTC)
+SESSION = uuid.UUID(int=0x6A1E)
 
 
 def copy_scenario(tmp_path: Path, name: str = SCENARIO) -> Path:
-    """A private copy of a bundled scenario (accepting a playbook change rewrites it)."""
-    target = tmp_path / "scenarios" / name
-    shutil.copytree(scenario_dir(name), target)
+    """A private copy of a bundled scenario (accepting a playbook change rewrites it), as a
+    path relative to tmp_path, which tests make the working directory: paths the engine
+    writes into diffs and reports are then the same on every run."""
+    target = Path("scenarios") / name
+    shutil.copytree(scenario_dir(name), tmp_path / target)
     return target
 
 
@@ -39,10 +44,26 @@ def freeze_trail_clock(monkeypatch) -> None:
         moment = TRAIL_START + timedelta(seconds=next(ticks))
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+    # One fixed session id: with the times, it makes every entry hash the same on each run.
+    monkeypatch.setattr("console.audit.trail.uuid", SimpleNamespace(uuid4=lambda: SESSION))
     monkeypatch.setattr("console.audit.trail.utc_now", fake_now)
     monkeypatch.setattr("console.audit.lock.utc_now", fake_now)
-    # The report's "Drafted" line.
+    # The report's "Drafted" line and the proposal's proven_by time.
     monkeypatch.setattr("console.engine.report.datetime", FrozenDatetime)
+    monkeypatch.setattr("console.engine.validate.datetime", FrozenDatetime)
+
+
+def single_threaded_duckdb(monkeypatch) -> None:
+    """Evidence snapshots keep DuckDB's row order, which is only stable on one thread: with
+    it their sha256, and so every hash the screens show, is the same on each run."""
+    import duckdb
+
+    connect = duckdb.connect
+
+    def one_thread(database=":memory:", *args, config=None, **kwargs):
+        return connect(database, *args, config={**(config or {}), "threads": 1}, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", one_thread)
 
 
 class FrozenDatetime(datetime):
@@ -64,6 +85,7 @@ def open_game_day(tmp_path: Path, monkeypatch, name: str = SCENARIO):
     folder = copy_scenario(tmp_path, name)
     freeze_trail_clock(monkeypatch)
     monkeypatch.chdir(tmp_path)
+    single_threaded_duckdb(monkeypatch)
     inv = Investigation.open(folder / "playbook.toml", folder, Path("inc"), actor=ACTOR)
     app = IncidentApp(inv, gameday=GameDay(name, folder), clock=fixed_clock)
     return inv, app

@@ -1,5 +1,10 @@
 """The console keeps answering keys while a long intervention runs in its worker, and `x`
-cancels it (DuckDB's interrupt) without leaving a half-recorded step."""
+cancels it (Investigation.cancel -> TelemetryStore.interrupt) without an error modal.
+
+The slow query waits without burning CPU (a CPU-bound DuckDB query would keep Pilot's
+idle detection, which compares process time with wall time, from ever seeing the app idle);
+it ends the way an interrupted DuckDB query ends in the store: QueryCancelled.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,30 @@ import threading
 from test_ui_helpers import open_game_day, screen_text, settle
 
 from console.audit import read_entries
-from console.telemetry.store import TelemetryStore
-
-# A real DuckDB query that runs for minutes unless interrupted.
-SLOW_SQL = "SELECT count(*) AS n FROM range(1000000000000) t(i) WHERE i % 7 = 3"
+from console.telemetry.store import QueryCancelled, TelemetryStore
 
 
 async def test_keys_work_while_an_intervention_runs_and_x_cancels_it(tmp_path, monkeypatch):
     slow_next = threading.Event()
-    original = TelemetryStore.query
+    waiting = threading.Event()
+    interrupted = threading.Event()
+    query, interrupt = TelemetryStore.query, TelemetryStore.interrupt
 
-    def query(self, sql, params=None, **kwargs):
+    def slow_query(self, sql, params=None, **kwargs):
         if slow_next.is_set():
             slow_next.clear()
-            original(self, SLOW_SQL)
-        return original(self, sql, params, **kwargs)
+            waiting.set()
+            if not interrupted.wait(timeout=60):
+                raise AssertionError("the query was never interrupted")
+            raise QueryCancelled("query cancelled")
+        return query(self, sql, params, **kwargs)
 
-    monkeypatch.setattr(TelemetryStore, "query", query)
+    def recording_interrupt(self):
+        interrupted.set()
+        interrupt(self)
+
+    monkeypatch.setattr(TelemetryStore, "query", slow_query)
+    monkeypatch.setattr(TelemetryStore, "interrupt", recording_interrupt)
     inv, app = open_game_day(tmp_path, monkeypatch)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -33,16 +45,18 @@ async def test_keys_work_while_an_intervention_runs_and_x_cancels_it(tmp_path, m
             await settle(pilot)
 
             slow_next.set()
-            await pilot.press("enter")  # the intervention starts and hangs in DuckDB
-            for _ in range(200):
+            await pilot.press("enter")  # the intervention starts and hangs in its query
+            for _ in range(250):
                 await pilot.pause(0.02)
-                if inv.store.running:
+                if waiting.is_set():
                     break
-            assert app.running == "intervene" and inv.store.running == 1
+            assert waiting.is_set() and app.running == "intervene"
             assert "x cancels" in screen_text(app)
 
             await pilot.press("1")  # the screen changes while the query runs
             assert app.step == "triage" and "▶1 Triage" in screen_text(app)
+            await pilot.press("4")
+            assert app.step == "counterfactual"
             await pilot.press("n", *"still waiting on the genre check", "enter")
             for _ in range(100):
                 await pilot.pause(0.02)
@@ -55,14 +69,19 @@ async def test_keys_work_while_an_intervention_runs_and_x_cancels_it(tmp_path, m
 
             await pilot.press("3", "x")
             await settle(pilot)
-            assert app.running is None and inv.store.running == 0
+            assert interrupted.is_set() and app.running is None
             assert not app.query_one("#busy").display
-            notes = [n.message for n in app._notifications]
-            assert any("cancelled" in message for message in notes)
+            assert any("cancelled" in n.message for n in app._notifications)
             assert len(app.screen_stack) == 1  # a cancel is not an error modal
+            await pilot.press("r")  # the edge can be run again at once
+            await settle(pilot)
+            assert "BROKEN" in screen_text(app)
     finally:
         inv.close()
 
     actions = [(e.step, e.action) for e in read_entries(tmp_path / "inc")]
-    assert ("triage", "note") in actions
-    assert not any(step == "intervene" for step, _ in actions)  # cancelled: nothing recorded
+    assert actions[-3:] == [
+        ("counterfactual", "note"),
+        ("intervene", "failed"),  # the engine records the cancelled step, with no result
+        ("intervene", "distribution_shift"),
+    ]

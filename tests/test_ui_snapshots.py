@@ -1,9 +1,10 @@
 """SVG snapshots of every step's screen on the bundled recs-metadata-format game day, at
 80x24 (the rail on one line) and 120x40 (the rail as a column, plots).
 
-The engine runs once per module on a copy of the scenario with a frozen trail clock; each
-snapshot opens the console on that incident and shows the stored results, so the pictures
-do not depend on timing. Update with `pytest tests/test_ui_snapshots.py --snapshot-update`
+The engine runs once per module on a copy of the scenario (frozen trail clock, fixed session,
+one DuckDB thread: every hash is the same on each run); each snapshot reopens the console on
+that incident, which shows the results the trail holds (the resume path), so the pictures do
+not depend on timing. Update with `pytest tests/test_ui_snapshots.py --snapshot-update`
 and look at the SVGs (tests/__snapshots__/test_ui_snapshots/) before accepting them.
 """
 
@@ -12,7 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_ui_helpers import ACTOR, SCENARIO, copy_scenario, fixed_clock, freeze_trail_clock
+from test_ui_helpers import (
+    ACTOR,
+    SCENARIO,
+    copy_scenario,
+    fixed_clock,
+    freeze_trail_clock,
+    single_threaded_duckdb,
+)
 
 EDGE = ("raw_item_genre", "f_item_genre")
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
@@ -28,7 +36,8 @@ def investigated(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         folder = copy_scenario(tmp_path)
         freeze_trail_clock(patch)
-        patch.chdir(tmp_path)
+        patch.chdir(tmp_path)  # folder is relative to it
+        single_threaded_duckdb(patch)
         inv = Investigation.open(folder / "playbook.toml", folder, Path("inc"), actor=ACTOR)
         results = {"triage": inv.triage()}
         inv.decide_triage("confirmed")
@@ -45,25 +54,17 @@ def investigated(tmp_path_factory):
 
 
 def console_on(investigated, step: str):
-    """The app on the investigated incident, showing `step` with the engine's results."""
+    """The app reopened on the investigated incident (it shows every result the trail holds,
+    without running anything), on `step`."""
     from console.ui.app import GameDay, IncidentApp
 
-    inv, folder, results = investigated
+    inv, folder, _results = investigated
     app = IncidentApp(inv, gameday=GameDay(SCENARIO, folder), clock=fixed_clock)
 
     async def show(pilot) -> None:
-        app._done_triage(results["triage"])
-        app._done_locate(results["locate"])
-        app.edge = EDGE
-        app._done_intervene(results["intervene"], EDGE)
-        app._done_counterfactual(results["counterfactual"], EDGE)
-        app._pane("counterfactual").show("explain", results["explain"])
-        app._done_validate(results["validate"], EDGE)
-        app._pane("report").show("report", results["report"])
         app.goto(step)
-        app.clear_notifications()
         await pilot.pause()
-        app.query_one("#intervene").on_resize()  # histogram sized to the final layout
+        app.clear_notifications()  # "Resumed at Report"
         await pilot.pause()
 
     return app, show
@@ -96,3 +97,13 @@ def test_error_modal(snap_compare, investigated):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=explain_unknown)
+
+
+def test_a_resumed_incident_reads_every_result_back_from_the_trail(investigated):
+    from console.audit import read_entries
+    from console.ui.resume import last_results
+
+    inv, _folder, results = investigated
+    revived = last_results(read_entries(inv.incident_dir))
+    for key in ("triage", "locate", "intervene", "counterfactual", "explain", "validate"):
+        assert revived[key].to_dict() == results[key].to_dict(), key

@@ -27,11 +27,22 @@ def register(sub) -> None:
     )
     p.add_argument("playbook", type=Path, help="the playbook TOML file")
     p.add_argument("--telemetry", required=True, type=Path, help="telemetry folder or .duckdb file")
-    p.add_argument("--incident-dir", required=True, type=Path, help="the incident folder (trail, evidence, report)")
+    p.add_argument(
+        "--incident-dir",
+        required=True,
+        type=Path,
+        help="the incident folder (trail, evidence, report)",
+    )
     p.add_argument("--auto", action="store_true", help="run every step following the ranking")
     p.add_argument("--json", type=Path, default=None, help="write the JSON summary to this file")
-    p.add_argument("--alert-at", default=None, help="alert time, ISO 8601 UTC (default: scenario.toml or the metric's newest bucket)")
-    p.add_argument("--metric", default=None, help="node id of the anomalous metric (default [triage] metric)")
+    p.add_argument(
+        "--alert-at",
+        default=None,
+        help="alert time, ISO 8601 UTC (default: scenario.toml or the metric's newest bucket)",
+    )
+    p.add_argument(
+        "--metric", default=None, help="node id of the anomalous metric (default [triage] metric)"
+    )
     p.add_argument("--actor", default=None, help="who investigates (default user@host)")
 
 
@@ -81,9 +92,15 @@ def human_summary(summary: dict) -> str:
         lines.append(f"  {item['type']} on {' -> '.join(item['edge'])}: {item['verdict']}")
     root = summary["root_cause"]
     if root is None:
-        lines.append("root cause: none (false alarm)" if t["verdict"] == "false_alarm" else "root cause: not determined")
+        lines.append(
+            "root cause: none (false alarm)"
+            if t["verdict"] == "false_alarm"
+            else "root cause: not determined"
+        )
     else:
-        lines.append(f"root cause: {root['kind']} {' -> '.join(root['edge'])} (node {root['node']})")
+        lines.append(
+            f"root cause: {root['kind']} {' -> '.join(root['edge'])} (node {root['node']})"
+        )
     cf = summary["counterfactual"]
     if cf.get("flipped") is not None:
         lines.append(f"blast radius: {cf['flipped']} of {cf['total']} decisions flip")

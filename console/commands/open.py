@@ -10,6 +10,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from console.audit.files import atomic_write
 from console.commands import add_command
 from console.errors import ConsoleError
 from console.paths import SAMPLE_DATA_DIR, scenario_dir
@@ -88,14 +89,28 @@ def run_gameday_start(args) -> int:
         )
     from console.ui.app import GameDay
 
+    incident_dir = Path(args.incident_dir or default_incident_dir(args.scenario))
     return launch(
-        folder / "playbook.toml",
+        game_day_playbook(folder, incident_dir),
         folder,
-        args.incident_dir or default_incident_dir(args.scenario),
+        incident_dir,
         actor=args.actor,
         keymap_path=args.keymap,
         gameday=GameDay(args.scenario, folder),
     )
+
+
+def game_day_playbook(folder: Path, incident_dir: Path) -> Path:
+    """The participant's own copy of the scenario's playbook, in the incident folder, so that
+    accepting a proposed change in Validate never rewrites the bundled scenario."""
+    copy = incident_dir / "playbook.toml"
+    if not copy.exists():  # a resumed game day keeps its copy (and any accepted change)
+        try:
+            incident_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(copy, (folder / "playbook.toml").read_bytes())
+        except OSError as exc:
+            raise ConsoleError(f"cannot copy the scenario's playbook to {copy}: {exc}") from exc
+    return copy
 
 
 def launch(playbook: Path, telemetry: Path, incident_dir: Path, *, actor, keymap_path, gameday=None, alert_at=None, metric=None) -> int:

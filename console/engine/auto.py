@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 
 from console.engine.investigation import Investigation
-from console.engine.locate import tested_node
+from console.engine.locate import root_node
 from console.engine.screening import screen
 from console.engine.triage import SMALL_EFFECT
 from console.errors import ConsoleError
@@ -64,7 +64,13 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
     summary["locate"] = {
         "candidates": [c.node for c in located.candidates],
         "ranking": [
-            {"rank": c.rank, "node": c.node, "edge": list(c.edge), "score": c.score, "intervention": c.intervention}
+            {
+                "rank": c.rank,
+                "node": c.node,
+                "edge": list(c.edge),
+                "score": c.score,
+                "intervention": c.intervention,
+            }
             for c in located.candidates
         ],
     }
@@ -74,7 +80,11 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         if candidate.intervention is None or candidate.edge in tested:
             continue
         tested.add(candidate.edge)
-        result = inv.intervene(candidate.edge)
+        try:
+            result = inv.intervene(candidate.edge)
+        except ConsoleError as exc:  # recorded in the trail by intervene(); try the next one
+            summary["errors"].append(str(exc))
+            continue
         summary["interventions"].append(
             {
                 "node": result.node,
@@ -95,7 +105,7 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
                 step="intervene",
             )
             continue
-        node = candidate.node if result.type == "model_version" else tested_node(inv.ctx.edge(*candidate.edge))
+        node = root_node(inv.ctx, inv.ctx.edge(*candidate.edge))
         inv.mark_edge(candidate.edge, "broken", note="automatic: " + "; ".join(result.reasons))
         root = {"node": node, "edge": list(candidate.edge), "kind": "broken_edge"}
         break
@@ -103,7 +113,9 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         root = _external(inv, summary)
     summary["root_cause"] = root
     if root is None:
-        inv.note("no planned intervention found a broken edge and no input moved: root cause not determined")
+        inv.note(
+            "no planned intervention found a broken edge and no input moved: root cause not determined"
+        )
         summary["counterfactual"]["reason"] = "no root cause"
         return _finish(inv, summary)
 

@@ -23,7 +23,7 @@ from console.engine.results import ChangeEvent, Window
 from console.errors import ConsoleError
 from console.playbook.graph import build_graph
 from console.playbook.model import Edge, Node, Playbook
-from console.telemetry.store import TelemetryStore, duckdb_identifier
+from console.telemetry.store import TelemetryStore
 from console.telemetry.windows import Window as TelemetryWindow
 from console.telemetry.windows import format_utc, parse_utc
 
@@ -180,6 +180,14 @@ class Context:
         window = self.lookback()
         return [c for c in self.changes() if c.node == node and window.start <= c.ts < window.end]
 
+    def require_rows(self, window: Window, rows: int) -> None:
+        """ConsoleError in the words of docs/telemetry.md when a window holds no decisions."""
+        if rows == 0:
+            raise ConsoleError(
+                f"{window.name} window {format_utc(window.start)} to {format_utc(window.end)} "
+                f"holds no rows in {self.store.label('decisions')}"
+            )
+
     # -- running SQL ----------------------------------------------------------------------
 
     def run(self, sql: str, params: Any = None) -> pa.Table:
@@ -187,20 +195,9 @@ class Context:
         return self.store.query(sql, params)
 
 
-def telemetry_window(window: Window) -> TelemetryWindow:
-    return TelemetryWindow(window.name, window.start, window.end)
-
-
 def result_window(window: TelemetryWindow) -> Window:
+    """The telemetry layer's window as the engine's result type (plain data for to_dict)."""
     return Window(window.name, window.start, window.end)
-
-
-def describe_window(window: Window) -> str:
-    return f"{window.name} {format_utc(window.start)} to {format_utc(window.end)}"
-
-
-def column_sql(name: str) -> str:
-    return duckdb_identifier(name)
 
 
 def hours(delta: timedelta) -> str:

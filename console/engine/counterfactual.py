@@ -8,7 +8,8 @@ in words, and the report quotes it):
   model failed to score (or scored with another model) get the playbook model's score;
 - null_rate and freshness on a source: the rows where the source is missing (or stale) get,
   for every scorer feature it feeds, a value drawn from that feature's baseline distribution
-  (a deterministic draw: the baseline quantile at a hash of the prediction id);
+  (a deterministic draw: the baseline quantile at a hash of the prediction id; 200 quantiles
+  of the screening's baseline sample, see console.engine.screening);
 - distribution_shift on a source: every scorer feature it feeds is mapped rank for rank onto
   its baseline distribution (quantile mapping, ties broken by a hash of the prediction id).
 
@@ -32,6 +33,7 @@ from console.engine.context import Context
 from console.engine.expressions import as_text, finite_or_null
 from console.engine.interventions import feature_select, scorer_of
 from console.engine.results import Attribution, BlastRadius, Explanation, Flip, SegmentImpact
+from console.engine.screening import baseline_stride
 from console.errors import ConsoleError
 from console.playbook.model import Edge
 from console.scoring.explain import attribute, smallest_flip
@@ -67,7 +69,10 @@ def correction(ctx: Context, edge: Edge) -> Correction:
     if kind == "shadow_recompute":
         node = ctx.node(edge.target)
         if node.id in features:
-            return Correction(f"{node.id} recomputed from its reference `{node.reference}`", {node.id: node.reference})
+            return Correction(
+                f"{node.id} recomputed from its reference `{node.reference}`",
+                {node.id: node.reference},
+            )
     if kind == "model_version" or (kind == "shadow_recompute" and edge.target not in features):
         return Correction("the playbook scorer's re-score of the features as served", {})
     source = edge.source
@@ -83,7 +88,9 @@ def correction(ctx: Context, edge: Edge) -> Correction:
     if kind in ("null_rate", "freshness"):
         if kind == "null_rate":
             affected = (
-                f"({src.expr}) IS NULL" if src.type == "categorical" else f"({finite_or_null(src.expr)}) IS NULL"
+                f"({src.expr}) IS NULL"
+                if src.type == "categorical"
+                else f"({finite_or_null(src.expr)}) IS NULL"
             )
             what = f"rows where {source} is missing"
         else:
@@ -93,8 +100,12 @@ def correction(ctx: Context, edge: Edge) -> Correction:
             affected = f"CAST(({age}) AS DOUBLE) > {seconds!r}"
             what = f"rows where {source} was older than max_lag"
         for i, feature in enumerate(fed):
-            value = _baseline_quantile(ctx, corr, i, feature, f"(hash(prediction_id || '{i}') % 1000000) / 1000000.0")
-            corr.exprs[feature] = f"CASE WHEN {affected} THEN {value} ELSE ({ctx.node(feature).expr}) END"
+            value = _baseline_quantile(
+                ctx, corr, i, feature, f"(hash(prediction_id || '{i}') % 1000000) / 1000000.0"
+            )
+            corr.exprs[feature] = (
+                f"CASE WHEN {affected} THEN {value} ELSE ({ctx.node(feature).expr}) END"
+            )
         corr.describe = f"{what}: {', '.join(fed)} drawn from the baseline distribution"
         return corr
     for i, feature in enumerate(fed):
@@ -111,9 +122,12 @@ def _baseline_quantile(ctx: Context, corr: Correction, i: int, feature: str, pos
     value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
     probs = ", ".join(f"{(k + 0.5) / QUANTILES!r}" for k in range(QUANTILES))
     name = f"q{i}"
+    # The same deterministic baseline sample as the screening: 200 quantiles need no more.
+    stride = baseline_stride(ctx)
+    sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
     corr.ctes.append(
         f"{name} AS (SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
-        f"WHERE ts >= $b_start AND ts < $b_end AND {value} IS NOT NULL)"
+        f"WHERE ts >= $b_start AND ts < $b_end{sample} AND {value} IS NOT NULL)"
     )
     corr.joins.append(name)
     index = f"least({QUANTILES}, 1 + CAST(floor(({position}) * {QUANTILES}) AS BIGINT))"
@@ -144,8 +158,7 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
     if corr.ctes:
         params |= {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end}
     rows = ctx.run(sql, params)
-    if rows.num_rows == 0:
-        raise ConsoleError(f"incident window {ctx.incident.start:%Y-%m-%dT%H:%MZ} holds no decision rows")
+    ctx.require_rows(ctx.incident, rows.num_rows)
     corrected = pa.table({f: rows.column(f"corrected:{f}") for f in features})
     new_scores = scorer.score(corrected)
     new_decisions = scorer.decide(new_scores).astype(str)
@@ -168,8 +181,12 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
         values = np.array(rows.column(column).to_pylist(), dtype=object).astype(str)
         for value in np.unique(values):
             pick = values == value
-            segments.append(SegmentImpact(column, str(value), int(flipped[pick].sum()), int(pick.sum())))
-    segments.sort(key=lambda s: (-s.flipped, -(s.flipped / s.total if s.total else 0.0), s.column, s.value))
+            segments.append(
+                SegmentImpact(column, str(value), int(flipped[pick].sum()), int(pick.sum()))
+            )
+    segments.sort(
+        key=lambda s: (-s.flipped, -(s.flipped / s.total if s.total else 0.0), s.column, s.value)
+    )
     order = np.argsort(-np.nan_to_num(np.abs(delta), nan=np.inf))
     ids = np.array(rows.column("prediction_id").to_pylist(), dtype=object)
     flipped_ids = [str(ids[i]) for i in order if flipped[i]][:FLIPPED_IDS]
@@ -229,10 +246,18 @@ def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
         score=score,
         decision=str(record["decision"]),
         corrected_score=corrected_score,
-        attributions=[Attribution(a.feature, _plain(a.value), float(a.contribution)) for a in attributions],
+        attributions=[
+            Attribution(a.feature, _plain(a.value), float(a.contribution)) for a in attributions
+        ],
         flip=None
         if flip is None
-        else Flip(flip.feature, _plain(flip.old_value), _plain(flip.new_value), float(flip.new_score), float(flip.size)),
+        else Flip(
+            flip.feature,
+            _plain(flip.old_value),
+            _plain(flip.new_value),
+            float(flip.new_score),
+            float(flip.size),
+        ),
         method="exact-linear" if isinstance(scorer, LinearScorer) else "sampled-shapley",
     )
 

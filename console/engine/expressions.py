@@ -27,24 +27,26 @@ def finite_or_null(expr: str) -> str:
     return f"CASE WHEN isfinite({x}) THEN {x} END"
 
 
-def mismatch_expr(node: Node, tolerance: float) -> str:
+def mismatch_expr(node: Node, tolerance: float, served: str = "", reference: str = "") -> str:
     """1.0 when the served value of a derived feature differs from its reference, else 0.0.
 
-    Numeric: missing on both sides agrees; missing on one side disagrees; otherwise equal
-    within tolerance, relative to the reference's size when it is above 1.
+    Numeric: missing (NULL, NaN, infinite) on both sides agrees; missing on one side disagrees;
+    otherwise equal within tolerance, relative to the reference's size when it is above 1.
     Categorical: compared as text, NULL equal to NULL.
+    served / reference: SQL already holding the two values (DOUBLE or VARCHAR), e.g. columns a
+    subquery computed once; by default the node's expr and reference.
     """
     if node.type == "categorical":
-        return (
-            f"CASE WHEN {as_text(node.expr)} IS NOT DISTINCT FROM {as_text(node.reference)} "
-            "THEN 0.0 ELSE 1.0 END"
-        )
-    served, ref = finite_or_null(node.expr), finite_or_null(node.reference)
+        s = served or as_text(node.expr)
+        r = reference or as_text(node.reference)
+        return f"CASE WHEN {s} IS NOT DISTINCT FROM {r} THEN 0.0 ELSE 1.0 END"
+    s = served or as_double(node.expr)
+    r = reference or as_double(node.reference)
     return (
-        f"CASE WHEN ({served}) IS NULL AND ({ref}) IS NULL THEN 0.0 "
-        f"WHEN ({served}) IS NULL OR ({ref}) IS NULL THEN 1.0 "
-        f"WHEN abs(({served}) - ({ref})) <= {sql_number(tolerance)} * greatest(1.0, abs({ref})) "
-        "THEN 0.0 ELSE 1.0 END"
+        f"CASE WHEN isfinite({s}) AND isfinite({r}) THEN "
+        f"CAST(abs({s} - {r}) > {sql_number(tolerance)} * greatest(1.0, abs({r})) AS DOUBLE) "
+        f"WHEN coalesce(isfinite({s}), false) = coalesce(isfinite({r}), false) THEN 0.0 "
+        "ELSE 1.0 END"
     )
 
 

@@ -86,10 +86,6 @@ def _sample_sql(expr: str) -> str:
     return f"SELECT {SIDE_CASE} AS w, ({expr}) AS v FROM decisions WHERE {SIDE_WHERE}"
 
 
-def _name(target: Window) -> str:
-    return target.name
-
-
 # -- shadow_recompute ----------------------------------------------------------------------
 
 
@@ -98,17 +94,20 @@ def _shadow_recompute(ctx: Context, edge: Edge, target: Window, params: dict) ->
     p = edge.intervention.params
     tolerance = float(p.get("tolerance", recompute_tolerance(ctx, node.id)))
     max_rate = float(p.get("max_mismatch_rate", 0.01))
-    mismatch = mismatch_expr(node, tolerance)
+    # Served and reference values are computed once per row, then compared.
+    cast = as_text if node.type == "categorical" else as_double
+    values = f"{cast(node.expr)} AS served, {cast(node.reference)} AS recomputed"
+    mismatch = mismatch_expr(node, tolerance, "served", "recomputed")
     sql = (
-        f"SELECT w, count(*) AS n, sum(m) AS mismatched FROM (SELECT {SIDE_CASE} AS w, "
-        f"{mismatch} AS m FROM decisions WHERE {SIDE_WHERE}) AS s WHERE w IS NOT NULL GROUP BY w"
+        f"SELECT w, count(*) AS n, sum({mismatch}) AS mismatched FROM (SELECT {SIDE_CASE} AS w, "
+        f"{values} FROM decisions WHERE {SIDE_WHERE}) AS s WHERE w IS NOT NULL GROUP BY w"
     )
     sides = {r["w"]: r for r in ctx.run(sql, params).to_pylist()}
     n_b, n_t = _count(sides, "baseline", "n"), _count(sides, "incident", "n")
     x_b, x_t = _count(sides, "baseline", "mismatched"), _count(sides, "incident", "mismatched")
     rate_b = x_b / n_b if n_b else None
     rate_t = x_t / n_t if n_t else None
-    name = _name(target)
+    name = target.name
     stats = {
         "tolerance": tolerance,
         "max_mismatch_rate": max_rate,
@@ -135,8 +134,8 @@ def _shadow_recompute(ctx: Context, edge: Edge, target: Window, params: dict) ->
         ]
     histogram, hist_sql = _served_vs_recomputed(ctx, node, target)
     evidence_sql = (
-        f"SELECT prediction_id, ts, ({node.expr}) AS served, ({node.reference}) AS recomputed "
-        f"FROM decisions WHERE ts >= $start AND ts < $end AND ({mismatch}) = 1.0 "
+        f"SELECT * FROM (SELECT prediction_id, ts, {values} FROM decisions "
+        f"WHERE ts >= $start AND ts < $end) AS s WHERE ({mismatch}) = 1.0 "
         f"ORDER BY ts, prediction_id LIMIT {EVIDENCE_ROWS}"
     )
     result = InterventionResult(
@@ -183,7 +182,9 @@ def _served_vs_recomputed(ctx: Context, node, target: Window) -> tuple[Histogram
 def _unplanned(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcome:
     """An edge without a planned intervention (an external cause, the decision -> metric
     step): the distribution of its observed end, with the default thresholds."""
-    observed = [n for n in (edge.source, edge.target) if ctx.node(n).expr and ctx.node(n).kind != "metric"]
+    observed = [
+        n for n in (edge.source, edge.target) if ctx.node(n).expr and ctx.node(n).kind != "metric"
+    ]
     if not observed:
         raise ConsoleError(
             f"{ctx.playbook.path}: edge {edge.source} -> {edge.target} has no planned intervention "
@@ -199,12 +200,17 @@ def _unplanned(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcom
 
 
 def _distribution_shift(
-    ctx: Context, edge: Edge, target: Window, params: dict, node_id: str | None = None, planned: bool = True
+    ctx: Context,
+    edge: Edge,
+    target: Window,
+    params: dict,
+    node_id: str | None = None,
+    planned: bool = True,
 ) -> Outcome:
     node = ctx.node(node_id or edge.source)
     p = edge.intervention.params if planned and edge.intervention else {}
     sample = _sample_sql(node.expr)
-    name = _name(target)
+    name = target.name
     if node.type == "numeric":
         shift = numeric_shift(
             ctx.run, sample, params,
@@ -239,7 +245,9 @@ def _distribution_shift(
         )
     stats = _stats_dict(shift, name)
     verdict = {"shifted": "broken", "ok": "ok"}.get(shift.verdict, "inconclusive")
-    what = "shifted" if shift.shifted else ("did not shift" if verdict == "ok" else "cannot be judged")
+    what = (
+        "shifted" if shift.shifted else ("did not shift" if verdict == "ok" else "cannot be judged")
+    )
     reasons = [f"{node.id} {what} between baseline and {name}: " + "; ".join(shift.reasons)]
     result = InterventionResult(
         edge=(edge.source, edge.target),
@@ -261,7 +269,7 @@ def _null_rate(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcom
     node = ctx.node(edge.source)
     p = edge.intervention.params
     sample = _sample_sql(node.expr)
-    name = _name(target)
+    name = target.name
     change = null_rate_change(
         ctx.run, sample, params, kind=node.type, max_increase=float(p.get("max_increase", 0.02))
     )
@@ -271,7 +279,11 @@ def _null_rate(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcom
         edges=["missing", "present"],
         series={"baseline": [rate_b, 1 - rate_b], name: [rate_t, 1 - rate_t]},
     )
-    missing = "v IS NULL" if node.type == "categorical" else "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
+    missing = (
+        "v IS NULL"
+        if node.type == "categorical"
+        else "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
+    )
     evidence_sql = (
         f"SELECT w, time_bucket($bucket, ts) AS bucket, count(*) AS n, "
         f"count(*) FILTER (WHERE {missing}) AS missing FROM ("
@@ -303,7 +315,7 @@ def _freshness(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcom
     lag = p.get("max_lag", timedelta(hours=2))
     lag_s = lag.total_seconds() if isinstance(lag, timedelta) else float(lag)
     age = as_double(str(p["age_expr"]))
-    name = _name(target)
+    name = target.name
     edges = [0.0, lag_s / 4, lag_s / 2, lag_s, 2 * lag_s, 4 * lag_s]
     bins = " ".join(f"WHEN a < {sql_number(e)} THEN {i}" for i, e in enumerate(edges[1:]))
     sql = (
@@ -330,7 +342,10 @@ def _freshness(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcom
         "age_p95_s_baseline": (base.get("q") or [None, None])[1],
     }
     if known_t < MIN_ROWS:
-        verdict, reasons = "inconclusive", [f"{known_t} {name} rows with a known age (need {MIN_ROWS})"]
+        verdict, reasons = (
+            "inconclusive",
+            [f"{known_t} {name} rows with a known age (need {MIN_ROWS})"],
+        )
     elif share_t > max(FRESHNESS_SHARE, 2 * (share_b or 0.0)):
         verdict = "broken"
         reasons = [
@@ -345,7 +360,10 @@ def _freshness(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcom
         ]
     labels = [f"{e:g}" for e in edges] + ["older"]
     histogram = Histogram(
-        edges=[f"{labels[i]}-{labels[i + 1]} s" if i < len(edges) - 1 else f">{labels[i]} s" for i in range(len(edges))],
+        edges=[
+            f"{labels[i]}-{labels[i + 1]} s" if i < len(edges) - 1 else f">{labels[i]} s"
+            for i in range(len(edges))
+        ],
         series={
             "baseline": _shares_of(base.get("bins"), len(edges)),
             name: _shares_of(inc.get("bins"), len(edges)),
@@ -380,7 +398,9 @@ def scorer_of(ctx: Context) -> BaseScorer:
     """The playbook scorer (built once per investigation)."""
     if "scorer" not in ctx.cache:
         spec = ctx.playbook.scorer
-        features = spec.features or [n.id for n in ctx.playbook.nodes.values() if n.kind == "feature"]
+        features = spec.features or [
+            n.id for n in ctx.playbook.nodes.values() if n.kind == "feature"
+        ]
         ctx.cache["scorer"] = build_scorer(spec, ctx.playbook.path.parent, features=features)
     return ctx.cache["scorer"]
 
@@ -392,7 +412,7 @@ def feature_select(ctx: Context, features: list[str]) -> str:
 
 def _model_version(ctx: Context, edge: Edge, target: Window, params: dict) -> Outcome:
     max_delta = float(edge.intervention.params.get("max_score_delta", 0.05))
-    name = _name(target)
+    name = target.name
     version = duckdb_identifier(ctx.playbook.model.version_column)
     scorer = scorer_of(ctx)
     features = scorer.features
@@ -444,7 +464,10 @@ def _model_version(ctx: Context, edge: Edge, target: Window, params: dict) -> Ou
     broken = False
     if over_t is not None and over_t > MODEL_DELTA_SHARE:
         broken = True
-        worst = max((v for v in per_version.values() if v["window"] == name), key=lambda v: v["share_over_max_delta"] or 0.0)
+        worst = max(
+            (v for v in per_version.values() if v["window"] == name),
+            key=lambda v: v["share_over_max_delta"] or 0.0,
+        )
         reasons.append(
             f"live scores differ from the playbook scorer's re-score by more than {max_delta:g} on "
             f"{over_t:.1%} of sampled {name} rows (worst version {worst['version']}: "
@@ -489,7 +512,11 @@ def _model_version(ctx: Context, edge: Edge, target: Window, params: dict) -> Ou
         statistics=stats,
         reasons=reasons,
         sql=[sample_sql, *unscored.sql],
-        rows={"baseline": unscored.n_baseline, name: unscored.n_incident, "rescored": int(rows.num_rows)},
+        rows={
+            "baseline": unscored.n_baseline,
+            name: unscored.n_incident,
+            "rescored": int(rows.num_rows),
+        },
         windows=_windows(ctx, target),
         evidence=[],
         histogram=histogram,
@@ -509,7 +536,9 @@ def _numeric_histogram_sql(values_sql: str, bins: int = 20) -> str:
     )
 
 
-def _rows_to_numeric_histogram(rows: list[dict], sides: tuple[str, str], bins: int = 20) -> Histogram:
+def _rows_to_numeric_histogram(
+    rows: list[dict], sides: tuple[str, str], bins: int = 20
+) -> Histogram:
     if not rows:
         return Histogram(edges=[], series={s: [] for s in sides})
     lo, hi = float(rows[0]["lo"]), float(rows[0]["hi"])
@@ -592,4 +621,8 @@ def _count(sides: dict, side: str, key: str) -> int:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2%}"
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.2%}"
+    )

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
+
 from console.audit import Trail
 from console.engine import counterfactual as cf
 from console.engine import report as report_step
@@ -102,7 +104,8 @@ class Investigation:
                 raise ConsoleError(f"alert time {alert_at} has no time zone")
             alert_at = alert_at.astimezone(UTC)
             windows = {
-                name: result_window(w) for name, w in resolve_windows(playbook.windows, alert_at).items()
+                name: result_window(w)
+                for name, w in resolve_windows(playbook.windows, alert_at).items()
             }
             ctx = Context(playbook, store, Path(incident_dir), alert_at, metric, windows)
             trail = Trail.open(incident_dir, actor=actor)
@@ -110,6 +113,7 @@ class Investigation:
             store.close()
             raise
         inv = cls(ctx, trail, telemetry_dir)
+        inv._resume()
         inv.record(
             "session",
             "open",
@@ -123,6 +127,21 @@ class Investigation:
             {"windows": [w.to_dict() for w in windows.values()], "model": playbook.model.name},
         )
         return inv
+
+    def _resume(self) -> None:
+        """Calls recorded by an earlier session of this incident (the engineer's triage
+        decision and edge marks) still hold: a reopened incident keeps its root cause. Step
+        results are not rebuilt; run the steps again to see them."""
+        for entry in self.trail.entries():
+            if (entry.step, entry.action) == ("triage", "decide"):
+                self.triage_decision = str(entry.params.get("verdict"))
+            elif entry.action == "mark_edge" and len(entry.params.get("edge") or ()) == 2:
+                edge = tuple(str(n) for n in entry.params["edge"])
+                self.marks.pop(edge, None)  # re-insert: the latest mark comes last
+                self.marks[edge] = (
+                    str(entry.params.get("mark")),
+                    str(entry.params.get("note", "")),
+                )
 
     def close(self) -> None:
         self.ctx.store.close()
@@ -183,7 +202,23 @@ class Investigation:
 
     def triage(self) -> TriageResult:
         result = run_triage(self.ctx)
-        self.record("triage", "triage", {"metric": self.metric, "alert_at": format_utc(self.alert_at)}, result)
+        # The reported and recomputed series, bucket by bucket, kept as the triage's evidence.
+        series = pa.table(
+            {
+                "ts": pa.array([p.ts for p in result.series], pa.timestamp("us", tz="UTC")),
+                "reported": pa.array([p.reported for p in result.series], pa.float64()),
+                "recomputed": pa.array([p.recomputed for p in result.series], pa.float64()),
+            }
+        )
+        name = f"{self.trail.count + 1:04d}-triage-{self.metric}-series"[:120]
+        ref = write_evidence(series, self.incident_dir, name, sql="\n;\n".join(result.sql))
+        self.record(
+            "triage",
+            "triage",
+            {"metric": self.metric, "alert_at": format_utc(self.alert_at)},
+            result,
+            [ref.to_dict()],
+        )
         self.triage_result = result
         return result
 
@@ -206,15 +241,21 @@ class Investigation:
     def intervene(self, edge: Edge, window: Window | None = None) -> InterventionResult:
         """Run the edge's planned intervention (baseline against the incident, or `window`)."""
         edge_obj = self.ctx.edge(*edge)
-        outcome = run_intervention(self.ctx, edge_obj, window)
-        result = self._with_evidence(outcome, "intervene")
+        try:
+            outcome = run_intervention(self.ctx, edge_obj, window)
+            result = self._with_evidence(outcome, "intervene")
+        except ConsoleError as exc:
+            self.record("intervene", "failed", {"edge": list(edge)}, {"error": str(exc)})
+            raise
         self.record(
             "intervene",
             result.type,
             {
                 "edge": list(edge),
                 "planned": edge_obj.intervention is not None,
-                "params": _plain_params(edge_obj.intervention.params if edge_obj.intervention else {}),
+                "params": _plain_params(
+                    edge_obj.intervention.params if edge_obj.intervention else {}
+                ),
             },
             result,
             result.evidence,
@@ -237,7 +278,9 @@ class Investigation:
             )
         return replace(result, evidence=[ref.to_dict()])
 
-    def mark_edge(self, edge: Edge, mark: Literal["broken", "external", "cleared"], note: str = "") -> None:
+    def mark_edge(
+        self, edge: Edge, mark: Literal["broken", "external", "cleared"], note: str = ""
+    ) -> None:
         """The engineer's root-cause call on an edge (latest mark wins)."""
         if mark not in EDGE_MARKS:
             raise ConsoleError(f"edge mark {mark!r}: choose one of {', '.join(EDGE_MARKS)}")
@@ -249,6 +292,7 @@ class Investigation:
             {"edge": list(edge), "mark": mark, "note": note},
             {"intervention_verdict": tested.verdict if tested else None},
         )
+        self.marks.pop(tuple(edge), None)  # re-insert: the latest mark comes last
         self.marks[tuple(edge)] = (mark, note)
 
     def root_cause(self) -> tuple[Edge, str] | None:
@@ -281,10 +325,18 @@ class Investigation:
         try:
             result = cf.explain(self.ctx, prediction_id, self.ctx.edge(*edge) if edge else None)
         except ConsoleError as exc:
-            self.record("counterfactual", "explain_failed", {"prediction_id": prediction_id}, {"error": str(exc)})
+            self.record(
+                "counterfactual",
+                "explain_failed",
+                {"prediction_id": prediction_id},
+                {"error": str(exc)},
+            )
             raise
         self.record(
-            "counterfactual", "explain", {"prediction_id": prediction_id, "edge": list(edge) if edge else None}, result
+            "counterfactual",
+            "explain",
+            {"prediction_id": prediction_id, "edge": list(edge) if edge else None},
+            result,
         )
         return result
 
@@ -293,10 +345,16 @@ class Investigation:
     def validate(self, edge: Edge | None = None, start: datetime | None = None) -> ValidationResult:
         edge = self._edge_or_root(edge)
         mark = self.marks.get(tuple(edge), ("broken", ""))[0]
-        outcome, window, metrics = validate_step.postfix_check(self.ctx, self.ctx.edge(*edge), start)
+        outcome, window, metrics = validate_step.postfix_check(
+            self.ctx, self.ctx.edge(*edge), start
+        )
         intervention = self._with_evidence(outcome, "validate") if outcome else None
-        proposal, wb = validate_step.propose_update(self.ctx, self.ctx.edge(*edge), mark, self.interventions.get(tuple(edge)), intervention)
-        result = validate_step.validation_result(self.ctx, edge, window, intervention, metrics, proposal)
+        proposal, wb = validate_step.propose_update(
+            self.ctx, self.ctx.edge(*edge), mark, self.interventions.get(tuple(edge)), intervention
+        )
+        result = validate_step.validation_result(
+            self.ctx, edge, window, intervention, metrics, proposal
+        )
         self.record(
             "validate",
             "postfix",
@@ -312,10 +370,16 @@ class Investigation:
         if self._writeback is None:
             raise ConsoleError("no playbook update has been proposed: run validate first")
         if not accept:
-            self.record("validate", "reject_proposal", {"proposed": self.proposal.path if self.proposal else ""})
+            self.record(
+                "validate",
+                "reject_proposal",
+                {"proposed": self.proposal.path if self.proposal else ""},
+            )
             return None
         done = writeback.accept(
-            self._writeback.proposed, self._writeback.authored, authored_sha256=self._writeback.authored_sha256
+            self._writeback.proposed,
+            self._writeback.authored,
+            authored_sha256=self._writeback.authored_sha256,
         )
         self.record(
             "validate",
@@ -331,10 +395,23 @@ class Investigation:
         markdown_path = self.incident_dir / report_step.REPORT_FILE
         # The report quotes the trail up to this entry; the entry recording the report follows.
         result = report_step.write_report(self)
-        self.record("report", "write", {"path": report_step.REPORT_FILE}, {
-            "path": result.path, "trail_head": result.trail_head, "trail_count": result.trail_count,
-            "sha256": hashlib.sha256(markdown_path.read_bytes()).hexdigest(),
-        }, [{"path": result.path, "sha256": hashlib.sha256(markdown_path.read_bytes()).hexdigest()}])
+        self.record(
+            "report",
+            "write",
+            {"path": report_step.REPORT_FILE},
+            {
+                "path": result.path,
+                "trail_head": result.trail_head,
+                "trail_count": result.trail_count,
+                "sha256": hashlib.sha256(markdown_path.read_bytes()).hexdigest(),
+            },
+            [
+                {
+                    "path": result.path,
+                    "sha256": hashlib.sha256(markdown_path.read_bytes()).hexdigest(),
+                }
+            ],
+        )
         self.report_result = result
         return result
 
@@ -350,12 +427,16 @@ class Investigation:
             return tuple(edge)
         found = self.root_cause()
         if found is None:
-            raise ConsoleError("no edge is marked broken or external yet: mark the root cause first")
+            raise ConsoleError(
+                "no edge is marked broken or external yet: mark the root cause first"
+            )
         return found[0]
 
     def _keep(self, table, step: str, edge: Edge) -> dict[str, str]:
         name = _evidence_name(self.trail.count + 1, step, edge, "incident")
-        ref: EvidenceRef = write_evidence(table.table, self.incident_dir, name, sql=table.sql, params=_json_params(table.params))
+        ref: EvidenceRef = write_evidence(
+            table.table, self.incident_dir, name, sql=table.sql, params=_json_params(table.params)
+        )
         return ref.to_dict()
 
 
@@ -385,5 +466,14 @@ def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def _json_params(params: Any) -> Any:
     if isinstance(params, dict):
-        return {k: (format_utc(v) if isinstance(v, datetime) else str(v) if hasattr(v, "total_seconds") else v) for k, v in params.items()}
+        return {
+            k: (
+                format_utc(v)
+                if isinstance(v, datetime)
+                else str(v)
+                if hasattr(v, "total_seconds")
+                else v
+            )
+            for k, v in params.items()
+        }
     return params

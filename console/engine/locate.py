@@ -1,8 +1,9 @@
 """Locate: walk back from the metric and rank where to intervene first.
 
 Every ancestor of the metric (non-feedback edges) becomes a candidate, paired with the edge
-whose planned intervention tests it (see tested_node and testing_edge). Candidates are scored from the one-pass screening (console.engine.screening) by four
-kinds of evidence, each written into the candidate's reasons with its numbers:
+whose planned intervention tests it (see tested_node and testing_edge). Candidates are scored
+from the one-pass screening (console.engine.screening) by five kinds of evidence, each written
+into the candidate's reasons with its numbers:
 
 1. breakage signals (strong, up to 3 points each): the served value disagrees with its
    reference recomputed from raw inputs; values older than the freshness limit; a jump in
@@ -12,10 +13,11 @@ kinds of evidence, each written into the candidate's reasons with its numbers:
    logits), so a feature the model barely weighs cannot outrank one it leans on however far it
    moved; for the model node itself, the part of the live margin's change that the features
    do not explain. Python/http scorers fall back to the node's own effect size;
-3. change events tied to the node in or just before the incident window (1 point; a quarter
-   point when nothing on the node moved, since a change with no visible effect explains
-   nothing);
-4. the testing edge's status: tentative (+0.3) and unverified (+0.15) before verified.
+3. movement: half the node's screening effect size (at most 1 point);
+4. change events tied to the node in or just before the incident window (1 point when the node
+   shows a breakage signal or a visible impact on the model; a quarter point otherwise, since a
+   change with no visible effect explains nothing);
+5. the testing edge's status: tentative (+0.3) and unverified (+0.15) before verified.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import networkx as nx
 
 from console.engine.context import Context
 from console.engine.results import Candidate, LocateResult
-from console.engine.screening import mean_change, screen
+from console.engine.screening import baseline_stride, mean_change, screen
 from console.engine.stats import Screening
 from console.playbook.graph import ancestors_backward
 from console.playbook.model import Edge
@@ -49,6 +51,16 @@ def tested_node(edge: Edge) -> str:
     return edge.target if kind in ("shadow_recompute", "model_version") else edge.source
 
 
+def root_node(ctx: Context, edge: Edge) -> str:
+    """The node an edge found broken puts the blame on: the node its intervention measures,
+    except that when model_version finds rows unscored or mis-scored behind a serving node
+    (a model-kind source that is not a scorer input), the serving node is the cause."""
+    kind = edge.intervention.type if edge.intervention else ""
+    if kind == "model_version" and ctx.node(edge.source).kind == "model":
+        return edge.source
+    return tested_node(edge)
+
+
 def testing_edge(ctx: Context, node: str, on_path: set[str]) -> Edge | None:
     """The edge whose intervention tests node: one that measures node itself, else one of its
     outgoing edges with an intervention, else its outgoing edge towards the metric."""
@@ -59,7 +71,11 @@ def testing_edge(ctx: Context, node: str, on_path: set[str]) -> Edge | None:
         rank = TYPE_ORDER.index(kind) if kind in TYPE_ORDER else len(TYPE_ORDER)
         return (rank, 0 if e.target in on_path else 1, ctx.playbook.edges.index(e))
 
-    own = [e for e in edges if e.intervention and tested_node(e) == node and node in (e.source, e.target)]
+    own = [
+        e
+        for e in edges
+        if e.intervention and tested_node(e) == node and node in (e.source, e.target)
+    ]
     if own:
         return min(own, key=order)
     outgoing = [e for e in edges if e.source == node and e.intervention]
@@ -70,7 +86,6 @@ def testing_edge(ctx: Context, node: str, on_path: set[str]) -> Edge | None:
 
 
 def run_locate(ctx: Context) -> LocateResult:
-    playbook = ctx.playbook
     ancestors = ancestors_backward(ctx.graph, ctx.metric)
     on_path = set(ancestors) | {ctx.metric}
     screening = screen(ctx)
@@ -118,7 +133,9 @@ def run_locate(ctx: Context) -> LocateResult:
         status_points = STATUS_POINTS.get(edge.status, 0.0)
         if status_points:
             points += status_points
-            reasons.append(f"edge {edge.source} -> {edge.target} is {edge.status} (+{status_points:g})")
+            reasons.append(
+                f"edge {edge.source} -> {edge.target} is {edge.status} (+{status_points:g})"
+            )
         if edge.intervention is None:
             reasons.append(f"edge {edge.source} -> {edge.target} has no planned intervention")
         scored.append(
@@ -139,9 +156,7 @@ def run_locate(ctx: Context) -> LocateResult:
             )
         )
     scored.sort(key=lambda t: (t[0], t[1]))
-    candidates = [
-        Candidate(**{**c.__dict__, "rank": i + 1}) for i, (_, _, c) in enumerate(scored)
-    ]
+    candidates = [Candidate(**{**c.__dict__, "rank": i + 1}) for i, (_, _, c) in enumerate(scored)]
     figures = {name: _figures(s) for name, s in screening.items()}
     sql = next(iter(screening.values())).sql if screening else []
     return LocateResult(
@@ -150,19 +165,26 @@ def run_locate(ctx: Context) -> LocateResult:
         candidates=candidates,
         screening=figures,
         sql=sql,
+        baseline_sample=baseline_stride(ctx),
     )
 
 
 # -- evidence ------------------------------------------------------------------------------
 
 
-def _breakage(ctx: Context, node_id: str, edge: Edge, screening: dict[str, Screening], reasons: list[str]) -> float:
+def _breakage(
+    ctx: Context, node_id: str, edge: Edge, screening: dict[str, Screening], reasons: list[str]
+) -> float:
     points = 0.0
     node = ctx.node(node_id)
     mismatch = screening.get(f"mismatch:{node_id}")
     if mismatch is not None and mismatch.mean_incident is not None:
         threshold = 0.01
-        if edge.intervention and edge.intervention.type == "shadow_recompute" and edge.target == node_id:
+        if (
+            edge.intervention
+            and edge.intervention.type == "shadow_recompute"
+            and edge.target == node_id
+        ):
             threshold = float(edge.intervention.params.get("max_mismatch_rate", 0.01))
         base = mismatch.mean_baseline or 0.0
         inc = mismatch.mean_incident
@@ -197,7 +219,11 @@ def _breakage(ctx: Context, node_id: str, edge: Edge, screening: dict[str, Scree
         if new_share is None or new_share >= 0.01:
             points += 1.5
             shown = ", ".join(repr(c) for c in item.new_categories[:4])
-            share = f"; {item.top_category!r} alone is {new_share:.1%} of incident rows" if new_share else ""
+            share = (
+                f"; {item.top_category!r} alone is {new_share:.1%} of incident rows"
+                if new_share
+                else ""
+            )
             reasons.append(f"categories never seen in the baseline: {shown}{share}")
     if node.kind == "model":
         unscored = screening.get("unscored")
@@ -212,7 +238,10 @@ def _breakage(ctx: Context, node_id: str, edge: Edge, screening: dict[str, Scree
 
 
 def _h(p1: float, p2: float) -> float:
-    return abs(2 * math.asin(math.sqrt(min(max(p2, 0.0), 1.0))) - 2 * math.asin(math.sqrt(min(max(p1, 0.0), 1.0))))
+    return abs(
+        2 * math.asin(math.sqrt(min(max(p2, 0.0), 1.0)))
+        - 2 * math.asin(math.sqrt(min(max(p1, 0.0), 1.0)))
+    )
 
 
 def _impacts(ctx: Context, screening: dict[str, Screening]) -> dict[str, float]:
@@ -226,13 +255,21 @@ def _impacts(ctx: Context, screening: dict[str, Screening]) -> dict[str, float]:
     return out
 
 
-def _impact_points(ctx: Context, node_id: str, item: Screening | None, impacts: dict[str, float], reasons: list[str]) -> float:
+def _impact_points(
+    ctx: Context,
+    node_id: str,
+    item: Screening | None,
+    impacts: dict[str, float],
+    reasons: list[str],
+) -> float:
     node = ctx.node(node_id)
     magnitude = item.magnitude if item else 0.0
     if not impacts:
         points = min(3.0, 2.0 * magnitude)
         if item is not None:
-            reasons.append(f"moved by effect size {magnitude:.2f} (the scorer's sensitivity is not known)")
+            reasons.append(
+                f"moved by effect size {magnitude:.2f} (the scorer's sensitivity is not known)"
+            )
         return points
     if node.kind == "model" and node_id in _score_models(ctx):
         live = mean_change(ctx.cache["screening"].get("live_margin"))
@@ -269,7 +306,9 @@ def _impact_points(ctx: Context, node_id: str, item: Screening | None, impacts: 
 
 
 def _score_models(ctx: Context) -> set[str]:
-    return {n.id for n in ctx.playbook.nodes.values() if n.kind == "model" and n.expr.strip() == "score"}
+    return {
+        n.id for n in ctx.playbook.nodes.values() if n.kind == "model" and n.expr.strip() == "score"
+    }
 
 
 def _causal(ctx: Context) -> nx.DiGraph:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from console.engine.context import read_scenario_hints
+from console.engine.locate import root_node
 from console.engine.results import ReportResult
 from console.playbook.graph import paths_from_sources
 from console.playbook.writeback import write_atomic
@@ -34,7 +35,9 @@ def write_report(inv: Investigation) -> ReportResult:
     markdown = render(inv, head.hash, head.count)
     path = inv.incident_dir / REPORT_FILE
     write_atomic(path, markdown.encode("utf-8"))
-    return ReportResult(path=REPORT_FILE, markdown=markdown, trail_head=head.hash, trail_count=head.count)
+    return ReportResult(
+        path=REPORT_FILE, markdown=markdown, trail_head=head.hash, trail_count=head.count
+    )
 
 
 def render(inv: Investigation, head_hash: str, head_count: int) -> str:
@@ -49,7 +52,10 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         f"- **Incident:** {ctx.incident_dir.resolve().name}",
         f"- **Model:** {pb.model.name} (owner {pb.model.owner}; on-call {pb.model.oncall})",
         f"- **Alert:** {metric.id} (series `{metric.series}`) at {format_utc(ctx.alert_at)}",
-        f"- **Windows:** " + "; ".join(f"{w.name} {format_utc(w.start)} to {format_utc(w.end)}" for w in ctx.windows.values()),
+        "- **Windows:** "
+        + "; ".join(
+            f"{w.name} {format_utc(w.start)} to {format_utc(w.end)}" for w in ctx.windows.values()
+        ),
         f"- **Drafted:** {format_utc(datetime.now(UTC).replace(microsecond=0))} by incident-console for {inv.trail.actor}",
         "",
         "## Status",
@@ -134,7 +140,11 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
 
 def _status(inv: Investigation, found) -> str:
     v = inv.validation
-    if inv.triage_result is not None and inv.triage_result.verdict == "false_alarm" and found is None:
+    if (
+        inv.triage_result is not None
+        and inv.triage_result.verdict == "false_alarm"
+        and found is None
+    ):
         return "Closed as a false alarm (draft for review): the decisions did not move; the metric series did."
     if v is not None:
         state = "recovered" if v.recovered else "not yet recovered"
@@ -200,9 +210,15 @@ def _impact(inv: Investigation) -> list[str]:
             f"been decided differently with the corrected value ({b.correction})."
         )
         for s in b.segments[:3]:
-            lines.append(f"- Segment {s.column} = {s.value}: {s.flipped} of {s.total} decisions flipped.")
+            lines.append(
+                f"- Segment {s.column} = {s.value}: {s.flipped} of {s.total} decisions flipped."
+            )
     if not lines:
-        why = "triage was not run" if t is None else "the metric could not be computed and no blast radius was run"
+        why = (
+            "triage was not run"
+            if t is None
+            else "the metric could not be computed and no blast radius was run"
+        )
         lines.append(f"{NOT_DETERMINED}: {why}.")
     elif b is None:
         why = (
@@ -222,7 +238,9 @@ def _root_causes(inv: Investigation, found) -> list[str]:
                 "No fault in the model or its inputs. The reported metric series is defective:",
                 *[f"- {c.name}: {c.detail}" for c in t.checks if not c.passed],
             ]
-        return [f"{NOT_DETERMINED}: no edge was marked broken or external during the investigation."]
+        return [
+            f"{NOT_DETERMINED}: no edge was marked broken or external during the investigation."
+        ]
     edge, mark = found
     pb = inv.ctx.playbook
     e = pb.edge(*edge)
@@ -245,21 +263,49 @@ def _trigger(inv: Investigation, found) -> str:
     if found is None:
         t = inv.triage_result
         if t is not None and t.verdict == "false_alarm":
-            events = [c for c in inv.ctx.changes() if inv.ctx.lookback().start <= c.ts < inv.alert_at and c.node == t.metric]
+            events = [
+                c
+                for c in inv.ctx.changes()
+                if inv.ctx.lookback().start <= c.ts < inv.alert_at and c.node == t.metric
+            ]
             if events:
-                return "; ".join(f"{c.kind} on {c.node} at {format_utc(c.ts)}: {c.summary} ({c.actor})" for c in events)
+                return "; ".join(
+                    f"{c.kind} on {c.node} at {format_utc(c.ts)}: {c.summary} ({c.actor})"
+                    for c in events
+                )
         return f"{NOT_DETERMINED}: no root cause was marked, so no change event can be tied to it."
-    edge, _ = found
-    events = inv.ctx.changes_near(edge[0]) + inv.ctx.changes_near(edge[1])
-    upstream = [p for p in inv.ctx.graph.predecessors(edge[0])]
-    events += [c for p in upstream for c in inv.ctx.changes_near(p)]
+    edge, mark = found
+    events = _trigger_events(inv, edge, mark)
     if not events:
+        where = f"{edge[0]}, {edge[1]} or their causes"
+        if mark == "external":
+            return (
+                f"{NOT_DETERMINED} in our change log: no change event on {where} since the "
+                "baseline window ended; the cause came from outside our systems."
+            )
         return (
-            f"{NOT_DETERMINED}: no change event on {edge[0]}, {edge[1]} or upstream of them in or "
-            "just before the incident window; the cause came from outside our systems."
+            f"{NOT_DETERMINED}: no change event on {where} since the baseline window ended; the "
+            "change that broke the edge is missing from the change log."
         )
-    events.sort(key=lambda c: c.ts)
-    return "; ".join(f"{c.kind} on {c.node} at {format_utc(c.ts)}: {c.summary} ({c.actor})" for c in events)
+    return "; ".join(
+        f"{c.kind} on {c.node} at {format_utc(c.ts)}: {c.summary} ({c.actor})" for c in events
+    )
+
+
+def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str):
+    """Change events since the baseline ended on the root cause and its direct causes: the
+    baseline was healthy, so any of them may be the trigger (a memory limit lowered the
+    evening before bites at the next peak)."""
+    ctx = inv.ctx
+    if mark == "external":
+        nodes = set(edge)
+    else:
+        node = root_node(ctx, ctx.edge(*edge))
+        parents = [
+            p for p in ctx.graph.predecessors(node) if not ctx.graph.edges[p, node]["edge"].feedback
+        ]
+        nodes = {node, *parents}
+    return [c for c in ctx.changes() if c.node in nodes and ctx.baseline.end <= c.ts < inv.alert_at]
 
 
 def _detection(inv: Investigation) -> str:
@@ -288,7 +334,10 @@ def _resolution(inv: Investigation, found) -> str:
         )
         fix = [c for c in inv.ctx.changes() if c.ts == v.window.start]
         if fix:
-            base = f"{fix[0].kind} at {format_utc(fix[0].ts)}: {fix[0].summary} ({fix[0].actor}). " + base
+            base = (
+                f"{fix[0].kind} at {format_utc(fix[0].ts)}: {fix[0].summary} ({fix[0].actor}). "
+                + base
+            )
         return base
     t = inv.triage_result
     if t is not None and t.verdict == "false_alarm" and found is None:
@@ -302,15 +351,39 @@ def _action_items(inv: Investigation, found) -> list[str]:
     t = inv.triage_result
     metric = pb.nodes[inv.ctx.metric]
     if found is None and t is not None and t.verdict == "false_alarm":
-        rows.append((f"Repair the pipeline that writes `{metric.series}` ({', '.join(c.name for c in t.checks if not c.passed)})", "mitigate", metric.owner))
-        rows.append((f"Alert on gaps, clock skew and duplicates of `{metric.series}` before alerting on its value", "prevent", metric.owner))
+        rows.append(
+            (
+                f"Repair the pipeline that writes `{metric.series}` ({', '.join(c.name for c in t.checks if not c.passed)})",
+                "mitigate",
+                metric.owner,
+            )
+        )
+        rows.append(
+            (
+                f"Alert on gaps, clock skew and duplicates of `{metric.series}` before alerting on its value",
+                "prevent",
+                metric.owner,
+            )
+        )
     if found is not None:
         edge, mark = found
         e = pb.edge(*edge)
         kind = e.intervention.type if e.intervention else ""
         if mark == "external":
-            rows.append((f"Annotate the dashboards with the external event behind {edge[1]} and agree how long to wait before acting", "process", pb.nodes[edge[0]].owner))
-            rows.append((f"Add a playbook intervention on {edge[0]} -> {edge[1]} (e.g. distribution_shift) so the next shift is tested, not inferred", "prevent", pb.model.owner))
+            rows.append(
+                (
+                    f"Annotate the dashboards with the external event behind {edge[1]} and agree how long to wait before acting",
+                    "process",
+                    pb.nodes[edge[0]].owner,
+                )
+            )
+            rows.append(
+                (
+                    f"Add a playbook intervention on {edge[0]} -> {edge[1]} (e.g. distribution_shift) so the next shift is tested, not inferred",
+                    "prevent",
+                    pb.model.owner,
+                )
+            )
         else:
             monitor = {
                 "shadow_recompute": f"Run the shadow recompute of {edge[1]} continuously and alert when the mismatch rate exceeds its max_mismatch_rate",
@@ -319,12 +392,34 @@ def _action_items(inv: Investigation, found) -> list[str]:
                 "distribution_shift": f"Contract test on the values of {edge[0]} (new or redefined categories) before they reach {edge[1]}",
                 "model_version": f"Alert on rows without a score and on re-score mismatches of {edge[1]}",
             }.get(kind, f"Add a check for {edge[0]} -> {edge[1]}")
-            rows.append((monitor, "prevent", pb.nodes[edge[1]].owner if kind == "shadow_recompute" else pb.nodes[edge[0]].owner))
-            rows.append((f"Keep the fix of {edge[0]} -> {edge[1]} in place and document it", "mitigate", pb.nodes[edge[0]].owner))
+            rows.append(
+                (
+                    monitor,
+                    "prevent",
+                    pb.nodes[edge[1]].owner
+                    if kind == "shadow_recompute"
+                    else pb.nodes[edge[0]].owner,
+                )
+            )
+            rows.append(
+                (
+                    f"Keep the fix of {edge[0]} -> {edge[1]} in place and document it",
+                    "mitigate",
+                    pb.nodes[edge[0]].owner,
+                )
+            )
     if inv.proposal is not None:
-        rows.append((f"Review `{inv.proposal.path}` ({inv.proposal.description}) and merge it into {pb.path.name}", "process", pb.model.owner))
+        rows.append(
+            (
+                f"Review `{inv.proposal.path}` ({inv.proposal.description}) and merge it into {pb.path.name}",
+                "process",
+                pb.model.owner,
+            )
+        )
     if not rows:
-        return [f"{NOT_DETERMINED}: no root cause was established, so no corrective action can be named yet."]
+        return [
+            f"{NOT_DETERMINED}: no root cause was established, so no corrective action can be named yet."
+        ]
     lines = ["| Action | Type | Owner | Status |", "|---|---|---|---|"]
     lines += [f"| {a} | {k} | {o} | open |" for a, k, o in rows]
     return lines
@@ -334,14 +429,21 @@ def _went_well(inv: Investigation, found) -> list[str]:
     out = []
     t = inv.triage_result
     if t is not None:
-        out.append(f"Triage recomputed {t.metric} from the decision records and ran {len(t.checks)} checks on the series before anyone acted.")
+        out.append(
+            f"Triage recomputed {t.metric} from the decision records and ran {len(t.checks)} checks on the series before anyone acted."
+        )
     if found is not None and inv.locate_result is not None:
         ranked = [c.edge for c in inv.locate_result.candidates]
         edge, mark = found
         if edge in ranked:
-            out.append(f"The ranking put the root cause's edge at position {ranked.index(edge) + 1} of {len(ranked)}.")
+            out.append(
+                f"The ranking put the root cause's edge at position {ranked.index(edge) + 1} of {len(ranked)}."
+            )
     if inv.interventions:
-        out.append(f"{len(inv.interventions)} planned interventions ran read-only on captured telemetry, each with its evidence kept.")
+        out.append(
+            f"{len(inv.interventions)} intervention(s) ran read-only on captured telemetry, "
+            "each with its evidence kept."
+        )
     return out or [f"{NOT_DETERMINED}: no step of the investigation was completed."]
 
 
@@ -351,15 +453,24 @@ def _went_wrong(inv: Investigation, found) -> list[str]:
         edge, mark = found
         e = inv.ctx.playbook.edge(*edge)
         if e.status != "verified":
-            out.append(f"The edge {edge[0]} -> {edge[1]} was {e.status}: its mechanism had never been tested.")
-        events = inv.ctx.changes_near(edge[0]) + inv.ctx.changes_near(edge[1])
-        for c in events:
-            out.append(f"The change \"{c.summary}\" ({c.actor}, {format_utc(c.ts)}) reached production with no check of its effect on {edge[1]}.")
+            out.append(
+                f"The edge {edge[0]} -> {edge[1]} was {e.status}: its mechanism had never been tested."
+            )
+        for c in _trigger_events(inv, edge, mark):
+            out.append(
+                f'The change "{c.summary}" ({c.actor}, {format_utc(c.ts)}) reached production with no check of its effect on {edge[1]}.'
+            )
         if mark == "external":
-            out.append("The model has no input that tells it about the external event, so it could not adapt.")
+            out.append(
+                "The model has no input that tells it about the external event, so it could not adapt."
+            )
     t = inv.triage_result
     if t is not None:
-        out += [f"The metric series failed the {c.name} check: {c.detail}" for c in t.checks if not c.passed]
+        out += [
+            f"The metric series failed the {c.name} check: {c.detail}"
+            for c in t.checks
+            if not c.passed
+        ]
     return out or [f"{NOT_DETERMINED}: no failure was identified beyond the alert itself."]
 
 
@@ -370,10 +481,18 @@ def _lucky(inv: Investigation, found) -> list[str]:
         out.append("The external shift ended on its own within the post-fix window.")
     t = inv.triage_result
     if t is not None and t.tier == "minor":
-        out.append("The anomaly stayed minor: it was caught before it crossed the critical threshold.")
-    if inv.blast_radius is not None and inv.blast_radius.total and inv.blast_radius.flipped / inv.blast_radius.total < 0.05:
+        out.append(
+            "The anomaly stayed minor: it was caught before it crossed the critical threshold."
+        )
+    if (
+        inv.blast_radius is not None
+        and inv.blast_radius.total
+        and inv.blast_radius.flipped / inv.blast_radius.total < 0.05
+    ):
         out.append("Fewer than 5% of the incident's decisions were affected.")
-    return out or [f"{NOT_DETERMINED}: nothing in the data shows luck either way; the author should add what they know."]
+    return out or [
+        f"{NOT_DETERMINED}: nothing in the data shows luck either way; the author should add what they know."
+    ]
 
 
 def _timeline(inv: Investigation, found) -> list[str]:
@@ -381,7 +500,8 @@ def _timeline(inv: Investigation, found) -> list[str]:
     events: list[tuple[datetime, str]] = [
         (c.ts, f"{c.kind} on `{c.node}`: {c.summary} ({c.actor})")
         for c in ctx.changes()
-        if ctx.lookback().start <= c.ts < ctx.incident.end or (inv.validation and c.ts == inv.validation.window.start)
+        if ctx.lookback().start <= c.ts < ctx.incident.end
+        or (inv.validation and c.ts == inv.validation.window.start)
     ]
     events.append((ctx.incident.start, "incident window starts"))
     events.append((ctx.alert_at, f"alert on {ctx.metric}"))
@@ -394,7 +514,7 @@ def _timeline(inv: Investigation, found) -> list[str]:
 def _causal_path(inv: Investigation, found) -> list[str]:
     ctx = inv.ctx
     if found is None:
-        return [f"{NOT_DETERMINED}: no root cause edge was marked, so there is no path to draw."]
+        return [f"{NOT_DETERMINED}: {_no_cause(inv)}, so there is no path to draw."]
     edge, _ = found
     paths = [p for p in paths_from_sources(ctx.graph, ctx.metric) if _contains(p, edge)]
     if not paths:
@@ -412,8 +532,11 @@ def _contains(path: list[str], edge: tuple[str, str]) -> bool:
 
 def _interventions(inv: Investigation) -> list[str]:
     if not inv.interventions:
-        return [f"{NOT_DETERMINED}: no intervention was run."]
-    lines = ["| Edge | Intervention | Verdict | Numbers | Rows | Evidence |", "|---|---|---|---|---|---|"]
+        return [f"{NOT_DETERMINED}: no intervention was run ({_no_cause(inv)})."]
+    lines = [
+        "| Edge | Intervention | Verdict | Numbers | Rows | Evidence |",
+        "|---|---|---|---|---|---|",
+    ]
     for edge, r in inv.interventions.items():
         rows = ", ".join(f"{k} {v}" for k, v in r.rows.items())
         evidence = ", ".join(f"`{e['path']}`" for e in r.evidence)
@@ -426,7 +549,8 @@ def _interventions(inv: Investigation) -> list[str]:
 def _blast(inv: Investigation) -> list[str]:
     b = inv.blast_radius
     if b is None:
-        return [f"{NOT_DETERMINED}: the counterfactual re-scoring was not run (it needs an edge marked broken)."]
+        why = _no_cause(inv) if inv.root_cause() is None else "it needs an edge marked broken"
+        return [f"{NOT_DETERMINED}: the counterfactual re-scoring was not run ({why})."]
     d = b.score_delta
     lines = [
         f"- Correction: {b.correction}.",
@@ -458,6 +582,11 @@ def _entry_summary(result: dict[str, Any], params: dict[str, Any]) -> str:
         return f"{len(result['candidates'])} candidates; first: {', '.join(top)}"
     if "verdict" in result and "type" in result:
         return f"{result['type']} on {' -> '.join(result['edge'])}: {result['verdict']}"
+    if "attributions" in result:
+        top = result["attributions"][0]["feature"] if result["attributions"] else "none"
+        return (
+            f"explained {result['prediction_id']}: score {result['score']:.3g}, top feature {top}"
+        )
     if "flipped" in result:
         return f"{result['flipped']} of {result['total']} decisions flip"
     if "recovered" in result:
@@ -471,6 +600,15 @@ def _entry_summary(result: dict[str, Any], params: dict[str, Any]) -> str:
     if "error" in result:
         return f"failed: {result['error']}"[:200]
     return ", ".join(f"{k}" for k in list(params)[:4]) or "-"
+
+
+def _no_cause(inv: Investigation) -> str:
+    t = inv.triage_result
+    if t is not None and t.verdict == "false_alarm":
+        return "triage ended the investigation as a false alarm: the decisions did not move"
+    if inv.root_cause() is None and inv.interventions:
+        return "no planned intervention found a broken edge and no edge was marked"
+    return "no root cause edge was marked"
 
 
 # -- small helpers ---------------------------------------------------------------------------

@@ -98,6 +98,7 @@ class LocateResult(Result):
     candidates: list[Candidate]  # best first
     screening: dict[str, dict[str, Any]]  # node id -> screening figures
     sql: list[str] = field(default_factory=list)  # the one screening query
+    baseline_sample: int = 1  # the screening read 1 baseline row in this many
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The post-fix window starts, by default, at the first change event after the alert on either end
 of the root-cause edge (the fix: a rollback, a pin, a config revert) and lasts [windows]
-postfix. Without such an event it starts at the alert (and says so): an external shift has no
-fix, only an end.
+postfix. Without such an event (an external shift has no fix, only an end) it is the newest
+stretch of that length in the data, never starting before the alert: is it back now?
 
 `recovered` is true when the confirming intervention no longer finds the edge broken in the
 post-fix window and the metric is back: its change against the baseline (the same hours of the
@@ -38,11 +38,20 @@ def fix_time(ctx: Context, edge: Edge) -> datetime | None:
     return None
 
 
+def latest_window_start(ctx: Context) -> datetime:
+    """Without a fix event: the newest post-fix-long stretch of data (is it back now?), never
+    starting before the alert."""
+    newest = ctx.run("SELECT max(ts) AS newest FROM decisions").column("newest")[0].as_py()
+    if newest is None:
+        return ctx.alert_at
+    return max(ctx.alert_at, newest.astimezone(UTC) - ctx.playbook.windows.postfix)
+
+
 def postfix_check(
     ctx: Context, edge: Edge, start: datetime | None
 ) -> tuple[Outcome, Window, dict[str, float | None]]:
     if start is None:
-        start = fix_time(ctx, edge) or ctx.alert_at
+        start = fix_time(ctx, edge) or latest_window_start(ctx)
     if start.tzinfo is None:
         raise ConsoleError(f"post-fix start {start} has no time zone")
     start = start.astimezone(UTC)
@@ -72,10 +81,15 @@ def metric_values(ctx: Context, postfix: Window) -> dict[str, float | None]:
         "span": span,
     }
     found = {r["w"]: r["value"] for r in ctx.run(sql, params).to_pylist()}
-    return {w: (None if found.get(w) is None else float(found[w])) for w in ("baseline", "incident", "postfix")}
+    return {
+        w: (None if found.get(w) is None else float(found[w]))
+        for w in ("baseline", "incident", "postfix")
+    }
 
 
-def recovered(ctx: Context, intervention: InterventionResult, metrics: dict[str, float | None]) -> tuple[bool, list[str]]:
+def recovered(
+    ctx: Context, intervention: InterventionResult, metrics: dict[str, float | None]
+) -> tuple[bool, list[str]]:
     base, inc, post = metrics["baseline"], metrics["incident"], metrics["postfix"]
     reasons = [
         f"{ctx.metric}: baseline {_fmt(base)} (same hours of the day), incident {_fmt(inc)}, "
@@ -88,9 +102,13 @@ def recovered(ctx: Context, intervention: InterventionResult, metrics: dict[str,
     halfway = inc is not None and inc != base and abs(post - base) <= 0.5 * abs(inc - base)
     metric_ok = back or halfway
     if back:
-        reasons.append(f"the metric is within minor ({ctx.playbook.triage.minor:.0%}) of the baseline")
+        reasons.append(
+            f"the metric is within minor ({ctx.playbook.triage.minor:.0%}) of the baseline"
+        )
     elif halfway:
-        reasons.append("the metric came back at least half of the way from the incident to the baseline")
+        reasons.append(
+            "the metric came back at least half of the way from the incident to the baseline"
+        )
     else:
         reasons.append("the metric has not come back")
     still = intervention.verdict == "broken"
@@ -123,7 +141,9 @@ def propose_update(
         result=summary[:300],
         evidence=tuple(e["path"] for e in incident_result.evidence),
     )
-    made = writeback.propose(ctx.playbook.path, writeback.GraphUpdate(verify=(proof,)), ctx.incident_dir)
+    made = writeback.propose(
+        ctx.playbook.path, writeback.GraphUpdate(verify=(proof,)), ctx.incident_dir
+    )
     diff = made.diff.read_text(encoding="utf-8")
     proposal = Proposal(
         description="; ".join(made.changes),

@@ -58,8 +58,10 @@ class Grade:
     calls: list[Call] = field(default_factory=list)
 
     def headline(self) -> str:
-        if self.found:
-            minutes = (self.seconds_to_root_cause or 0) / 60
+        minutes = (self.seconds_to_root_cause or 0) / 60
+        if self.found and self.answer_kind == "false_alarm":
+            head = f"False alarm called in {minutes:.1f} min"
+        elif self.found:
             head = f"Root cause found in {minutes:.1f} min"
         elif self.node_right or self.edge_right:
             head = "Right place, wrong kind of cause"
@@ -88,7 +90,7 @@ class Grade:
             "",
             f"**{self.headline()}.**",
             "",
-            "| | |",
+            "| measure | result |",
             "|---|---|",
             f"| scenario | {self.scenario} |",
             f"| answer | {self.answer_kind.replace('_', ' ')}: `{self.answer_node}` "

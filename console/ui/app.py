@@ -21,11 +21,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar
 
 from console.audit import Entry, read_entries
+from console.engine.results import ReportResult
 from console.errors import ConsoleError
+from console.gameday.grading import Grade
 from console.ui.bindings import APP_BINDINGS
 from console.ui.commands import IncidentCommands
 from console.ui.messages import EngineDone, EngineFailed
 from console.ui.modals import ErrorModal, PromptModal
+from console.ui.resume import last_results, revive
 from console.ui.state import TITLES, Progress, edge_of, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane
@@ -140,7 +143,7 @@ class IncidentApp(App[None]):
         self._header_from_trail(header)
         first = next(read_entries(self.incident_dir), None)
         header.started = first.time if first else self.clock()
-        header.label = f"game day {self.gameday.scenario}" if self.gameday else ""
+        header.label = f"scenario {self.gameday.scenario}" if self.gameday else ""
         self._tick()
         self.set_interval(1.0, self._tick)
         self.query_one("#busy").display = False
@@ -149,8 +152,53 @@ class IncidentApp(App[None]):
         self.call_after_refresh(self._pane().focus_main)
         if "triage" not in self.progress.worked:
             self.start("triage", self.inv.triage)
-        elif self.step != "triage":
-            self.notify(f"Resumed at {TITLES[self.step]}: press r to run it", timeout=4)
+        else:
+            self._restore()
+            self.notify(f"Resumed at {TITLES[self.step]}", timeout=4)
+
+    def _restore(self) -> None:
+        """Show the results the trail holds, as they were, without running anything again."""
+        entries = list(read_entries(self.incident_dir))
+        found = last_results(entries)
+        if "triage" in found:
+            self._done_triage(found["triage"])
+        if "locate" in found:
+            self._done_locate(found["locate"])
+        if "intervene" in found:
+            self._done_intervene(found["intervene"], tuple(found["intervene"].edge))
+        if "counterfactual" in found:
+            self._done_counterfactual(found["counterfactual"], found["counterfactual"].edge)
+        if "explain" in found:
+            self._done_explain(found["explain"], found["explain"].prediction_id)
+        if "validate" in found:
+            self._done_validate(found["validate"], found["validate"].edge)
+        written = [e for e in entries if e.step == "report" and e.action == "write"]
+        if written:
+            self._restore_report(written[-1])
+        grades = [e for e in entries if e.step == "gameday" and e.action == "grade"]
+        if grades:
+            try:
+                self.grade = revive(Grade, grades[-1].result)
+                self._pane("report").show("grade", self.grade)
+            except (TypeError, ValueError, KeyError):
+                self.grade = None  # an older grade format: g grades again
+        self.edge = self._last_tested_edge()
+        self.goto(self.step)
+
+    def _restore_report(self, entry: Entry) -> None:
+        path = str(entry.result.get("path") or entry.params.get("path") or "report.md")
+        try:
+            markdown = (self.incident_dir / path).read_text(encoding="utf-8")
+        except OSError:
+            return  # the report file is gone: r writes it again
+        report = ReportResult(
+            path,
+            markdown,
+            str(entry.result.get("trail_head", "")),
+            int(entry.result.get("trail_count", 0)),
+        )
+        self.results["report"] = report
+        self._pane("report").show("report", report)
 
     def _header_from_trail(self, header: IncidentHeader) -> None:
         """On resume, the severity and change of the last triage in the trail."""
@@ -364,10 +412,10 @@ class IncidentApp(App[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if len(self.screen_stack) > 1:
+            return False  # a modal is open: only its own keys apply
         if action in ("command_palette", "quit", "toggle_keys", "note"):
             return True
-        if len(self.screen_stack) > 1:
-            return False  # a modal is open: its own keys apply
         return self.available(action, parameters)
 
     def available(self, action: str, parameters: tuple[object, ...]) -> bool:
@@ -484,6 +532,9 @@ class IncidentApp(App[None]):
         def chosen(value: str | None) -> None:
             if value is None:
                 return
+            if not value:
+                self._validate(None)  # the engine's default: from the fix
+                return
             try:
                 start = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
@@ -494,7 +545,8 @@ class IncidentApp(App[None]):
         self.push_screen(
             PromptModal(
                 "Post-fix window start (UTC)",
-                "ISO time, e.g. 2026-11-20T14:00; the window lasts the playbook's postfix",
+                "ISO time, e.g. 2026-11-20T14:00, or empty for the engine's default (the fix); "
+                "the window lasts the playbook's postfix",
                 value=default,
             ),
             chosen,

@@ -113,15 +113,11 @@ def fit_bins(
     rows = max(2, rows)
     numeric = bool(edges) and all(isinstance(e, int | float) for e in edges)
     if numeric:
-        count = len(edges) - 1
-        group = -(-count // rows)  # ceiling division
-        labels, merged = [], {name: [] for name in series}
-        for first in range(0, count, group):
-            last = min(first + group, count)
-            labels.append(f"{fmt_num(edges[first], 3)}–{fmt_num(edges[last], 3)}")
-            for name, values in series.items():
-                merged[name].append(sum(values[first:last]))
-        return labels, merged
+        labels, merged = _merge_numeric(edges, series, rows)
+        # Empty bins (a 0/1 feature leaves eight of ten empty) say nothing; the ranges of
+        # the bins that remain show where the gaps are.
+        keep = [i for i in range(len(labels)) if any(v[i] for v in merged.values())]
+        return [labels[i] for i in keep], {n: [v[i] for i in keep] for n, v in merged.items()}
     labels = [str(e) for e in edges]
     if len(labels) <= rows:
         return labels, series
@@ -131,3 +127,19 @@ def fit_bins(
     out_labels = [labels[i] for i in keep] + [f"({len(rest)} others)"]
     out = {name: [values[i] for i in keep] + [sum(values[i] for i in rest)] for name, values in series.items()}
     return out_labels, out
+
+
+def _merge_numeric(
+    edges: list[float], series: dict[str, list[float]], rows: int
+) -> tuple[list[str], dict[str, list[float]]]:
+    """Neighbouring numeric bins summed in runs, so that at most `rows` remain."""
+    count = len(edges) - 1
+    group = -(-count // rows)  # ceiling division
+    labels: list[str] = []
+    merged: dict[str, list[float]] = {name: [] for name in series}
+    for first in range(0, count, group):
+        last = min(first + group, count)
+        labels.append(f"{fmt_num(edges[first], 3)}–{fmt_num(edges[last], 3)}")
+        for name, values in series.items():
+            merged[name].append(sum(values[first:last]))
+    return labels, merged

@@ -48,7 +48,7 @@ class ErrorModal(ModalScreen[None]):
 
 
 class PromptModal(ModalScreen[str | None]):
-    """Asks for one line of text; returns it (stripped) on enter, None on escape."""
+    """Asks for one line of text; returns it stripped on enter ("" when empty), None on escape."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt-cancel", tooltip="Cancel")]
 
@@ -71,8 +71,7 @@ class PromptModal(ModalScreen[str | None]):
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        self.dismiss(text or None)
+        self.dismiss(event.value.strip())
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -78,9 +78,7 @@ class Progress:
         if step == "triage":
             return self.triage_decision is not None
         if step == "intervene":
-            return self.broken_edge is not None or any(
-                s in ("external", "cleared") for s in self.marks.values()
-            )
+            return self.root_edge is not None
         if step == "validate":
             return self.proposal_decided or ("validate" in self.worked)
         if step == "report":

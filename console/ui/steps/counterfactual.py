@@ -12,6 +12,9 @@ from console.ui.format import bar, fmt_num, signed_bars
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
+DELTA_KEYS = ("mean", "p05", "p50", "p95", "max_abs")
+MAX_ATTRIBUTIONS = 6
+
 
 class CounterfactualPane(StepPane):
     STEP = "counterfactual"
@@ -19,6 +22,7 @@ class CounterfactualPane(StepPane):
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
+        yield Static(id="cf-correction", classes="one-line")
         yield Static(id="cf-summary")
         with Horizontal(id="cf-body"):
             yield DataTable(id="cf-segments", cursor_type="row")
@@ -38,12 +42,15 @@ class CounterfactualPane(StepPane):
             return
         share = result.flipped / result.total if result.total else 0.0
         summary = Text()
-        summary.append(f"{edge_text(result.edge)} corrected: ", style="dim")
-        summary.append(result.correction)
-        summary.append("\nflipped ", style="dim")
+        correction = Text(f"{edge_text(result.edge)} corrected: ", style="dim")
+        correction.append(result.correction, style="")
+        self.query_one("#cf-correction", Static).update(correction)
+        summary.append("flipped ", style="dim")
         summary.append(f"{result.flipped:,} / {result.total:,} ({share:.1%})", style="bold")
         summary.append(" " + bar(share, 12), style="red")
-        deltas = "  ".join(f"{k} {fmt_num(v, 3)}" for k, v in result.score_delta.items())
+        deltas = "  ".join(
+            f"{k} {fmt_num(result.score_delta[k], 3)}" for k in DELTA_KEYS if k in result.score_delta
+        )
         summary.append(f"\nscore Δ  {deltas}", style="dim")
         self.query_one("#cf-summary", Static).update(summary)
         segments = self.query_one("#cf-segments", DataTable)
@@ -60,14 +67,25 @@ class CounterfactualPane(StepPane):
         )
         self.set_hint("enter explain the highlighted decision   i explain an id   r re-score")
 
+    def on_resize(self) -> None:
+        # Results shown while the pane was hidden were drawn for a zero size.
+        explanation = getattr(self, "explanation", None)
+        if explanation is not None:
+            self.call_after_refresh(self._explanation, explanation)
+
+    def _attribution_rows(self) -> int:
+        """Six bars when there is room; fewer on a 24-line terminal, so the flip still shows."""
+        return MAX_ATTRIBUTIONS if self.size.height >= 20 else 4
+
     def _explanation(self, result: Explanation) -> None:
+        self.explanation = result
         text = Text()
         text.append(f"{result.prediction_id}", style="bold")
         text.append(f"  score {result.score:.3f} → {result.decision}")
         if result.corrected_score is not None:
             text.append(f"  corrected {result.corrected_score:.3f}", style="bold green")
         text.append(f"  ({result.method})\n", style="dim")
-        items = [(f"{a.feature}={fmt_num(a.value, 3)}", a.contribution) for a in result.attributions[:6]]
+        items = [(f"{a.feature}={fmt_num(a.value, 3)}", a.contribution) for a in result.attributions[: self._attribution_rows()]]
         width = max(40, self.query_one("#cf-explain", Static).content_size.width or 60)
         text.append_text(signed_bars(items, width))
         if result.flip is not None:

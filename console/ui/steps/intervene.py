@@ -112,7 +112,10 @@ def short_value(value: object, width: int = 48) -> str:
     if isinstance(value, dict):
         text = ", ".join(f"{k}={fmt_num(v, 3)}" for k, v in value.items())
     elif isinstance(value, list | tuple):
-        text = ", ".join(fmt_num(v, 3) if not isinstance(v, dict) else str(v) for v in value)
+        # Lists of per-category records name their categories.
+        text = ", ".join(
+            str(v.get("category", v)) if isinstance(v, dict) else fmt_num(v, 3) for v in value
+        )
     else:
         text = fmt_num(value)
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -50,11 +50,14 @@ class ReportPane(StepPane):
             text.append(grade.headline() + "\n", style="bold")
         if report is not None:
             text.append(f"{report.path}", style="bold")
-            text.append(f"  {report.trail_count} entries  head {report.trail_head[:16]}…", style="dim")
+            text.append(
+                f" quotes the trail at entry {report.trail_count}, head {report.trail_head[:16]}…",
+                style="dim",
+            )
         if exported:
             text.append("\ntrail ")
             ok = exported["verified"]
             text.append("verifies ✓" if ok else "FAILS verification ✗", style="green" if ok else "bold red")
-            text.append(f"  head {exported['head'][:16]}…  exported: ", style="dim")
+            text.append(f", exported at head {exported['head'][:16]}…: ", style="dim")
             text.append(", ".join(exported["files"]))
         self.query_one("#report-status", Static).update(text)

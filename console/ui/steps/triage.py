@@ -12,6 +12,8 @@ from console.engine.results import TriageResult
 from console.ui.format import fmt_num, fmt_pct
 from console.ui.steps.base import StepPane
 
+PLOT_BUCKETS = 96
+
 
 class TriagePane(StepPane):
     STEP = "triage"
@@ -84,8 +86,9 @@ class TriagePane(StepPane):
 
     def _sparks(self, result: TriageResult) -> None:
         """One-line sparklines for narrow terminals, where the plot does not fit."""
-        reported = [p.reported for p in result.series if p.reported is not None]
-        recomputed = [p.recomputed for p in result.series if p.recomputed is not None]
+        points = result.series[-PLOT_BUCKETS:]
+        reported = [p.reported for p in points if p.reported is not None]
+        recomputed = [p.recomputed for p in points if p.recomputed is not None]
         self.query_one("#triage-spark-reported", Sparkline).data = reported
         self.query_one("#triage-spark-recomputed", Sparkline).data = recomputed
 
@@ -94,20 +97,29 @@ class TriagePane(StepPane):
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        points = result.series
+        # The last PLOT_BUCKETS buckets: the incident against the days before it, where the
+        # daily pattern shows; the baseline value is the horizontal line.
+        points = result.series[-PLOT_BUCKETS:]
         xs = list(range(len(points)))
         reported = [(x, p.reported) for x, p in zip(xs, points, strict=True) if p.reported is not None]
         recomputed = [
             (x, p.recomputed) for x, p in zip(xs, points, strict=True) if p.recomputed is not None
         ]
         if reported:
-            plt.plot([x for x, _ in reported], [y for _, y in reported], label="reported", marker="braille")
+            plt.plot(
+                [x for x, _ in reported],
+                [y for _, y in reported],
+                label="reported",
+                marker="braille",
+                color="cyan",
+            )
         if recomputed:
             plt.plot(
                 [x for x, _ in recomputed],
                 [y for _, y in recomputed],
                 label="recomputed",
-                marker="braille",
+                marker="dot",
+                color="orange",
             )
         if result.baseline_value is not None:
             plt.hline(result.baseline_value, "green")
@@ -118,5 +130,5 @@ class TriagePane(StepPane):
                 plt.vline(first, "red")
         ticks = xs[:: max(1, len(xs) // 4)]
         plt.xticks(ticks, [points[x].ts.strftime("%m-%d %H:%M") for x in ticks])
-        plt.title(f"{result.metric}: reported vs recomputed (green: baseline, red: incident start)")
+        plt.title("green: baseline value   red: incident start")
         widget.refresh()

@@ -63,4 +63,7 @@ class ValidatePane(StepPane):
                 Syntax(result.proposal.diff, "diff", theme="ansi_dark", word_wrap=True),
             )
         )
-        self.set_hint("a accept the playbook change   d reject it   s post-fix start   r re-run")
+        if self.app.progress.proposal_decided:
+            self.set_hint("the playbook change is decided (see the trail)   s post-fix start   r re-run")
+        else:
+            self.set_hint("a accept the playbook change   d reject it   s post-fix start   r re-run")

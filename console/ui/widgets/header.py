@@ -37,7 +37,8 @@ class IncidentHeader(Widget):
         tier = self.tier or "untriaged"
         top.append(f" {tier} ", style=TIER_STYLES.get(self.tier, "dim"))
         if self.started and self.now:
-            top.append(f" │ ⏱ {fmt_elapsed(self.now - self.started)}")
+            clock = "game day" if self.label else "elapsed"
+            top.append(f" │ {clock} {fmt_elapsed(self.now - self.started)}")
         bottom = Text(" ", style="dim")
         if self.incident_window:
             bottom.append("incident ", style="dim")
@@ -47,7 +48,7 @@ class IncidentHeader(Widget):
             bottom.append(fmt_window(*self.baseline_window))
         bottom.append("  UTC", style="dim")
         if self.label:
-            bottom.append(f"  {self.label}", style="bold magenta")
+            bottom.append(f"  {self.label}", style="magenta")
         width = max(1, self.size.width)
         top.truncate(width, overflow="ellipsis")
         bottom.truncate(width, overflow="ellipsis")

@@ -66,7 +66,22 @@ class TrailTail(Widget):
         for entry in list(self._entries)[-rows:]:
             line = Text(f"#{entry.seq:<3} {self._time_text(entry)} ", style="dim")
             line.append(f"{entry.step}/{entry.action}", style=STEP_STYLES.get(entry.step, ""))
-            line.append(f" {summary(entry)}")
+            line.append(f" {describe(entry)}")
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
         return Text("\n").join(lines)
+
+
+def describe(entry: Entry) -> str:
+    """The one-line summary of an entry, with the engineer's own calls spelled out (the
+    generic summary of a mark_edge entry would show its result, not the mark)."""
+    p = entry.params
+    if entry.action == "mark_edge" and isinstance(p.get("edge"), list):
+        return f"{' -> '.join(map(str, p['edge']))} marked {p.get('mark', '?')}"
+    if entry.step == "triage" and entry.action == "decide":
+        return f"anomaly {str(p.get('verdict', '?')).replace('_', ' ')}"
+    if entry.action == "grade":
+        r = entry.result
+        found = "root cause found" if r.get("found") else "root cause not found"
+        return f"{found}, false leads {len(r.get('false_leads') or [])}"
+    return summary(entry)
