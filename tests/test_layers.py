@@ -6,6 +6,7 @@ import sys
 import pytest
 
 ENGINE_PACKAGES = [
+    "console.files",
     "console.playbook",
     "console.telemetry",
     "console.audit",

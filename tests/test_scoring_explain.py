@@ -204,3 +204,25 @@ def test_bad_rows_and_backgrounds_are_console_errors():
         )
     with pytest.raises(ConsoleError, match="'count' value 'many'"):
         attribute(scorer, {"amount": 1.0, "count": "many", "merchant": "x"}, background())
+
+
+def test_filling_a_null_counts_at_least_as_a_category_change():
+    bg = background()
+    amount = bg.column("amount").to_numpy()
+    row = {"amount": None, "count": 2, "merchant": "grocery"}  # NULL scores as 0: approve
+
+    def flip_at(threshold):
+        spec = Scorer(type="linear", weights={"amount": 1.0}, threshold=threshold)
+        return smallest_flip(build_scorer(spec), row, bg)
+
+    # The background's typical amount (about 2.0) already flips: the size is 1.0, not ~0.
+    near = flip_at(1.0)
+    assert near.feature == "amount" and near.old_value is None
+    assert near.old_decision == "0" and near.new_decision == "1"
+    assert abs(near.new_value - amount.mean()) / amount.std() < 0.1
+    assert near.size == 1.0
+    # A value far from typical has to be reached: the size is its distance from the mean.
+    far = flip_at(5.0)
+    assert far.feature == "amount" and far.new_value == pytest.approx(5.0, abs=1e-4)
+    assert far.size == pytest.approx(abs(far.new_value - amount.mean()) / amount.std())
+    assert far.size > 1.0

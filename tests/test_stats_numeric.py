@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_stats_helpers import recording_run
 
 from console.engine.stats import numeric_shift
 
@@ -23,14 +24,7 @@ def write_sample(path, baseline, incident):
 @pytest.fixture
 def run():
     con = duckdb.connect()
-    calls = []
-
-    def query(sql, params):
-        calls.append(sql)
-        return con.sql(sql, params=params).to_arrow_table()
-
-    query.calls = calls
-    yield query
+    yield recording_run(con)
     con.close()
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_stats_helpers import recording_run
 
 from console.engine.stats import screen_many
 
@@ -54,15 +55,7 @@ def decisions(tmp_path):
 
 
 def make_run():
-    con = duckdb.connect()
-    calls = []
-
-    def run(sql, params):
-        calls.append(sql)
-        return con.sql(sql, params=params).to_arrow_table()
-
-    run.calls = calls
-    return run
+    return recording_run(duckdb.connect())
 
 
 EXPRS = {

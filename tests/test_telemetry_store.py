@@ -177,3 +177,28 @@ def test_close_cancels_running_queries_and_refuses_new_ones(tmp_path):
     assert isinstance(outcome.get("error"), ConsoleError)
     with pytest.raises(ConsoleError, match="closed"):
         store.query("SELECT 1")
+
+
+def test_an_interrupt_right_after_a_query_starts_is_never_lost(tmp_path):
+    # The interrupt lands while the query is registered but DuckDB may not be executing it
+    # yet (DuckDB clears its interrupt flag when a query begins): every round must still end.
+    folder = write_store(tmp_path / "tel")
+    with open_store(folder, TelemetryTables()) as store:
+        for _ in range(40):
+            outcome: dict = {}
+
+            def run(outcome=outcome):
+                try:
+                    store.query(ENDLESS)
+                except Exception as exc:
+                    outcome["error"] = exc
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            while store.running == 0 and thread.is_alive():
+                pass  # spin, not sleep: interrupt as soon as the call is registered
+            store.interrupt()
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "an interrupt was lost: the query kept running"
+            assert isinstance(outcome.get("error"), QueryCancelled)
+        assert store.running == 0

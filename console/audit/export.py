@@ -26,12 +26,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console.audit.entry import Entry, canonical
-from console.audit.files import atomic_output, create_once
 from console.audit.head import HEAD_FILE, Head, read_head
 from console.audit.lock import LOCK_FILE
 from console.audit.trail import read_entries
 from console.audit.verification import TRAIL_FILE, VerifyReport, check
 from console.errors import ConsoleError
+from console.files import atomic_path, create_once
 
 FORMATS = ("jsonl", "parquet", "csv", "md")
 SALT_FILE = "export.salt"
@@ -92,7 +92,7 @@ def export(
             yield redact.entry(entry) if redact else entry
 
     writer = {"jsonl": _jsonl, "parquet": _parquet, "csv": _csv, "md": _markdown}[fmt]
-    with atomic_output(out) as tmp:
+    with atomic_path(out) as tmp:
         writer(tmp, entries(), meta, zone)
     return ExportResult(Path(out), head.count, head, report)
 

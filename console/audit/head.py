@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.audit.entry import GENESIS, canonical
-from console.audit.files import atomic_write
 from console.errors import ConsoleError
+from console.files import atomic_write
 
 HEAD_FILE = "head.json"
 KEY_ENV = "INCIDENT_CONSOLE_HMAC_KEY"

@@ -42,11 +42,11 @@ from console.audit.entry import (
     to_json_object,
     utc_now,
 )
-from console.audit.files import atomic_write, fsync_dir
 from console.audit.head import HEAD_FILE, Head, load_key, make_head, read_head, write_head
 from console.audit.lock import TrailLock
 from console.audit.verification import check, trail_path
 from console.errors import ConsoleError
+from console.files import atomic_write, fsync_dir
 
 
 class Trail:

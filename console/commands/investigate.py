@@ -55,7 +55,7 @@ def _investigate(args) -> int:
         )
     from console.engine.auto import run_auto
     from console.engine.investigation import Investigation
-    from console.playbook.writeback import write_atomic
+    from console.files import atomic_write
     from console.telemetry.windows import parse_utc
 
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
@@ -69,7 +69,7 @@ def _investigate(args) -> int:
     summary["incident_dir"] = str(args.incident_dir)
     if args.json is not None:
         text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False, default=str)
-        write_atomic(args.json.resolve(), (text + "\n").encode("utf-8"))
+        atomic_write(args.json.resolve(), text + "\n")
     print(human_summary(summary))
     return 0
 

@@ -10,9 +10,9 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from console.audit.files import atomic_write
 from console.commands import add_command
 from console.errors import ConsoleError
+from console.files import atomic_write
 from console.paths import SAMPLE_DATA_DIR, scenario_dir
 
 
@@ -24,11 +24,25 @@ def register(sub) -> None:
         "incident-console open playbooks/fraud.toml --telemetry data/ --incident-dir inc/",
         run_open,
     )
-    parser.add_argument("playbook", type=Path, metavar="PLAYBOOK", help="the model's playbook (TOML)")
-    parser.add_argument("--telemetry", type=Path, required=True, metavar="DIR", help="the telemetry folder (or .duckdb file)")
+    parser.add_argument(
+        "playbook", type=Path, metavar="PLAYBOOK", help="the model's playbook (TOML)"
+    )
+    parser.add_argument(
+        "--telemetry",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the telemetry folder (or .duckdb file)",
+    )
     _common(parser)
-    parser.add_argument("--alert-at", metavar="ISO", help="alert time, UTC (default: scenario.toml or the latest metric)")
-    parser.add_argument("--metric", metavar="NODE", help="anomalous metric node (default: [triage] metric)")
+    parser.add_argument(
+        "--alert-at",
+        metavar="ISO",
+        help="alert time, UTC (default: scenario.toml or the latest metric)",
+    )
+    parser.add_argument(
+        "--metric", metavar="NODE", help="anomalous metric node (default: [triage] metric)"
+    )
 
 
 def add_gameday_start(sub) -> argparse.ArgumentParser:
@@ -46,9 +60,19 @@ def add_gameday_start(sub) -> argparse.ArgumentParser:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--incident-dir", type=Path, metavar="DIR", help="incident folder (default: ./incidents/<name>-<UTC time>)")
+    parser.add_argument(
+        "--incident-dir",
+        type=Path,
+        metavar="DIR",
+        help="incident folder (default: ./incidents/<name>-<UTC time>)",
+    )
     parser.add_argument("--actor", metavar="NAME", help="who acts (default: user@host)")
-    parser.add_argument("--keymap", type=Path, metavar="FILE", help="keymap TOML (default: $XDG_CONFIG_HOME/incident-console/keymap.toml)")
+    parser.add_argument(
+        "--keymap",
+        type=Path,
+        metavar="FILE",
+        help="keymap TOML (default: $XDG_CONFIG_HOME/incident-console/keymap.toml)",
+    )
 
 
 def default_incident_dir(name: str) -> Path:
@@ -61,7 +85,9 @@ def parse_alert_at(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConsoleError(f"--alert-at {text!r} is not an ISO time such as 2026-11-20T12:00Z") from None
+        raise ConsoleError(
+            f"--alert-at {text!r} is not an ISO time such as 2026-11-20T12:00Z"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -113,7 +139,17 @@ def game_day_playbook(folder: Path, incident_dir: Path) -> Path:
     return copy
 
 
-def launch(playbook: Path, telemetry: Path, incident_dir: Path, *, actor, keymap_path, gameday=None, alert_at=None, metric=None) -> int:
+def launch(
+    playbook: Path,
+    telemetry: Path,
+    incident_dir: Path,
+    *,
+    actor,
+    keymap_path,
+    gameday=None,
+    alert_at=None,
+    metric=None,
+) -> int:
     """Open the investigation (errors end on stderr, before the screen changes), run the app."""
     from console.engine.investigation import Investigation
     from console.ui.app import IncidentApp
@@ -121,7 +157,9 @@ def launch(playbook: Path, telemetry: Path, incident_dir: Path, *, actor, keymap
     from console.ui.keymap import load_keymap
 
     keymap = load_keymap(keymap_path, BINDING_IDS)
-    inv = Investigation.open(playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric)
+    inv = Investigation.open(
+        playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric
+    )
     try:
         IncidentApp(inv, gameday=gameday, keymap=keymap).run()
     finally:

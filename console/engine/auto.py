@@ -25,6 +25,7 @@ import networkx as nx
 
 from console.engine.investigation import Investigation
 from console.engine.locate import root_node
+from console.engine.results import InterventionResult
 from console.engine.screening import screen
 from console.engine.triage import SMALL_EFFECT
 from console.errors import ConsoleError
@@ -85,17 +86,7 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         except ConsoleError as exc:  # recorded in the trail by intervene(); try the next one
             summary["errors"].append(str(exc))
             continue
-        summary["interventions"].append(
-            {
-                "node": result.node,
-                "edge": list(result.edge),
-                "type": result.type,
-                "verdict": result.verdict,
-                "statistics": result.statistics,
-                "reasons": result.reasons,
-                "evidence": result.evidence,
-            }
-        )
+        summary["interventions"].append(_intervention_summary(result))
         if result.verdict != "broken":
             continue
         if result.type == "distribution_shift" and not _changed_upstream(inv, result.node):
@@ -185,17 +176,7 @@ def _external(inv: Investigation, summary: dict[str, Any]) -> dict[str, Any] | N
         return None
     magnitude, node, parent = max(options)
     result = inv.intervene((parent, node))
-    summary["interventions"].append(
-        {
-            "node": result.node,
-            "edge": list(result.edge),
-            "type": result.type,
-            "verdict": result.verdict,
-            "statistics": result.statistics,
-            "reasons": result.reasons,
-            "evidence": result.evidence,
-        }
-    )
+    summary["interventions"].append(_intervention_summary(result))
     inv.mark_edge(
         (parent, node),
         "external",
@@ -214,3 +195,16 @@ def _finish(inv: Investigation, summary: dict[str, Any]) -> dict[str, Any]:
     summary["trail_head"] = head.hash
     summary["trail_count"] = head.count
     return summary
+
+
+def _intervention_summary(result: InterventionResult) -> dict[str, Any]:
+    """What the auto summary keeps of one intervention."""
+    return {
+        "node": result.node,
+        "edge": list(result.edge),
+        "type": result.type,
+        "verdict": result.verdict,
+        "statistics": result.statistics,
+        "reasons": result.reasons,
+        "evidence": result.evidence,
+    }

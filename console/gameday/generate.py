@@ -11,8 +11,6 @@ chunk's decisions as it is written.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 import zlib
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ import pyarrow.parquet as pq
 import tomli_w
 
 from console.errors import ConsoleError
+from console.files import atomic_path, atomic_write
 from console.gameday.answers import ANSWER_FILE, AnswerKey, format_utc
 from console.gameday.batch import (
     US_PER_HOUR,
@@ -106,12 +105,12 @@ def generate_scenario(
         points = _apply_metrics_defect(scenario, points)
     _write_parquet(out / "metrics.parquet", _metrics_table(points, model_name))
     _write_parquet(out / "changes.parquet", _changes_table(scenario))
-    _write_bytes(out / PLAYBOOK_FILE, playbook_bytes)
-    _write_bytes(
+    atomic_write(out / PLAYBOOK_FILE, playbook_bytes)
+    atomic_write(
         out / SCENARIO_FILE,
         tomli_w.dumps(_scenario_card(scenario, model_name, rows, seed)).encode(),
     )
-    _write_bytes(out / ANSWER_FILE, tomli_w.dumps(answer_key(scenario).to_toml()).encode())
+    atomic_write(out / ANSWER_FILE, tomli_w.dumps(answer_key(scenario).to_toml()).encode())
     return out
 
 
@@ -176,7 +175,7 @@ def _write_decisions(
     points: list[MetricPoint] = []
     schema: pa.Schema | None = None
     first_row = 0
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         writer: pq.ParquetWriter | None = None
         try:
             for index, (h0, h1) in enumerate(_chunks(counts)):
@@ -369,33 +368,6 @@ def _scenario_card(scenario: Scenario, model_name: str, rows: int, seed: int) ->
 # ---- files -------------------------------------------------------------------------------
 
 
-class _atomic:
-    """A temporary path in the target's folder, fsynced and moved into place on success."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __enter__(self) -> Path:
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
-        os.close(fd)
-        os.chmod(name, 0o644)  # mkstemp makes it private; these files are meant to be shared
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.tmp.unlink(missing_ok=True)
-            return
-        with open(self.tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(self.tmp, self.target)
-
-
 def _write_parquet(path: Path, table: pa.Table) -> None:
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with _atomic(path) as tmp:
-        tmp.write_bytes(data)

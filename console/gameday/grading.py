@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from console.audit import Entry, Trail, read_entries
-from console.audit.files import atomic_write
+from console.files import atomic_write
 from console.gameday.answers import AnswerKey, load_answer
 
 GRADE_HEADING = "## Game day grade"

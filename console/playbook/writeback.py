@@ -13,8 +13,6 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from console.errors import ConsoleError
+from console.files import atomic_write
 from console.playbook.durations import format_duration
 from console.playbook.loader import load_playbook, parse_toml, playbook_from_data
 from console.playbook.model import INTERVENTION_PARAMS, Edge, Node, Playbook
@@ -101,7 +100,7 @@ def propose(authored: str | Path, update: GraphUpdate, incident_dir: str | Path)
             problems=exc.problems,
         ) from None
     text = tomli_w.dumps(updated)
-    write_atomic(proposed_path, text.encode("utf-8"))
+    atomic_write(proposed_path, text.encode("utf-8"))
     diff = "".join(
         difflib.unified_diff(
             original.decode("utf-8").splitlines(keepends=True),
@@ -115,7 +114,7 @@ def propose(authored: str | Path, update: GraphUpdate, incident_dir: str | Path)
         *(f"#   {line}" for line in update.describe()),
         "# the proposal is written with tomli-w: comments and formatting are not kept",
     ]
-    write_atomic(incident_dir / DIFF_NAME, ("\n".join(header) + "\n" + diff).encode("utf-8"))
+    atomic_write(incident_dir / DIFF_NAME, ("\n".join(header) + "\n" + diff).encode("utf-8"))
     return Proposal(
         authored=authored,
         authored_sha256=_sha256(original),
@@ -151,8 +150,8 @@ def accept(
     while backup.exists():
         backup = authored.with_name(f"{authored.name}.{stamp}-{serial}.bak")
         serial += 1
-    write_atomic(backup, current)
-    write_atomic(authored, _read_bytes(proposed))
+    atomic_write(backup, current)
+    atomic_write(authored, _read_bytes(proposed))
     return Accepted(authored=authored, backup=backup)
 
 
@@ -192,25 +191,6 @@ def apply_update(data: dict[str, Any], update: GraphUpdate) -> dict[str, Any]:
             }
         )
     return data
-
-
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename over path."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _find_edge(edges: list, source: str, target: str) -> dict | None:

@@ -46,6 +46,12 @@ class BaseScorer(ABC):
                 f"(it has: {', '.join(table.column_names) or 'none'})"
             )
 
+    def feature_table(self, table: pa.Table) -> pa.Table:
+        """The table's feature columns, in the scorer's order (every column when the scorer
+        names none); ConsoleError naming any it lacks."""
+        self.check_columns(table)
+        return table.select(self.features) if self.features else table
+
 
 def as_scores(values: object, expected: int, who: str) -> np.ndarray:
     """Validate a scorer's answer: `expected` numbers (None becomes NaN) as float64."""

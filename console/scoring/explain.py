@@ -11,8 +11,13 @@ requests), so explaining one decision costs a handful of requests.
 
 smallest_flip(): per feature, the nearest value that flips the decision: numeric features by a
 grid over the range seen in the background, then bisection generalised to `split` points a
-round (size in background standard deviations), categorical ones by trying each category seen in the background (size 1.0, the
-most common flipping category wins). The smallest change over all features is returned.
+round (size in background standard deviations), categorical ones by trying each category
+seen in the background (size 1.0, the most common flipping category wins). A NULL numeric value
+is searched from the background mean, and filling it counts at least as a category change:
+size max(1.0, |new - mean| / std). Measured from the mean alone, a missing value whose filling
+flips the decision would report a size near 0 and beat every real change, though replacing a
+NULL by a typical value is a change of kind, not a small change of amount. The smallest change
+over all features is returned.
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ class Flip:
     feature: str
     old_value: object
     new_value: object
-    size: float  # |new - old| in background standard deviations; 1.0 for a category change
+    # |new - old| in background standard deviations; 1.0 for a category change; for a NULL
+    # old value max(1.0, |new - background mean| in standard deviations) (module docstring)
+    size: float
     old_score: float
     new_score: float
     old_decision: str
@@ -236,7 +243,8 @@ class _NumericPlan(_Plan):
         return pa.array([float(self.choice)], pa.float64()).cast(self.type, safe=False)[0].as_py()
 
     def choice_size(self) -> float:
-        return abs(float(self.choice) - self.origin) / self.std
+        distance = abs(float(self.choice) - self.origin) / self.std
+        return distance if self.known else max(1.0, distance)
 
 
 class _CategoricalPlan(_Plan):

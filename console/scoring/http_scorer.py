@@ -61,8 +61,7 @@ class HttpScorer(BaseScorer):
         return f"scorer http {self.spec.url}"
 
     def score(self, table: pa.Table) -> np.ndarray:
-        self.check_columns(table)
-        features = table.select(self.features) if self.features else table
+        features = self.feature_table(table)
         parts: list[np.ndarray] = []
         with httpx.Client(timeout=self.spec.timeout) as client:
             for start in range(0, features.num_rows, self.spec.batch_size):

@@ -64,8 +64,7 @@ class PythonScorer(BaseScorer):
         return f"scorer python {self.spec.entry_point}"
 
     def score(self, table: pa.Table) -> np.ndarray:
-        self.check_columns(table)
-        features = table.select(self.features) if self.features else table
+        features = self.feature_table(table)
         try:
             answer = self.func(features)
         except ConsoleError:

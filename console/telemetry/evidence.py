@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console.errors import ConsoleError
+from console.files import atomic_write
 from console.telemetry.store import TelemetryStore
 
 EVIDENCE_DIR = "evidence"
@@ -83,25 +82,17 @@ def write_evidence(
     metadata[b"incident_console.params"] = json.dumps(params, default=str).encode()
     table = table.replace_schema_metadata(metadata)
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            pq.write_table(table, out)
-            out.flush()
-            os.fsync(out.fileno())
-        digest = _sha256(tmp)
-        target = folder / f"{name}.parquet"
-        if target.exists() and _sha256(target) != digest:
-            target = folder / f"{name}-{digest[:12]}.parquet"
-        if target.exists():
-            tmp.unlink()  # the same bytes are already kept under this name
-        else:
-            os.replace(tmp, target)
-            _fsync_dir(folder)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # Serialised in memory (the rows are in memory already) so the digest picks the name
+    # before anything is written.
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    digest = hashlib.sha256(data).hexdigest()
+    target = folder / f"{name}.parquet"
+    if target.exists() and _sha256(target) != digest:
+        target = folder / f"{name}-{digest[:12]}.parquet"
+    if not target.exists():  # else the same bytes are already kept under this name
+        atomic_write(target, data)
     relative = PurePosixPath(EVIDENCE_DIR, target.name)
     return EvidenceRef(str(relative), digest, table.num_rows)
 
@@ -134,11 +125,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

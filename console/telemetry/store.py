@@ -40,6 +40,8 @@ from console.playbook.model import TelemetryTables
 TABLES: tuple[str, ...] = ("decisions", "metrics", "changes")
 DUCKDB_SUFFIXES: tuple[str, ...] = (".duckdb", ".ddb", ".db")
 _ATTACHED = "telemetry_file"
+# How often a cancelled query that is still running is interrupted again.
+INTERRUPT_REPEAT_SECONDS = 0.005
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
@@ -125,26 +127,25 @@ class TelemetryStore:
         return [(r["column_name"], r["column_type"]) for r in rows]
 
     def interrupt(self) -> None:
-        """Cancel every query running now (safe from any thread)."""
+        """Cancel every query running now (safe from any thread; returns at once)."""
         with self._lock:
-            calls = list(self._running.values())
-            for call in calls:
-                call.cancelled = True
-        for call in calls:
-            call.cursor.interrupt()
+            calls = self._mark_cancelled()
+        if calls:
+            threading.Thread(
+                target=self._interrupt_until_done,
+                args=(calls,),
+                name="telemetry-interrupt",
+                daemon=True,
+            ).start()
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            calls = list(self._running.values())
-        for call in calls:
-            call.cancelled = True
-            call.cursor.interrupt()
+            calls = self._mark_cancelled()
         # DuckDB refuses to close a connection whose cursors are still busy.
-        with self._lock:
-            self._lock.wait_for(lambda: not self._running)
+        self._interrupt_until_done(calls)
         self._con.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
@@ -163,10 +164,33 @@ class TelemetryStore:
         return call
 
     def _finish(self, call: _Call) -> None:
-        call.cursor.close()
+        # Closed and unregistered under the lock: _interrupt_until_done interrupts only
+        # registered calls, under the lock, so it never touches a closed cursor, and close()
+        # sees no call until its cursor is closed.
         with self._lock:
+            call.cursor.close()
             self._running.pop(id(call), None)
             self._lock.notify_all()
+
+    def _mark_cancelled(self) -> list[_Call]:
+        """Flag every running call as cancelled (the caller holds the lock)."""
+        calls = list(self._running.values())
+        for call in calls:
+            call.cancelled = True
+        return calls
+
+    def _interrupt_until_done(self, calls: list[_Call]) -> None:
+        """Interrupt the calls again and again until each one has ended.
+
+        DuckDB clears a connection's interrupt flag when a query begins executing, so one
+        interrupt that lands between query()'s cancelled check and the start of execution
+        would be lost and the query would run to its end.
+        """
+        with self._lock:
+            while pending := [c for c in calls if self._running.get(id(c)) is c]:
+                for call in pending:
+                    call.cursor.interrupt()
+                self._lock.wait(INTERRUPT_REPEAT_SECONDS)
 
 
 def open_store(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -15,6 +17,20 @@ from console.ui.steps.base import StepPane
 PLOT_BUCKETS = 96
 
 
+class MetricPlot(PlotextPlot):
+    """A plotext plot drawn afresh at each size: plotext keeps the tick labels that fit the
+    last size it was built at, so a plot built while hidden would keep a hidden plot's
+    ticks."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.draw: Callable[[], None] | None = None
+
+    def on_resize(self) -> None:
+        if self.draw is not None:
+            self.draw()
+
+
 class TriagePane(StepPane):
     STEP = "triage"
     HINT = "r runs the triage checks"
@@ -24,7 +40,7 @@ class TriagePane(StepPane):
         yield Static(id="triage-summary")
         with Horizontal(id="triage-body"):
             yield DataTable(id="triage-checks", cursor_type="row", zebra_stripes=False)
-            yield PlotextPlot(id="triage-plot")
+            yield MetricPlot(id="triage-plot")
         with Horizontal(id="triage-sparks", classes="sparks"):
             yield Static("reported  ", classes="spark-label")
             yield Sparkline([], id="triage-spark-reported")
@@ -93,14 +109,22 @@ class TriagePane(StepPane):
         self.query_one("#triage-spark-recomputed", Sparkline).data = recomputed
 
     def _plot(self, result: TriageResult) -> None:
-        widget = self.query_one("#triage-plot", PlotextPlot)
+        widget = self.query_one("#triage-plot", MetricPlot)
+        widget.draw = lambda: self._draw(widget, result)
+        widget.draw()
+
+    def _draw(self, widget: MetricPlot, result: TriageResult) -> None:
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
         # The last PLOT_BUCKETS buckets: the incident against the days before it, where the
         # daily pattern shows; the baseline value is the horizontal line.
         points = result.series[-PLOT_BUCKETS:]
-        xs = list(range(len(points)))
+        incident = next((w for w in result.windows if w.name == "incident"), None)
+        # x in hours relative to the alert (the incident window's end): plotext's own
+        # numeric ticks, because its placement of text tick labels varies between runs.
+        alert = incident.end if incident is not None else points[-1].ts if points else None
+        xs = [(p.ts - alert).total_seconds() / 3600 for p in points] if alert else []
         reported = [(x, p.reported) for x, p in zip(xs, points, strict=True) if p.reported is not None]
         recomputed = [
             (x, p.recomputed) for x, p in zip(xs, points, strict=True) if p.recomputed is not None
@@ -123,12 +147,8 @@ class TriagePane(StepPane):
             )
         if result.baseline_value is not None:
             plt.hline(result.baseline_value, "green")
-        incident = next((w for w in result.windows if w.name == "incident"), None)
-        if incident is not None:
-            first = next((x for x, p in zip(xs, points, strict=True) if p.ts >= incident.start), None)
-            if first is not None:
-                plt.vline(first, "red")
-        ticks = xs[:: max(1, len(xs) // 4)]
-        plt.xticks(ticks, [points[x].ts.strftime("%m-%d %H:%M") for x in ticks])
+        if incident is not None and alert is not None:
+            plt.vline((incident.start - alert).total_seconds() / 3600, "red")
+        plt.xlabel("hours before the alert")
         plt.title("green: baseline value   red: incident start")
         widget.refresh()
