@@ -16,7 +16,14 @@ from console import __version__
 from console.errors import ConsoleError
 
 # Order is the order shown in --help. Each name is a module of console/commands.
-COMMAND_GROUPS: tuple[str, ...] = ("open", "investigate", "playbook", "telemetry", "trail", "gameday")
+COMMAND_GROUPS: tuple[str, ...] = (
+    "open",
+    "investigate",
+    "playbook",
+    "telemetry",
+    "trail",
+    "gameday",
+)
 
 EPILOG = """\
 examples:

@@ -578,3 +578,13 @@ def test_reopening_keeps_the_calls_of_the_earlier_session(toy, tmp_path):
         assert again.root_cause() == (("raw_x", "f_x"), "broken")
         assert again.counterfactual().edge == ("raw_x", "f_x")
     assert verify(incident).ok
+
+
+def test_a_store_missing_a_playbook_column_is_named_before_any_step(toy, tmp_path):
+    decisions = pq.read_table(toy / "decisions.parquet").drop(["feat_x"])
+    pq.write_table(decisions, toy / "decisions.parquet")
+    with pytest.raises(ConsoleError) as caught:
+        Investigation.open(toy / "playbook.toml", toy, tmp_path / "inc", alert_at=ALERT)
+    assert "does not fit" in str(caught.value)
+    assert "feat_x" in str(caught.value) and "decisions.parquet" in str(caught.value)
+    assert not (tmp_path / "inc" / "trail.jsonl").exists()

@@ -109,7 +109,9 @@ def screen_text(app) -> str:
     svg = app.export_screenshot()
     svg = re.sub(r"<style.*?</style>", "", svg, flags=re.S)
     text = re.sub(r"<[^>]+>", "", svg)
-    return text.replace("&#160;", " ").replace("&amp;", "&").replace("&gt;", ">").replace("&lt;", "<")
+    return (
+        text.replace("&#160;", " ").replace("&amp;", "&").replace("&gt;", ">").replace("&lt;", "<")
+    )
 
 
 # ---- tests that need no running app -----------------------------------------------------
@@ -222,7 +224,15 @@ def test_gameday_start_unknown_scenario_is_one_line_on_stderr(tmp_path):
 
 def test_open_with_a_missing_playbook_fails_before_the_screen_changes(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "console", "open", str(tmp_path / "nope.toml"), "--telemetry", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "open",
+            str(tmp_path / "nope.toml"),
+            "--telemetry",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from console.commands import add_command, add_group
-from console.errors import ConsoleError
 
 
 def register(sub) -> None:
@@ -32,19 +31,13 @@ def register(sub) -> None:
 def run_check(args: argparse.Namespace) -> int:
     # Imported here so that `incident-console --help` stays quick.
     from console.playbook.loader import load_playbook
-    from console.telemetry.binding import check_bindings
-    from console.telemetry.schema import check_schema, table_summaries
+    from console.telemetry.binding import require_fit
+    from console.telemetry.schema import table_summaries
     from console.telemetry.store import open_store
 
     playbook = load_playbook(args.playbook)
     with open_store(args.telemetry, playbook.tables, allow_missing=True) as store:
-        problems = check_schema(store, playbook.tables) + check_bindings(playbook, store)
-        if problems:
-            raise ConsoleError(
-                f"telemetry {store.location} does not fit {args.playbook} "
-                f"({len(problems)} problem{'s' if len(problems) != 1 else ''})",
-                problems=problems,
-            )
+        require_fit(playbook, store)
         summaries = table_summaries(store)
     print(f"telemetry {store.location} fits {args.playbook}")
     for summary in summaries:

@@ -44,6 +44,7 @@ from console.engine.triage import run_triage
 from console.errors import ConsoleError
 from console.playbook import writeback
 from console.playbook.loader import load_playbook
+from console.telemetry.binding import require_fit
 from console.telemetry.evidence import EvidenceRef, snapshot, write_evidence
 from console.telemetry.store import TelemetryStore, open_store
 from console.telemetry.windows import format_utc, latest_timestamp, resolve_windows
@@ -98,6 +99,7 @@ class Investigation:
             raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
         store = open_store(telemetry_dir, playbook.tables)
         try:
+            require_fit(playbook, store)
             if alert_at is None:
                 alert_at = hints.alert_at or _default_alert(store, playbook, metric)
             if alert_at.tzinfo is None:

@@ -12,7 +12,9 @@ import difflib
 import re
 from pathlib import Path
 
+from console.errors import ConsoleError
 from console.playbook.model import Playbook
+from console.telemetry.schema import check_schema
 from console.telemetry.store import QueryFailed, TelemetryStore, open_store
 
 # Binder messages that carry the unknown column's name.
@@ -31,6 +33,18 @@ def check_bindings(playbook: Playbook, telemetry: Path | TelemetryStore) -> list
         return _check(playbook, telemetry)
     with open_store(Path(telemetry), playbook.tables, allow_missing=True) as store:
         return list(store.missing) + _check(playbook, store)
+
+
+def require_fit(playbook: Playbook, store: TelemetryStore) -> None:
+    """The contract's schema and every playbook expression checked against the store, raising
+    one ConsoleError listing every problem (before any step trips over a raw binder error)."""
+    problems = check_schema(store, playbook.tables) + check_bindings(playbook, store)
+    if problems:
+        raise ConsoleError(
+            f"telemetry {store.location} does not fit {playbook.path} "
+            f"({len(problems)} problem{'s' if len(problems) != 1 else ''})",
+            problems=problems,
+        )
 
 
 def _check(playbook: Playbook, store: TelemetryStore) -> list[str]:

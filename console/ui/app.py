@@ -270,6 +270,7 @@ class IncidentApp(App[None]):
     def on_engine_failed(self, message: EngineFailed) -> None:
         if message.task != "note":
             self._idle()
+        self._read_trail()  # the engine records failed steps too
         if self.cancelling:
             self.notify(f"{RUNNING_TEXT.get(message.task, message.task)}: cancelled", timeout=4)
         elif message.expected:
@@ -286,6 +287,7 @@ class IncidentApp(App[None]):
     def on_engine_done(self, message: EngineDone) -> None:
         if message.task != "note":
             self._idle()
+        self._read_trail()  # the entry is on disk before the result is shown
         handler = getattr(self, f"_done_{message.task}")
         handler(message.result, *message.args)
 
@@ -319,7 +321,9 @@ class IncidentApp(App[None]):
         pane.show_plan(edge, self._mark(edge))
         pane.show("intervene", result)
 
-    def _done_mark_edge(self, _result: Any, edge: tuple[str, str], status: str, _note: str = "") -> None:
+    def _done_mark_edge(
+        self, _result: Any, edge: tuple[str, str], status: str, _note: str = ""
+    ) -> None:
         self._read_trail()
         self.query_one(IntervenePane).show_plan(edge, status)
         if status == "broken":
@@ -346,7 +350,9 @@ class IncidentApp(App[None]):
 
     def _done_decide_proposal(self, result: Path | None, accept: bool) -> None:
         self._read_trail()
-        verdict = f"accepted: {result}" if accept and result else "rejected" if not accept else "accepted"
+        verdict = (
+            f"accepted: {result}" if accept and result else "rejected" if not accept else "accepted"
+        )
         self._pane("validate").show("decide_proposal", verdict)
         self.notify(f"Playbook change {verdict}", timeout=4)
 
@@ -469,7 +475,9 @@ class IncidentApp(App[None]):
         elif self.step == "counterfactual":
             edge = self.progress.root_edge
             if edge is None:
-                self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
+                self.notify(
+                    "Mark the root-cause edge (b or e) in Intervene first", severity="warning"
+                )
                 return
             self.start("counterfactual", inv.counterfactual, edge)
         elif self.step == "validate":
@@ -523,11 +531,15 @@ class IncidentApp(App[None]):
             if value:
                 self.explain(value)
 
-        self.push_screen(PromptModal("Explain a decision", "prediction id", placeholder="id"), chosen)
+        self.push_screen(
+            PromptModal("Explain a decision", "prediction id", placeholder="id"), chosen
+        )
 
     def action_postfix_start(self) -> None:
         windows = getattr(self.inv, "windows", {}) or {}
-        default = windows["postfix"].start.strftime("%Y-%m-%dT%H:%M") if "postfix" in windows else ""
+        default = (
+            windows["postfix"].start.strftime("%Y-%m-%dT%H:%M") if "postfix" in windows else ""
+        )
 
         def chosen(value: str | None) -> None:
             if value is None:
@@ -596,7 +608,11 @@ class IncidentApp(App[None]):
                 self.start_note(text)
 
         self.push_screen(
-            PromptModal("Add a note to the trail", f"step: {TITLES[self.step]}", placeholder="what you saw or did"),
+            PromptModal(
+                "Add a note to the trail",
+                f"step: {TITLES[self.step]}",
+                placeholder="what you saw or did",
+            ),
             chosen,
         )
 

@@ -29,11 +29,35 @@ class IncidentCommands(Provider):
                         )
                     )
         checks = [
-            ("Write the post-mortem report", "run", (), "report", partial(_on_step, app, "report", app.action_run)),
+            (
+                "Write the post-mortem report",
+                "run",
+                (),
+                "report",
+                partial(_on_step, app, "report", app.action_run),
+            ),
             ("Export the report and the trail", "export", (), "report", app.action_export),
-            ("Mark the tested edge broken", "mark", ("broken",), "intervene", partial(app.action_mark, "broken")),
-            ("Mark the tested edge external", "mark", ("external",), "intervene", partial(app.action_mark, "external")),
-            ("Clear the tested edge", "mark", ("cleared",), "intervene", partial(app.action_mark, "cleared")),
+            (
+                "Mark the tested edge broken",
+                "mark",
+                ("broken",),
+                "intervene",
+                partial(app.action_mark, "broken"),
+            ),
+            (
+                "Mark the tested edge external",
+                "mark",
+                ("external",),
+                "intervene",
+                partial(app.action_mark, "external"),
+            ),
+            (
+                "Clear the tested edge",
+                "mark",
+                ("cleared",),
+                "intervene",
+                partial(app.action_mark, "cleared"),
+            ),
             ("End the game day and grade it", "end_gameday", (), None, app.action_end_gameday),
             ("Cancel the running query", "cancel", (), None, app.action_cancel),
         ]

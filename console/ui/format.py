@@ -63,7 +63,13 @@ def bar_chart(
     # A "(n others)" row summing many categories would flatten every other bar: it is left
     # out of the scale (its bar is clipped at full width, its value still printed).
     scaled = [i for i, label in enumerate(labels) if not label.endswith("others)")]
-    peak = max((abs(values[i]) for values in series.values() for i in scaled if i < len(values)), default=0.0) or 1.0
+    peak = (
+        max(
+            (abs(values[i]) for values in series.values() for i in scaled if i < len(values)),
+            default=0.0,
+        )
+        or 1.0
+    )
     label_width = min(max((len(label) for label in labels), default=4), 16)
     bar_width = max(4, (width - label_width - 3 - 8 * len(names)) // max(1, len(names)))
     text = Text()
@@ -125,7 +131,10 @@ def fit_bins(
     keep = sorted(sorted(range(len(labels)), key=lambda i: -weight[i])[: rows - 1])
     rest = [i for i in range(len(labels)) if i not in set(keep)]
     out_labels = [labels[i] for i in keep] + [f"({len(rest)} others)"]
-    out = {name: [values[i] for i in keep] + [sum(values[i] for i in rest)] for name, values in series.items()}
+    out = {
+        name: [values[i] for i in keep] + [sum(values[i] for i in rest)]
+        for name, values in series.items()
+    }
     return out_labels, out
 
 

@@ -41,7 +41,7 @@ def load_keymap(path: Path | None, known_ids: set[str]) -> dict[str, str]:
     table = data.get("keymap", {})
     problems = [f"unknown table [{key}]" for key in data if key != "keymap"]
     if not isinstance(table, dict):
-        raise ConsoleError(f"keymap file {path}: [keymap] must be a table of id = \"key\"")
+        raise ConsoleError(f'keymap file {path}: [keymap] must be a table of id = "key"')
     keymap: dict[str, str] = {}
     for binding_id, keys in table.items():
         if binding_id not in known_ids:

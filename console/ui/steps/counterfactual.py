@@ -49,7 +49,9 @@ class CounterfactualPane(StepPane):
         summary.append(f"{result.flipped:,} / {result.total:,} ({share:.1%})", style="bold")
         summary.append(" " + bar(share, 12), style="red")
         deltas = "  ".join(
-            f"{k} {fmt_num(result.score_delta[k], 3)}" for k in DELTA_KEYS if k in result.score_delta
+            f"{k} {fmt_num(result.score_delta[k], 3)}"
+            for k in DELTA_KEYS
+            if k in result.score_delta
         )
         summary.append(f"\nscore Δ  {deltas}", style="dim")
         self.query_one("#cf-summary", Static).update(summary)
@@ -57,7 +59,9 @@ class CounterfactualPane(StepPane):
         segments.clear()
         for seg in result.segments:
             rate = seg.flipped / seg.total if seg.total else 0.0
-            segments.add_row(f"{seg.column}={seg.value}", f"{seg.flipped:,}", f"{seg.total:,}", f"{rate:.1%}")
+            segments.add_row(
+                f"{seg.column}={seg.value}", f"{seg.flipped:,}", f"{seg.total:,}", f"{rate:.1%}"
+            )
         flipped = self.query_one("#cf-flipped", DataTable)
         flipped.clear()
         for prediction_id in result.flipped_ids:
@@ -85,7 +89,10 @@ class CounterfactualPane(StepPane):
         if result.corrected_score is not None:
             text.append(f"  corrected {result.corrected_score:.3f}", style="bold green")
         text.append(f"  ({result.method})\n", style="dim")
-        items = [(f"{a.feature}={fmt_num(a.value, 3)}", a.contribution) for a in result.attributions[: self._attribution_rows()]]
+        items = [
+            (f"{a.feature}={fmt_num(a.value, 3)}", a.contribution)
+            for a in result.attributions[: self._attribution_rows()]
+        ]
         width = max(40, self.query_one("#cf-explain", Static).content_size.width or 60)
         text.append_text(signed_bars(items, width))
         if result.flip is not None:

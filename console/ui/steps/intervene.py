@@ -15,7 +15,11 @@ from console.ui.format import bar_chart, fit_bins, fmt_num
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
-VERDICT_STYLES = {"broken": "bold white on red", "ok": "bold black on green", "inconclusive": "black on yellow"}
+VERDICT_STYLES = {
+    "broken": "bold white on red",
+    "ok": "bold black on green",
+    "inconclusive": "black on yellow",
+}
 # Statistics shown elsewhere (reasons) or only useful in the trail (thresholds, per-category
 # tables already drawn as the histogram).
 HIDDEN_STATS = frozenset({"reasons", "thresholds", "categories"})
@@ -88,7 +92,9 @@ class IntervenePane(StepPane):
         self.query_one("#iv-stats", Static).update(Group(head, stats, reasons))
         self.result = result
         self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))
-        self.set_hint("b broken (root cause)   e external   c cleared   r re-run   2 back to Locate")
+        self.set_hint(
+            "b broken (root cause)   e external   c cleared   r re-run   2 back to Locate"
+        )
 
     def on_resize(self) -> None:
         result = getattr(self, "result", None)

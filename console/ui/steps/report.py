@@ -57,7 +57,9 @@ class ReportPane(StepPane):
         if exported:
             text.append("\ntrail ")
             ok = exported["verified"]
-            text.append("verifies ✓" if ok else "FAILS verification ✗", style="green" if ok else "bold red")
+            text.append(
+                "verifies ✓" if ok else "FAILS verification ✗", style="green" if ok else "bold red"
+            )
             text.append(f", exported at head {exported['head'][:16]}…: ", style="dim")
             text.append(", ".join(exported["files"]))
         self.query_one("#report-status", Static).update(text)

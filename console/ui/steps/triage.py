@@ -125,7 +125,9 @@ class TriagePane(StepPane):
         # numeric ticks, because its placement of text tick labels varies between runs.
         alert = incident.end if incident is not None else points[-1].ts if points else None
         xs = [(p.ts - alert).total_seconds() / 3600 for p in points] if alert else []
-        reported = [(x, p.reported) for x, p in zip(xs, points, strict=True) if p.reported is not None]
+        reported = [
+            (x, p.reported) for x, p in zip(xs, points, strict=True) if p.reported is not None
+        ]
         recomputed = [
             (x, p.recomputed) for x, p in zip(xs, points, strict=True) if p.recomputed is not None
         ]

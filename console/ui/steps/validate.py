@@ -64,6 +64,10 @@ class ValidatePane(StepPane):
             )
         )
         if self.app.progress.proposal_decided:
-            self.set_hint("the playbook change is decided (see the trail)   s post-fix start   r re-run")
+            self.set_hint(
+                "the playbook change is decided (see the trail)   s post-fix start   r re-run"
+            )
         else:
-            self.set_hint("a accept the playbook change   d reject it   s post-fix start   r re-run")
+            self.set_hint(
+                "a accept the playbook change   d reject it   s post-fix start   r re-run"
+            )

@@ -40,7 +40,9 @@ class StepRail(Widget):
                     text.append("\n")
                 text.append(f" {MARKS[state]} {number} {title:<15}", style=STYLES[state])
                 if WORDS[state]:
-                    text.append(f"\n     {WORDS[state]}", style="dim" if state != "broken" else "red")
+                    text.append(
+                        f"\n     {WORDS[state]}", style="dim" if state != "broken" else "red"
+                    )
             else:
                 short = title if self.size.width >= 90 or len(title) <= 9 else title[:7] + "."
                 text.append(f"{MARKS[state]}{number} {short}", style=STYLES[state])
