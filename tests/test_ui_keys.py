@@ -27,18 +27,34 @@ async def test_user_keymap_rebinds_by_binding_id(tmp_path, monkeypatch):
         inv.close()
 
 
+async def palette_found(pilot, title: str) -> None:
+    """Wait until the palette's first match is `title` (it searches in the background)."""
+    from textual.command import CommandList
+
+    for _ in range(100):
+        await pilot.pause(0.02)
+        found = pilot.app.screen.query(CommandList)
+        if (
+            found
+            and found.first().option_count
+            and title in str(found.first().get_option_at_index(0).prompt)
+        ):
+            return
+    raise AssertionError(f"the palette never offered {title!r}")
+
+
 async def test_palette_jumps_to_a_step_and_tests_an_edge_by_node_name(tmp_path, monkeypatch):
     inv, app = open_game_day(tmp_path, monkeypatch)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
-            await pilot.press("colon", *"go to report")
-            await pilot.pause(0.3)
+            await pilot.press("colon", *"go rep")
+            await palette_found(pilot, "Go to Report")
             await pilot.press("enter")
             await pilot.pause()
             assert app.step == "report"
-            await pilot.press("colon", *"intervene on raw_item_duration_s")
-            await pilot.pause(0.3)
+            await pilot.press("colon", *"item_dur")
+            await palette_found(pilot, "Intervene on raw_item_duration_s")
             await pilot.press("enter")
             await settle(pilot)
             assert app.step == "intervene"

@@ -77,16 +77,6 @@ def test_step_screen(snap_compare, investigated, step, size):
     assert snap_compare(app, terminal_size=SIZES[size], run_before=show)
 
 
-def test_note_modal(snap_compare, investigated):
-    app, show = console_on(investigated, "intervene")
-
-    async def note(pilot) -> None:
-        await show(pilot)
-        await pilot.press("n", *"paged the content-ingest on-call")
-
-    assert snap_compare(app, terminal_size=(80, 24), run_before=note)
-
-
 def test_error_modal(snap_compare, investigated):
     app, show = console_on(investigated, "counterfactual")
 

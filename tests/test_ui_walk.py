@@ -44,10 +44,12 @@ async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
             await settle(pilot)
             assert "flips with" in screen_text(app) or "no single change" in screen_text(app)
 
-            await pilot.press("5", "r")
+            await pilot.press("5", "s")  # choose the post-fix start: the fix went out at 20:00
+            await pilot.press(*"2026-11-12T20:00", "enter")
             await settle(pilot)
             text = screen_text(app)
             assert app.step == "validate" and "RECOVERED" in text
+            assert "11-12 20:00.." in text
 
             await pilot.press("d")  # reject the proposed playbook change
             await settle(pilot)
@@ -104,6 +106,7 @@ async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
         "note": "",
     }
     assert by_action["note"].params["text"] == "paged streamco"
+    assert by_action["postfix"].params["start"] == "2026-11-12T20:00:00Z"
     grade = by_action["grade"].result
     assert grade["found"] and grade["false_leads"] == [] and grade["steps_skipped"] == []
     export = by_action["export"].result

@@ -536,10 +536,14 @@ class IncidentApp(App[None]):
         )
 
     def action_postfix_start(self) -> None:
+        # Prefilled with the window of the last validation (the engine's choice the first
+        # time), so adjusting it is an edit, not a retype.
+        validated = self.results.get("validate")
         windows = getattr(self.inv, "windows", {}) or {}
-        default = (
-            windows["postfix"].start.strftime("%Y-%m-%dT%H:%M") if "postfix" in windows else ""
+        start = (
+            validated.window.start if validated else getattr(windows.get("postfix"), "start", None)
         )
+        default = start.strftime("%Y-%m-%dT%H:%M") if start else ""
 
         def chosen(value: str | None) -> None:
             if value is None:
@@ -630,6 +634,12 @@ class IncidentApp(App[None]):
             self.post_message(EngineFailed("note", exc, False, traceback.format_exc()))
         else:
             self.post_message(EngineDone("note", None, (text, step)))
+
+    async def action_quit(self) -> None:
+        # A running query is interrupted first, so closing the store does not wait for it.
+        if self.running:
+            self.inv.cancel()
+        self.exit()
 
     def action_toggle_keys(self) -> None:
         if self.screen.query("HelpPanel"):
