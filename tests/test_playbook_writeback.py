@@ -189,3 +189,17 @@ def test_an_update_that_breaks_the_playbook_writes_nothing(authored, incident, u
 def test_missing_incident_folder_is_a_console_error(authored, tmp_path):
     with pytest.raises(ConsoleError, match="incident folder does not exist"):
         propose(authored, lesson(), tmp_path / "nope")
+
+
+def test_the_diff_shows_the_lesson_alone_not_the_dropped_comments(authored, incident):
+    verify_only = GraphUpdate(verify=lesson().verify)
+    proposal = propose(authored, verify_only, incident)
+    changed = [
+        line
+        for line in proposal.diff.read_text().splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert any('status = "verified"' in line for line in changed)
+    assert any("mismatch rate 0.31 > 0.01" in line for line in changed)
+    assert not any(line[1:].lstrip().startswith("#") for line in changed)
+    assert len(changed) < 20

@@ -101,9 +101,11 @@ def propose(authored: str | Path, update: GraphUpdate, incident_dir: str | Path)
         ) from None
     text = tomli_w.dumps(updated)
     atomic_write(proposed_path, text.encode("utf-8"))
+    # Both sides go through tomli-w so the diff shows the update alone, not every comment and
+    # layout choice the writer drops.
     diff = "".join(
         difflib.unified_diff(
-            original.decode("utf-8").splitlines(keepends=True),
+            tomli_w.dumps(data).splitlines(keepends=True),
             text.splitlines(keepends=True),
             fromfile=str(authored),
             tofile=str(proposed_path),
@@ -112,7 +114,8 @@ def propose(authored: str | Path, update: GraphUpdate, incident_dir: str | Path)
     header = [
         f"# proposed update to {authored} (sha256 {_sha256(original)})",
         *(f"#   {line}" for line in update.describe()),
-        "# the proposal is written with tomli-w: comments and formatting are not kept",
+        "# the proposal is written with tomli-w: comments and formatting are not kept;",
+        "# the diff compares both files as tomli-w writes them, so it shows the update alone",
     ]
     atomic_write(incident_dir / DIFF_NAME, ("\n".join(header) + "\n" + diff).encode("utf-8"))
     return Proposal(
