@@ -89,3 +89,12 @@ def test_bad_names_and_references(tmp_path):
         snapshot(store, SQL, PARAMS, tmp_path / "incident", "../escape")
     with pytest.raises(ConsoleError, match="lacks 'sha256'"):
         EvidenceRef.from_dict({"path": "evidence/x.parquet"})
+
+
+def test_the_same_rows_in_another_order_give_the_same_evidence(tmp_path):
+    folder = write_store(tmp_path / "tel")
+    shuffled = SQL.replace("ORDER BY 1", "ORDER BY 2 DESC")
+    with open_store(folder, TelemetryTables()) as store:
+        first = snapshot(store, SQL, PARAMS, tmp_path / "a", "rows")
+        second = snapshot(store, shuffled, PARAMS, tmp_path / "b", "rows")
+    assert read_evidence(tmp_path / "a", first).equals(read_evidence(tmp_path / "b", second))

@@ -57,8 +57,12 @@ def snapshot(
     incident_dir: Path,
     name: str,
 ) -> EvidenceRef:
-    """Run the query and keep its rows as evidence; returns the reference for the trail."""
-    table = store.query(sql, params)
+    """Run the query and keep its rows as evidence; returns the reference for the trail.
+
+    The rows are put in a total order first: DuckDB's threads return them in any order, and
+    the same investigation must give the same evidence file and sha256.
+    """
+    table = store.query(f"SELECT * FROM ({sql}) AS evidence ORDER BY ALL", params)
     return write_evidence(table, incident_dir, name, sql=sql, params=params)
 
 
