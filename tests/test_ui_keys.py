@@ -53,13 +53,39 @@ async def test_palette_jumps_to_a_step_and_tests_an_edge_by_node_name(tmp_path, 
             await pilot.press("enter")
             await pilot.pause()
             assert app.step == "report"
-            await pilot.press("colon", *"item_dur")
+            await pilot.press("colon", *"on raw_item_dur")
             await palette_found(pilot, "Intervene on raw_item_duration_s")
             await pilot.press("enter")
             await settle(pilot)
             assert app.step == "intervene"
             assert app.edge == ("raw_item_duration_s", "f_log_duration")
             assert "shadow_recompute on" in screen_text(app)
+    finally:
+        inv.close()
+
+
+async def test_an_external_shift_is_reachable_from_the_palette(tmp_path, monkeypatch):
+    """The edge out of an external node has no planned intervention; it is still testable
+    by name, and marking it external is the root-cause call the game day expects."""
+    from console.audit import read_entries
+
+    inv, app = open_game_day(tmp_path, monkeypatch, name="recs-external-shift")
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("c")
+            await settle(pilot)
+            await pilot.press("colon", *"ext_world")
+            await palette_found(pilot, "Intervene on ext_world_events")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.step == "intervene"
+            assert app.edge == ("ext_world_events", "raw_user_top_genre")
+            await pilot.press("e")
+            await settle(pilot)
+        marks = [e for e in read_entries(inv.incident_dir) if e.action == "mark_edge"]
+        assert marks[-1].params["edge"] == ["ext_world_events", "raw_user_top_genre"]
+        assert marks[-1].params["mark"] == "external"
     finally:
         inv.close()
 

@@ -75,7 +75,7 @@ async def test_keys_work_while_an_intervention_runs_and_x_cancels_it(tmp_path, m
             assert len(app.screen_stack) == 1  # a cancel is not an error modal
             await pilot.press("r")  # the edge can be run again at once
             await settle(pilot)
-            assert "BROKEN" in screen_text(app)
+            assert "SHIFTED" in screen_text(app)
     finally:
         inv.close()
 

@@ -31,7 +31,7 @@ async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
             await settle(pilot)
             text = screen_text(app)
             assert app.step == "intervene"
-            assert "raw_item_genre -> f_item_genre" in text and "BROKEN" in text
+            assert "raw_item_genre -> f_item_genre" in text and "SHIFTED" in text
             assert "IAB" in text  # the new categories, drawn live against baseline
 
             await pilot.press("b")  # the root cause: Counterfactual runs

@@ -19,13 +19,18 @@ class IncidentCommands(Provider):
         for number, step in enumerate(STEPS, start=1):
             commands.append((f"Go to {TITLES[step]}", partial(app.goto, step), f"key {number}"))
         if app.running is None:
+            # Every causal edge, planned or not: an edge out of an external node has no plan,
+            # and the engine compares its distributions instead (how an external shift shows).
             for edge in app.inv.playbook.edges:
-                if edge.intervention is not None:
+                if not edge.feedback:
+                    plan = (
+                        edge.intervention.type if edge.intervention else "distribution comparison"
+                    )
                     commands.append(
                         (
                             f"Intervene on {edge.source} ({edge_text((edge.source, edge.target))})",
                             partial(app.test_edge, (edge.source, edge.target)),
-                            edge.intervention.type,
+                            plan,
                         )
                     )
         checks = [

@@ -77,7 +77,12 @@ class IntervenePane(StepPane):
     def show(self, task: str, result: InterventionResult) -> None:
         self.has_result = True
         head = Text()
-        head.append(f" {result.verdict.upper()} ", style=VERDICT_STYLES.get(result.verdict, "bold"))
+        # A distribution that moved says the node shifted, not yet why: the engineer calls it
+        # broken (the mechanism failed) or external (the world moved).
+        label = result.verdict.upper()
+        if result.type == "distribution_shift" and result.verdict == "broken":
+            label = "SHIFTED"
+        head.append(f" {label} ", style=VERDICT_STYLES.get(result.verdict, "bold"))
         head.append(f"  {result.type} on {result.node}", style="bold")
         rows = ", ".join(f"{w} {n:,}" for w, n in result.rows.items())
         head.append(f"\nrows read: {rows}", style="dim")
