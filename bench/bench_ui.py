@@ -1,6 +1,6 @@
 """What reopening a long incident costs the console before its first screen: reading the
 step states and every step's last result back from the trail (console.ui.state and
-console.ui.resume), and the trail tail's incremental polling while entries are appended.
+console.engine.revive), and the trail tail's incremental polling while entries are appended.
 
 Neither loads textual: the console's state is plain data read from the trail.
 """
@@ -8,7 +8,7 @@ Neither loads textual: the console's state is plain data read from the trail.
 from __future__ import annotations
 
 from console.audit import Tail, Trail, read_entries
-from console.ui.resume import last_results
+from console.engine.revive import last_results
 from console.ui.state import Progress
 
 ENTRIES = 20_000

@@ -91,7 +91,7 @@ def test_error_modal(snap_compare, investigated):
 
 def test_a_resumed_incident_reads_every_result_back_from_the_trail(investigated):
     from console.audit import read_entries
-    from console.ui.resume import last_results
+    from console.engine.revive import last_results
 
     inv, _folder, results = investigated
     revived = last_results(read_entries(inv.incident_dir))

@@ -40,6 +40,7 @@ from console.engine.results import (
     ValidationResult,
     Window,
 )
+from console.engine.revive import NOT_RESULTS, last_results, revive_entry
 from console.engine.triage import run_triage
 from console.errors import ConsoleError
 from console.playbook import writeback
@@ -131,10 +132,20 @@ class Investigation:
         return inv
 
     def _resume(self) -> None:
-        """Calls recorded by an earlier session of this incident (the engineer's triage
-        decision and edge marks) still hold: a reopened incident keeps its root cause. Step
-        results are not rebuilt; run the steps again to see them."""
-        for entry in self.trail.entries():
+        """What an earlier session of this incident recorded still holds: the engineer's
+        triage decision and edge marks, and the latest result of each step (read back from
+        the trail, not recomputed), so a report written after a restart tells the whole story."""
+        entries = list(self.trail.entries())
+        found = last_results(entries)
+        self.triage_result = found.get("triage")
+        self.locate_result = found.get("locate")
+        self.blast_radius = found.get("counterfactual")
+        self.validation = found.get("validate")
+        for entry in entries:
+            if entry.step == "intervene" and entry.action not in NOT_RESULTS:
+                tested = revive_entry(InterventionResult, entry)
+                if tested is not None:
+                    self.interventions[tuple(tested.edge)] = tested
             if (entry.step, entry.action) == ("triage", "decide"):
                 self.triage_decision = str(entry.params.get("verdict"))
             elif entry.action == "mark_edge" and len(entry.params.get("edge") or ()) == 2:

@@ -22,13 +22,13 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressB
 
 from console.audit import Entry, read_entries
 from console.engine.results import ReportResult
+from console.engine.revive import last_results, revive
 from console.errors import ConsoleError
 from console.gameday.grading import Grade
 from console.ui.bindings import APP_BINDINGS
 from console.ui.commands import IncidentCommands
 from console.ui.messages import EngineDone, EngineFailed
 from console.ui.modals import ErrorModal, PromptModal
-from console.ui.resume import last_results, revive
 from console.ui.state import TITLES, Progress, edge_of, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane

@@ -1,8 +1,9 @@
-"""Results read back from the trail, so a resumed incident shows each step as it was left.
+"""Results read back from the trail, so a reopened incident resumes where it was left.
 
 Every engine step stores its result's to_dict() in its trail entry; `revive` turns such a
 dict back into the result dataclass (nested dataclasses, lists, tuples, datetimes) by the
-field types, so no query runs again when an incident is reopened.
+field types, so no query runs again when an incident is reopened, and the report of a resumed
+incident quotes what the trail holds.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def revive(cls: Any, data: Any) -> Any:
     return data
 
 
+def revive_entry(cls: type, entry: Entry) -> Any:
+    """The result an entry holds as `cls`, or None when it does not read back (an older
+    engine's format): that step is simply run again."""
+    try:
+        return revive(cls, entry.result)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
 def last_results(entries: Iterable[Entry]) -> dict[str, Any]:
     """The latest result of each step in the trail, revived; steps whose entry does not
     read back (an older engine's format) are left out, and are simply run again."""
@@ -74,11 +84,5 @@ def last_results(entries: Iterable[Entry]) -> dict[str, Any]:
         for key, (step, action, _cls) in RESULT_ENTRIES.items():
             if entry.step == step and (action is None or entry.action == action):
                 found[key] = entry
-    revived: dict[str, Any] = {}
-    for key, entry in found.items():
-        cls = RESULT_ENTRIES[key][2]
-        try:
-            revived[key] = revive(cls, entry.result)
-        except (TypeError, ValueError, KeyError):
-            continue
-    return revived
+    revived = {key: revive_entry(RESULT_ENTRIES[key][2], e) for key, e in found.items()}
+    return {key: result for key, result in revived.items() if result is not None}
