@@ -30,6 +30,8 @@ def fsync_dir(path: str | os.PathLike) -> None:
 
 
 def _temp_beside(target: Path) -> tuple[int, Path]:
+    if not target.parent.is_dir():
+        raise ConsoleError(f"cannot write {target}: folder {target.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     return fd, Path(tmp)
 
@@ -62,8 +64,6 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ParquetWriter); when the block ends without an error the file is fsynced and replaces
     path, otherwise it is removed and path is untouched."""
     target = Path(path)
-    if not target.parent.is_dir():
-        raise ConsoleError(f"cannot write {target}: folder {target.parent} does not exist")
     fd, tmp = _temp_beside(target)
     os.fchmod(fd, SHARED_MODE)
     os.close(fd)

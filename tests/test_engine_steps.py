@@ -494,6 +494,17 @@ def test_cli_auto_on_the_toy_store(toy, tmp_path, capsys):
     assert "root cause: broken_edge raw_x -> f_x" in printed
 
 
+def test_cli_json_into_a_missing_folder_is_said_before_anything_runs(toy, tmp_path, capsys):
+    code = main([
+        "investigate", str(toy / "playbook.toml"), "--telemetry", str(toy),
+        "--incident-dir", str(tmp_path / "inc"), "--auto",
+        "--json", str(tmp_path / "nowhere" / "summary.json"), "--alert-at", ALERT.isoformat(),
+    ])  # fmt: skip
+    assert code == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert not (tmp_path / "inc").exists()
+
+
 def test_cli_without_auto_points_to_the_console(toy, tmp_path, capsys):
     code = main(
         [

@@ -45,13 +45,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-def test_atomic_path_names_a_missing_folder(tmp_path):
+def test_both_writers_name_a_missing_folder(tmp_path):
     missing = tmp_path / "nowhere" / "out.csv"
     with (
         pytest.raises(ConsoleError, match="folder .*nowhere.* does not exist"),
         atomic_path(missing),
     ):
         pass
+    with pytest.raises(ConsoleError, match="folder .*nowhere.* does not exist"):
+        atomic_write(missing, "a,b\n")
 
 
 def test_create_once_keeps_the_first_content(tmp_path):

@@ -14,6 +14,7 @@ ENGINE_PACKAGES = [
     "console.scoring",
     "console.gameday",
     "console.cli",
+    "console.commands",
 ]
 
 

@@ -15,7 +15,6 @@ from console.telemetry.windows import (
     format_utc,
     latest_timestamp,
     parse_utc,
-    postfix_window,
     resolve_windows,
 )
 
@@ -28,10 +27,6 @@ def test_windows_follow_the_playbook_durations():
     # Baseline: 7 days ending 1 day before the incident starts.
     assert windows["baseline"].end == ALERT - timedelta(hours=6) - timedelta(days=1)
     assert windows["baseline"].duration == timedelta(days=7)
-    fixed = ALERT + timedelta(hours=2)
-    assert postfix_window(Windows(postfix=timedelta(hours=3)), fixed) == Window(
-        "postfix", fixed, fixed + timedelta(hours=3)
-    )
 
 
 def test_windows_are_half_open_and_utc():

@@ -59,6 +59,9 @@ def _investigate(args) -> int:
     from console.telemetry.windows import parse_utc
 
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        # Said before the investigation runs, not after it has written the trail.
+        raise ConsoleError(f"--json {args.json}: folder {args.json.parent} does not exist")
     with Investigation.open(
         args.playbook, args.telemetry, args.incident_dir,
         actor=args.actor, alert_at=alert_at, metric=args.metric,

@@ -14,6 +14,7 @@ from console.commands import add_command
 from console.errors import ConsoleError
 from console.files import atomic_write
 from console.paths import SAMPLE_DATA_DIR, scenario_dir
+from console.telemetry.windows import parse_utc
 
 
 def register(sub) -> None:
@@ -79,18 +80,6 @@ def default_incident_dir(name: str) -> Path:
     return Path("incidents") / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def parse_alert_at(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConsoleError(
-            f"--alert-at {text!r} is not an ISO time such as 2026-11-20T12:00Z"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def run_open(args) -> int:
     playbook = Path(args.playbook)
     incident_dir = args.incident_dir or default_incident_dir(playbook.stem)
@@ -100,7 +89,7 @@ def run_open(args) -> int:
         incident_dir,
         actor=args.actor,
         keymap_path=args.keymap,
-        alert_at=parse_alert_at(args.alert_at),
+        alert_at=parse_utc(args.alert_at) if args.alert_at else None,
         metric=args.metric,
     )
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from console.errors import ConsoleError
 from console.playbook.model import TelemetryTables
 from console.telemetry.store import TelemetryStore, duckdb_identifier, open_store
-from console.telemetry.windows import Window, format_utc
+from console.telemetry.windows import format_utc
 
 # Contract type -> DuckDB types that satisfy it (as DESCRIBE prints them).
 ACCEPTED_TYPES: dict[str, frozenset[str]] = {
@@ -110,36 +109,6 @@ def check_schema(
         return _check_store(source, now=now, skew=skew)
     with open_store(Path(source), tables, allow_missing=True) as store:
         return _check_store(store, now=now, skew=skew)
-
-
-def require_schema(
-    source: TelemetryStore | Path,
-    tables: TelemetryTables,
-    *,
-    now: datetime | None = None,
-    skew: timedelta = DEFAULT_SKEW,
-) -> None:
-    """check_schema, raising one ConsoleError that lists every problem."""
-    problems = check_schema(source, tables, now=now, skew=skew)
-    if problems:
-        where = source.location if isinstance(source, TelemetryStore) else source
-        raise ConsoleError(
-            f"telemetry {where} breaks the contract of docs/telemetry.md", problems=problems
-        )
-
-
-def check_window_rows(store: TelemetryStore, window: Window) -> str | None:
-    """A problem when the window holds no decision rows, else None."""
-    rows = store.query(
-        "SELECT count(*) AS n FROM decisions WHERE ts >= $start AND ts < $end",
-        window.params(),
-    )
-    if rows.column("n")[0].as_py() == 0:
-        return (
-            f"{window.name} window {format_utc(window.start)} to {format_utc(window.end)} "
-            f"holds no rows in {store.label('decisions')}"
-        )
-    return None
 
 
 def table_summaries(store: TelemetryStore) -> list[TableSummary]:

@@ -61,12 +61,6 @@ def resolve_windows(windows: Windows, alert_at: datetime) -> dict[str, Window]:
     return {"baseline": baseline, "incident": incident}
 
 
-def postfix_window(windows: Windows, fixed_at: datetime) -> Window:
-    """The validation window: [fix, fix + postfix)."""
-    fixed_at = _aware("fix time", fixed_at)
-    return Window("postfix", fixed_at, fixed_at + windows.postfix)
-
-
 def latest_timestamp(store: TelemetryStore, metric_series: str | None = None) -> datetime:
     """The newest ts of a metric series (or of decisions when no series is given).
 
