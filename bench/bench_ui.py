@@ -7,6 +7,8 @@ Neither loads textual: the console's state is plain data read from the trail.
 
 from __future__ import annotations
 
+import shutil
+
 from console.audit import Tail, Trail, read_entries
 from console.engine.revive import last_results
 from console.ui.state import Progress
@@ -56,6 +58,7 @@ def resume_state(ctx) -> int:
 
 def tail_poll(ctx) -> int:
     folder = ctx.work / "tail"
+    shutil.rmtree(folder, ignore_errors=True)  # a fresh trail each run: every entry is new
     tail = Tail(folder)
     seen = 0
     with Trail.open(folder, actor="bench") as trail:

@@ -4,7 +4,8 @@
     python bench/run.py --rows 1000000 --only trail
 
 Each bench/bench_*.py module defines BENCHMARKS: a list of (name, function) where the function
-takes a Context and returns the number of rows (or entries) it processed. Every benchmark runs
+takes a Context and returns the number of rows (or entries) it processed, or None when there
+was nothing to measure (a cached store already there): then no line is printed. Every benchmark runs
 in a child process of its own so that its peak memory (max RSS) is its own.
 
 The large store is generated once into bench/.store/<rows> and reused by later runs.
@@ -81,6 +82,9 @@ def run_one(filename: str, name: str, ctx: Context, queue) -> None:
     started = time.perf_counter()
     rows = func(ctx)
     seconds = time.perf_counter() - started
+    if rows is None:
+        queue.put(None)
+        return
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(
         {
@@ -118,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         if child.exitcode != 0:
             emit({"name": name, "error": f"exit status {child.exitcode}"})
             continue
-        emit(queue.get())
+        figures = queue.get()
+        if figures is not None:
+            emit(figures)
     return 0
 
 
