@@ -3,11 +3,15 @@ recs-metadata-format scenario, checking what each screen shows and what the trai
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from test_ui_helpers import ACTOR, open_game_day, screen_text, settle
+from textual.widgets import Input
 
 from console.audit import read_entries, verify
+from console.engine.validate import fix_time
+from console.ui.modals import PromptModal
 
 
 async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
@@ -35,6 +39,7 @@ async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
             assert "IAB" in text  # the new categories, drawn live against baseline
 
             await pilot.press("b")  # the root cause: Counterfactual runs
+            edge = ("raw_item_genre", "f_item_genre")
             await settle(pilot)
             text = screen_text(app)
             assert app.step == "counterfactual"
@@ -44,8 +49,12 @@ async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
             await settle(pilot)
             assert "flips with" in screen_text(app) or "no single change" in screen_text(app)
 
-            await pilot.press("5", "s")  # choose the post-fix start: the fix went out at 20:00
-            await pilot.press(*"2026-11-12T20:00", "enter")
+            await pilot.press("5", "s")  # the post-fix start: the engine's default, the fix
+            await settle(pilot)
+            assert isinstance(app.screen, PromptModal)
+            prefilled = app.screen.query_one(Input).value
+            assert prefilled == fix_time(inv.ctx, inv.ctx.edge(*edge)).strftime("%Y-%m-%dT%H:%M")
+            await pilot.press(*"2026-11-12T20:00", "enter")  # typing replaces it
             await settle(pilot)
             text = screen_text(app)
             assert app.step == "validate" and "RECOVERED" in text
@@ -112,3 +121,7 @@ async def test_keyboard_walk_from_triage_to_export(tmp_path, monkeypatch):
     export = by_action["export"].result
     assert export["verified"] and "exports/trail.parquet" in export["files"]
     assert json.loads((incident / "head.json").read_text())["count"] == len(entries)
+    # The grade section was added after the report entry hashed report.md: the grade entry
+    # carries the final file's hash, so the trail's last word on the report matches the file.
+    hashes = [ev.sha256 for e in entries for ev in e.evidence if ev.path == "report.md"]
+    assert hashes[-1] == hashlib.sha256((incident / "report.md").read_bytes()).hexdigest()

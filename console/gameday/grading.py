@@ -2,14 +2,16 @@
 
 What counts is what the participant *decided*, read from the trail: the triage call
 (triage `decide`, params `verdict`) and the edges they marked (`mark_edge`, params `edge` and
-`mark`: broken / external / cleared). The grade records the root cause found or not (node, edge and kind), the time from
-the first trail entry to the first right call, the steps skipped and the false leads (edges
-marked broken or external that were not the cause). It is written into the trail as one
-("gameday", "grade") entry and appended to the post-mortem as a "Game day grade" section.
+`mark`: broken / external / cleared). The grade records the root cause found or not (node,
+edge and kind), the time from the first trail entry to the first right call, the steps skipped
+and the false leads (edges marked broken or external that were not the cause). It is appended
+to the post-mortem as a "Game day grade" section, then written into the trail as one
+("gameday", "grade") entry whose evidence is the post-mortem's final sha256.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -175,14 +177,36 @@ def grade(entries: list[Entry], answer: AnswerKey) -> Grade:
 
 
 def grade_and_record(trail: Trail, scenario_folder: Path, report: Path | None = None) -> Grade:
-    """Grade the open trail against the scenario's answer key, record the grade as a trail
-    entry, and append it to the report when one has been written."""
+    """Grade the open trail against the scenario's answer key, append the grade to the report
+    when one has been written, and record the grade as a trail entry."""
     answer = load_answer(scenario_folder)
     result = grade(list(read_entries(trail.incident_dir)), answer)
-    trail.append("gameday", "grade", params={"scenario": answer.scenario}, result=result.to_dict())
+    record_grade(trail, result, report)
+    return result
+
+
+def record_grade(trail: Trail, result: Grade, report: Path | None = None) -> None:
+    """Append the grade section to the report (when it exists), then record the grade entry.
+
+    The report entry's sha256 was taken before the section was added, so the grade entry
+    carries the final file's sha256 as evidence: the trail's last word on report.md matches
+    the file on disk."""
+    evidence = []
     if report is not None and report.exists():
         append_grade_section(report, result)
-    return result
+        evidence.append(
+            {
+                "path": _in_incident(report, Path(trail.incident_dir)),
+                "sha256": hashlib.sha256(report.read_bytes()).hexdigest(),
+            }
+        )
+    trail.append(
+        "gameday",
+        "grade",
+        params={"scenario": result.scenario},
+        result=result.to_dict(),
+        evidence=evidence,
+    )
 
 
 def append_grade_section(report: Path, result: Grade) -> None:
@@ -192,6 +216,14 @@ def append_grade_section(report: Path, result: Grade) -> None:
         text = text[: text.index(GRADE_HEADING)]
     text = text.rstrip("\n") + "\n\n" + result.markdown()
     atomic_write(report, text.encode("utf-8"))
+
+
+def _in_incident(path: Path, incident_dir: Path) -> str:
+    """The path as the trail names files: relative to the incident folder when inside it."""
+    try:
+        return path.resolve().relative_to(incident_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _edge(value: Any) -> tuple[str, str] | None:

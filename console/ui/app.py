@@ -4,6 +4,10 @@ Layout: header (model, metric, windows, severity, elapsed), step rail, the curre
 pane, a live tail of the audit trail, the footer with the keys. Engine calls run in one
 worker at a time (`engine_call`); it posts EngineDone / EngineFailed and only the handlers
 touch widgets. The trail is the state: the rail is recomputed from its entries.
+
+No file is read on the UI thread: the trail and the report are read once in the constructor
+(before the app runs), then by workers only (the engine worker after each call, the tail's
+polling worker), which post what they read.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +25,14 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar
 
-from console.audit import Entry, read_entries
+from console.audit import Entry, load_key
 from console.engine.results import ReportResult
 from console.engine.revive import last_results, revive
 from console.errors import ConsoleError
 from console.gameday.grading import Grade
 from console.ui.bindings import APP_BINDINGS
 from console.ui.commands import IncidentCommands
-from console.ui.messages import EngineDone, EngineFailed
+from console.ui.messages import EngineDone, EngineFailed, TrailRead
 from console.ui.modals import ErrorModal, PromptModal
 from console.ui.state import TITLES, Progress, edge_of, edge_text
 from console.ui.steps.base import StepPane
@@ -61,6 +66,7 @@ RUNNING_TEXT = {
     "report": "Writing the post-mortem draft",
     "export": "Exporting the report and the trail",
     "grade": "Grading the game day",
+    "postfix_default": "Finding the fix (the first change after the alert)",
 }
 
 
@@ -99,13 +105,20 @@ class IncidentApp(App[None]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.time_text = time_text
         self.incident_dir = Path(inv.trail.incident_dir)
-        self.progress = Progress.from_entries(read_entries(self.incident_dir))
+        self.tail = TrailTail(self.incident_dir, self.time_text, id="tail")
+        # The constructor runs before the app does: the one read of the whole trail (and of
+        # the report, on resume) happens here, off the UI thread's event loop.
+        opening: list[Entry] = []
+        self.tail.read_new(opening.extend)
+        self.opening = opening
+        self.report_text = self._read_report(opening)
+        self.progress = Progress.from_entries(opening)
         self.step = self.progress.next_step()
-        self.edge: tuple[str, str] | None = self._last_tested_edge()
+        self.edge: tuple[str, str] | None = self._last_tested_edge(opening)
         self.running: str | None = None
         self.cancelling = False
         self.results: dict[str, Any] = {}
-        self.graded = any(e.action == "grade" for e in read_entries(self.incident_dir))
+        self.graded = any(e.action == "grade" for e in opening)
         self.grade: Any = None  # the game day's Grade once graded in this session
         if keymap:
             self.set_keymap(keymap)
@@ -127,7 +140,7 @@ class IncidentApp(App[None]):
                 with Horizontal(id="busy"):
                     yield ProgressBar(total=None, show_eta=False, id="busy-bar")
                     yield Label("", id="busy-label")
-        yield TrailTail(self.incident_dir, self.time_text, self._on_trail, id="tail")
+        yield self.tail
         yield Footer()
 
     def on_mount(self) -> None:
@@ -141,11 +154,12 @@ class IncidentApp(App[None]):
         if "baseline" in windows:
             header.baseline_window = (windows["baseline"].start, windows["baseline"].end)
         self._header_from_trail(header)
-        first = next(read_entries(self.incident_dir), None)
-        header.started = first.time if first else self.clock()
+        header.started = self.opening[0].time if self.opening else self.clock()
         header.label = f"scenario {self.gameday.scenario}" if self.gameday else ""
         self._tick()
         self.set_interval(1.0, self._tick)
+        self.tail.add(self.opening)
+        self.set_interval(0.5, self.poll_trail)
         self.query_one("#busy").display = False
         self._refresh_rail()
         self.query_one(IntervenePane).show_plan(self.edge, self._mark(self.edge))
@@ -158,7 +172,7 @@ class IncidentApp(App[None]):
 
     def _restore(self) -> None:
         """Show the results the trail holds, as they were, without running anything again."""
-        entries = list(read_entries(self.incident_dir))
+        entries = self.opening
         found = last_results(entries)
         if "triage" in found:
             self._done_triage(found["triage"])
@@ -172,9 +186,8 @@ class IncidentApp(App[None]):
             self._done_explain(found["explain"], found["explain"].prediction_id)
         if "validate" in found:
             self._done_validate(found["validate"], found["validate"].edge)
-        written = [e for e in entries if e.step == "report" and e.action == "write"]
-        if written:
-            self._restore_report(written[-1])
+        if self.report_text is not None:
+            self._restore_report(self.report_text)
         grades = [e for e in entries if e.step == "gameday" and e.action == "grade"]
         if grades:
             try:
@@ -182,15 +195,34 @@ class IncidentApp(App[None]):
                 self._pane("report").show("grade", self.grade)
             except (TypeError, ValueError, KeyError):
                 self.grade = None  # an older grade format: g grades again
-        self.edge = self._last_tested_edge()
+        self.edge = self._last_tested_edge(entries)
         self.goto(self.step)
 
-    def _restore_report(self, entry: Entry) -> None:
-        path = str(entry.result.get("path") or entry.params.get("path") or "report.md")
+    @staticmethod
+    def _written_report(entries: list[Entry]) -> Entry | None:
+        written = [e for e in entries if e.step == "report" and e.action == "write"]
+        return written[-1] if written else None
+
+    def _read_report(self, entries: list[Entry]) -> str | None:
+        """The text of the last report the trail says was written; None when there is none
+        or the file is gone (r writes it again)."""
+        entry = self._written_report(entries)
+        if entry is None:
+            return None
         try:
-            markdown = (self.incident_dir / path).read_text(encoding="utf-8")
+            return (self.incident_dir / self._report_path(entry)).read_text(encoding="utf-8")
         except OSError:
-            return  # the report file is gone: r writes it again
+            return None
+
+    @staticmethod
+    def _report_path(entry: Entry) -> str:
+        return str(entry.result.get("path") or entry.params.get("path") or "report.md")
+
+    def _restore_report(self, markdown: str) -> None:
+        entry = self._written_report(self.opening)
+        if entry is None:
+            return
+        path = self._report_path(entry)
         report = ReportResult(
             path,
             markdown,
@@ -202,7 +234,7 @@ class IncidentApp(App[None]):
 
     def _header_from_trail(self, header: IncidentHeader) -> None:
         """On resume, the severity and change of the last triage in the trail."""
-        for entry in read_entries(self.incident_dir):
+        for entry in self.opening:
             if entry.step == "triage" and entry.action == "triage":
                 header.tier = str(entry.result.get("tier", ""))
                 change = entry.result.get("relative_change")
@@ -217,16 +249,31 @@ class IncidentApp(App[None]):
     def _refresh_rail(self) -> None:
         self.query_one(StepRail).states = self.progress.states(self.step)
 
-    def _on_trail(self, entries: list[Entry]) -> None:
+    def _add_entries(self, entries: list[Entry]) -> None:
+        """New trail entries, read by a worker: into the tail and the step rail."""
+        if not entries:
+            return
+        self.tail.add(entries)
         for entry in entries:
             self.progress.add(entry.step, entry.action, entry.params)
         self._refresh_rail()
 
-    def _last_tested_edge(self) -> tuple[str, str] | None:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tail")
+    def poll_trail(self) -> None:
+        self.tail.read_new(self._post_new_entries)
+
+    def _post_new_entries(self, entries: list[Entry]) -> None:
+        if entries:
+            self.post_message(TrailRead(entries))
+
+    def on_trail_read(self, message: TrailRead) -> None:
+        self._add_entries(message.entries)
+
+    def _last_tested_edge(self, entries: list[Entry]) -> tuple[str, str] | None:
         if self.progress.root_edge:
             return self.progress.root_edge
         edge = None
-        for entry in read_entries(self.incident_dir):
+        for entry in entries:
             if entry.step == "intervene":
                 edge = edge_of(entry.params.get("edge")) or edge
         return edge
@@ -253,14 +300,21 @@ class IncidentApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def engine_call(self, task: str, fn: Callable[..., Any], *args: Any) -> None:
+        self._call_and_post(task, fn, *args)
+
+    def _call_and_post(self, task: str, fn: Callable[..., Any], *args: Any) -> None:
+        """Runs in a worker: the call, then the entries it appended, posted with its outcome
+        (so the rail is up to date before the result is shown)."""
+        outcome: Callable[[list[Entry]], EngineDone | EngineFailed]
         try:
             result = fn(*args)
         except ConsoleError as exc:
-            self.post_message(EngineFailed(task, exc, True, str(exc)))
+            outcome = partial(EngineFailed, task, exc, True, str(exc))
         except Exception as exc:
-            self.post_message(EngineFailed(task, exc, False, traceback.format_exc()))
+            outcome = partial(EngineFailed, task, exc, False, traceback.format_exc())
         else:
-            self.post_message(EngineDone(task, result, args))
+            outcome = partial(EngineDone, task, result, args)
+        self.tail.read_new(lambda new: self.post_message(outcome(new)))
 
     def _idle(self) -> None:
         self.running = None
@@ -270,7 +324,9 @@ class IncidentApp(App[None]):
     def on_engine_failed(self, message: EngineFailed) -> None:
         if message.task != "note":
             self._idle()
-        self._read_trail()  # the engine records failed steps too
+        # intervene, counterfactual and explain record their failures (and cancellations) in
+        # the trail; the other steps leave no entry when they fail.
+        self._add_entries(message.entries)
         if self.cancelling:
             self.notify(f"{RUNNING_TEXT.get(message.task, message.task)}: cancelled", timeout=4)
         elif message.expected:
@@ -287,7 +343,7 @@ class IncidentApp(App[None]):
     def on_engine_done(self, message: EngineDone) -> None:
         if message.task != "note":
             self._idle()
-        self._read_trail()  # the entry is on disk before the result is shown
+        self._add_entries(message.entries)  # the rail knows the step is done before it shows
         handler = getattr(self, f"_done_{message.task}")
         handler(message.result, *message.args)
 
@@ -302,7 +358,6 @@ class IncidentApp(App[None]):
         self._pane("triage").show("triage", result)
 
     def _done_decide_triage(self, _result: Any, decision: str, _note: str = "") -> None:
-        self._read_trail()
         if decision == "false_alarm":
             self.notify("Closed as a false alarm: write the report (r)", timeout=4)
             self.goto("report")
@@ -324,7 +379,6 @@ class IncidentApp(App[None]):
     def _done_mark_edge(
         self, _result: Any, edge: tuple[str, str], status: str, _note: str = ""
     ) -> None:
-        self._read_trail()
         self.query_one(IntervenePane).show_plan(edge, status)
         if status == "broken":
             self.notify(f"{edge_text(edge)} marked broken: re-scoring the blast radius", timeout=4)
@@ -349,7 +403,6 @@ class IncidentApp(App[None]):
         self._pane("validate").show("validate", result)
 
     def _done_decide_proposal(self, result: Path | None, accept: bool) -> None:
-        self._read_trail()
         verdict = (
             f"accepted: {result}" if accept and result else "rejected" if not accept else "accepted"
         )
@@ -368,43 +421,49 @@ class IncidentApp(App[None]):
         if grade is None:
             grade = grading.grade_and_record(self.inv.trail, self.gameday.folder, path)
         else:
-            grading.append_grade_section(path, grade)
+            # The grade section goes back on the rewritten report, and a grade entry records
+            # the report's final sha256 (report() hashed it before the section was added).
+            grading.record_grade(self.inv.trail, grade, path)
         return replace(result, markdown=path.read_text(encoding="utf-8")), grade
 
     def _done_report(self, outcome: tuple[Any, Any]) -> None:
         result, grade = outcome
         self.results["report"] = result
-        self._read_trail()
         self._pane("report").show("report", result)
         if grade is not None and self.grade is None:
-            self._done_grade(grade)
+            self._show_grade(grade)
 
     def _done_export(self, result: dict) -> None:
         self._pane("report").show("export", result)
         state = "verifies" if result["verified"] else "FAILS verification"
         self.notify(f"Exported {len(result['files'])} files; the trail {state}", timeout=5)
 
-    def _done_grade(self, grade: Any) -> None:
+    def _grade_game_day(self, report: Path | None) -> tuple[Any, str | None]:
+        """Runs in the worker: grade and record the game day; with a written report, the
+        grade is appended to it and its new text comes back too."""
+        from console.gameday import grading
+
+        grade = grading.grade_and_record(self.inv.trail, self.gameday.folder, report)
+        markdown = report.read_text(encoding="utf-8") if report and report.exists() else None
+        return grade, markdown
+
+    def _done_grade(self, outcome: tuple[Any, str | None], _report: Path | None) -> None:
+        grade, markdown = outcome
+        report = self.results.get("report")
+        if report is not None and markdown is not None:
+            self.results["report"] = replace(report, markdown=markdown)
+            self._pane("report").show("report", self.results["report"])
+        self._show_grade(grade)
+
+    def _show_grade(self, grade: Any) -> None:
         self.graded = True
         self.grade = grade
-        self._read_trail()
-        pane = self._pane("report")
-        if "report" in self.results:
-            pane.show("report", self._reread_report())
-        pane.show("grade", grade)
+        self._pane("report").show("grade", grade)
         self.goto("report")
         self.notify(grade.headline(), title="Game day graded", timeout=8)
 
     def _done_note(self, _result: Any, _text: str, _step: str | None = None) -> None:
         self.notify("Note added to the trail", timeout=2)
-
-    def _reread_report(self) -> Any:
-        report = self.results["report"]
-        text = (self.incident_dir / report.path).read_text(encoding="utf-8")
-        return replace(report, markdown=text)
-
-    def _read_trail(self) -> None:
-        self.query_one(TrailTail).poll()
 
     def _highlight_next_candidate(self) -> None:
         pane = self.query_one(LocatePane)
@@ -536,13 +595,30 @@ class IncidentApp(App[None]):
         )
 
     def action_postfix_start(self) -> None:
-        # Prefilled with the window of the last validation (the engine's choice the first
-        # time), so adjusting it is an edit, not a retype.
+        # Prefilled with the start of the last validation, else with the engine's default
+        # (the fix: the first change on the root-cause edge after the alert, found by the
+        # engine worker), so adjusting it is an edit, not a retype.
+        edge = self.progress.root_edge
+        if edge is None:
+            self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
+            return
         validated = self.results.get("validate")
-        windows = getattr(self.inv, "windows", {}) or {}
-        start = (
-            validated.window.start if validated else getattr(windows.get("postfix"), "start", None)
-        )
+        if validated is not None:
+            self._prompt_postfix_start(validated.window.start)
+        else:
+            self.start("postfix_default", self._fix_time, edge)
+
+    def _fix_time(self, edge: tuple[str, str]) -> datetime | None:
+        """Runs in the worker: the post-fix start the engine picks by default, if a fix shows."""
+        from console.engine.validate import fix_time
+
+        ctx = self.inv.ctx
+        return fix_time(ctx, ctx.edge(*edge))
+
+    def _done_postfix_default(self, start: datetime | None, _edge: tuple[str, str]) -> None:
+        self._prompt_postfix_start(start)
+
+    def _prompt_postfix_start(self, start: datetime | None) -> None:
         default = start.strftime("%Y-%m-%dT%H:%M") if start else ""
 
         def chosen(value: str | None) -> None:
@@ -578,17 +654,19 @@ class IncidentApp(App[None]):
         """Runs in the worker: every trail format plus the report, into <incident>/exports."""
         from console.audit import export, verify
 
+        key = load_key()  # as the CLI does: with a key, the head's signature is checked too
         sensitive = list(self.inv.playbook.sensitive)
         folder = self.incident_dir / "exports"
         folder.mkdir(exist_ok=True)
         files = []
         for fmt in EXPORT_FORMATS:
-            done = export(self.incident_dir, fmt, folder / f"trail.{fmt}", sensitive=sensitive)
+            out = folder / f"trail.{fmt}"
+            done = export(self.incident_dir, fmt, out, sensitive=sensitive, key=key)
             files.append(str(done.path.relative_to(self.incident_dir)))
         report = self.results.get("report")
         if report is not None:
             files.insert(0, report.path)
-        check = verify(self.incident_dir)
+        check = verify(self.incident_dir, key=key)
         self.inv.trail.append(
             "report",
             "export",
@@ -600,11 +678,9 @@ class IncidentApp(App[None]):
     def action_end_gameday(self) -> None:
         if self.gameday is None:
             return
-        from console.gameday import grading
-
         report = self.results.get("report")
         path = self.incident_dir / report.path if report is not None else None
-        self.start("grade", grading.grade_and_record, self.inv.trail, self.gameday.folder, path)
+        self.start("grade", self._grade_game_day, path)
 
     def action_note(self) -> None:
         def chosen(text: str | None) -> None:
@@ -626,14 +702,10 @@ class IncidentApp(App[None]):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="note")
     def note_call(self, text: str, step: str) -> None:
-        try:
-            self.inv.note(text, step=step)
-        except ConsoleError as exc:
-            self.post_message(EngineFailed("note", exc, True, str(exc)))
-        except Exception as exc:
-            self.post_message(EngineFailed("note", exc, False, traceback.format_exc()))
-        else:
-            self.post_message(EngineDone("note", None, (text, step)))
+        self._call_and_post("note", self._note, text, step)
+
+    def _note(self, text: str, step: str) -> None:
+        self.inv.note(text, step=step)
 
     async def action_quit(self) -> None:
         # A running query is interrupted first, so closing the store does not wait for it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -25,34 +26,30 @@ STEP_STYLES = {
 
 
 class TrailTail(Widget):
-    """Polls the trail file; shows the newest entries that fit, newest last."""
+    """The newest entries that fit, newest last.
 
-    def __init__(
-        self,
-        incident_dir: Path,
-        time_text: Callable[[Entry], str],
-        on_entries: Callable[[list[Entry]], None] | None = None,
-        **kwargs,
-    ) -> None:
+    Reading the file never happens on the UI thread: workers call `read_new` (thread-safe,
+    incremental) and post what they read; the app's handlers pass it to `add`."""
+
+    def __init__(self, incident_dir: Path, time_text: Callable[[Entry], str], **kwargs) -> None:
         super().__init__(**kwargs)
         self._tail = Tail(incident_dir)
+        self._reading = threading.Lock()
         self._entries: deque[Entry] = deque(maxlen=50)
         self._time_text = time_text
-        self._on_entries = on_entries
         self.border_title = "Audit trail"
 
-    def on_mount(self) -> None:
-        self.poll()
-        self.set_interval(0.5, self.poll)
+    def read_new(self, post: Callable[[list[Entry]], None]) -> None:
+        """Read the entries appended since the last read (from any thread) and hand them to
+        `post`, under one lock: messages then arrive in the order their entries were read."""
+        with self._reading:
+            post(self._tail.poll())
 
-    def poll(self) -> None:
-        new = self._tail.poll()
-        if not new:
+    def add(self, entries: list[Entry]) -> None:
+        if not entries:
             return
-        self._entries.extend(new)
+        self._entries.extend(entries)
         self.border_subtitle = f"{self._entries[-1].seq} entries"
-        if self._on_entries:
-            self._on_entries(new)
         self.refresh()
 
     @property
