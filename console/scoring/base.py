@@ -63,7 +63,7 @@ def as_scores(values: object, expected: int, who: str) -> np.ndarray:
                 return values.astype(np.float64).reshape(-1)
             cast = values.cast(pa.float64())
             return cast.fill_null(np.nan).to_numpy(zero_copy_only=False)
-        except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        except (TypeError, ValueError, pa.ArrowException) as exc:
             raise ConsoleError(f"{who} returned scores that are not numbers: {exc}") from None
     try:
         seq = list(values)  # type: ignore[call-overload]

@@ -345,7 +345,7 @@ def _row_table(scorer: BaseScorer, row: dict[str, object], background: pa.Table)
             value = None
         try:
             columns[field.name] = _one_value(value, field.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
+        except (pa.ArrowException, TypeError) as exc:
             raise ConsoleError(
                 f"{scorer.name}: feature {field.name!r} value {value!r} does not fit the "
                 f"column type {field.type}: {exc}"
