@@ -7,6 +7,7 @@ that a reader can recognise and remove.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -75,6 +76,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(target.parent)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read in blocks (evidence can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def create_once(path: str | os.PathLike, data: bytes) -> bool:

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from console.files import file_sha256
+
 # The "prev" of entry 1: there is no previous entry, so a fixed value of the same shape.
 GENESIS = "0" * 64
 
@@ -70,14 +72,6 @@ def default_actor() -> str:
         # A container user without a passwd entry still has a uid.
         user = f"uid{os.getuid()}"
     return f"{user}@{socket.gethostname()}"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:

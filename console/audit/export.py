@@ -19,7 +19,7 @@ import io
 import json
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -132,19 +132,7 @@ class Redactor:
         return value
 
     def entry(self, entry: Entry) -> Entry:
-        return Entry(
-            seq=entry.seq,
-            ts=entry.ts,
-            actor=entry.actor,
-            session=entry.session,
-            step=entry.step,
-            action=entry.action,
-            params=self.walk(entry.params),
-            result=self.walk(entry.result),
-            evidence=entry.evidence,
-            prev=entry.prev,
-            hash=entry.hash,
-        )
+        return replace(entry, params=self.walk(entry.params), result=self.walk(entry.result))
 
 
 def incident_salt(folder: Path) -> bytes:

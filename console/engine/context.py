@@ -49,11 +49,6 @@ def side_params(baseline: Window, incident: Window) -> dict[str, datetime]:
     }
 
 
-def sql_string(text: str) -> str:
-    """A playbook value (a category name of a weight key) as a SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def sql_number(value: float) -> str:
     """A number from the playbook (a weight, a tolerance) as a SQL DOUBLE literal."""
     return f"CAST({float(value)!r} AS DOUBLE)"

@@ -7,8 +7,9 @@ pass of locate and the interventions measure exactly the same thing.
 
 from __future__ import annotations
 
-from console.engine.context import sql_number, sql_string
+from console.engine.context import sql_number
 from console.playbook.model import Node, Playbook, Scorer
+from console.telemetry.store import duckdb_string
 
 EPS = 1e-12
 
@@ -81,7 +82,7 @@ def contribution_exprs(playbook: Playbook) -> dict[str, str]:
     for node_id, weights in categorical.items():
         expr = playbook.nodes[node_id].expr
         whens = " ".join(
-            f"WHEN {sql_string(value)} THEN {sql_number(w)}" for value, w in weights.items()
+            f"WHEN {duckdb_string(value)} THEN {sql_number(w)}" for value, w in weights.items()
         )
         out[node_id] = f"CASE {as_text(expr)} {whens} ELSE 0.0 END"
     return out

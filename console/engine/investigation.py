@@ -12,7 +12,6 @@ console.engine.results; the trail stores their to_dict(). docs/engine.md is the 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from console.engine.results import (
 from console.engine.revive import NOT_RESULTS, last_results, revive_entry
 from console.engine.triage import run_triage
 from console.errors import ConsoleError
+from console.files import file_sha256
 from console.playbook import writeback
 from console.playbook.loader import load_playbook
 from console.telemetry.binding import require_fit
@@ -122,7 +122,7 @@ class Investigation:
             "open",
             {
                 "playbook": str(playbook_path),
-                "playbook_sha256": hashlib.sha256(playbook_path.read_bytes()).hexdigest(),
+                "playbook_sha256": file_sha256(playbook_path),
                 "telemetry": str(telemetry_dir),
                 "alert_at": format_utc(alert_at),
                 "metric": metric,
@@ -405,9 +405,9 @@ class Investigation:
     # -- 6. report ----------------------------------------------------------------------------
 
     def report(self) -> ReportResult:
-        markdown_path = self.incident_dir / report_step.REPORT_FILE
         # The report quotes the trail up to this entry; the entry recording the report follows.
         result = report_step.write_report(self)
+        digest = file_sha256(self.incident_dir / result.path)
         self.record(
             "report",
             "write",
@@ -416,14 +416,9 @@ class Investigation:
                 "path": result.path,
                 "trail_head": result.trail_head,
                 "trail_count": result.trail_count,
-                "sha256": hashlib.sha256(markdown_path.read_bytes()).hexdigest(),
+                "sha256": digest,
             },
-            [
-                {
-                    "path": result.path,
-                    "sha256": hashlib.sha256(markdown_path.read_bytes()).hexdigest(),
-                }
-            ],
+            [{"path": result.path, "sha256": digest}],
         )
         self.report_result = result
         return result

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from console.errors import ConsoleError
+from console.telemetry.windows import format_utc
 
 ANSWER_FILE = "answer.toml"
 KINDS = ("broken_edge", "external_shift", "false_alarm")
@@ -52,10 +53,6 @@ class AnswerKey:
         }
         data["decoys"] = [{"node": d.node, "why": d.why} for d in self.decoys]
         return data
-
-
-def format_utc(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load_answer(folder: Path) -> AnswerKey:

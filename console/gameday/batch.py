@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from console.scoring.linear import sigmoid
+
 US_PER_HOUR = 3_600_000_000
 
 
@@ -67,11 +69,6 @@ class Batch:
     @property
     def n(self) -> int:
         return len(self.ts)
-
-
-def sigmoid(margin: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-margin)), the same formula as console.scoring's logistic scorer."""
-    return np.exp(-np.logaddexp(0.0, -margin))
 
 
 @dataclass(frozen=True)

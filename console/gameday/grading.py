@@ -11,14 +11,13 @@ to the post-mortem as a "Game day grade" section, then written into the trail as
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from console.audit import Entry, Trail, read_entries
-from console.files import atomic_write
+from console.files import atomic_write, file_sha256
 from console.gameday.answers import AnswerKey, load_answer
 
 GRADE_HEADING = "## Game day grade"
@@ -197,7 +196,7 @@ def record_grade(trail: Trail, result: Grade, report: Path | None = None) -> Non
         evidence.append(
             {
                 "path": _in_incident(report, Path(trail.incident_dir)),
-                "sha256": hashlib.sha256(report.read_bytes()).hexdigest(),
+                "sha256": file_sha256(report),
             }
         )
     trail.append(

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console.errors import ConsoleError
-from console.files import atomic_write
+from console.files import atomic_write, file_sha256
 from console.telemetry.store import TelemetryStore
 
 EVIDENCE_DIR = "evidence"
@@ -93,7 +93,7 @@ def write_evidence(
     data = sink.getvalue().to_pybytes()
     digest = hashlib.sha256(data).hexdigest()
     target = folder / f"{name}.parquet"
-    if target.exists() and _sha256(target) != digest:
+    if target.exists() and file_sha256(target) != digest:
         target = folder / f"{name}-{digest[:12]}.parquet"
     if not target.exists():  # else the same bytes are already kept under this name
         atomic_write(target, data)
@@ -109,7 +109,7 @@ def verify_evidence(incident_dir: Path, ref: EvidenceRef) -> str | None:
     path = Path(incident_dir, *relative.parts)
     if not path.is_file():
         return f"evidence {ref.path} is missing from {incident_dir}"
-    found = _sha256(path)
+    found = file_sha256(path)
     if found != ref.sha256:
         return f"evidence {ref.path} changed: sha256 {found}, the trail recorded {ref.sha256}"
     return None
@@ -121,11 +121,3 @@ def read_evidence(incident_dir: Path, ref: EvidenceRef) -> pa.Table:
     if problem:
         raise ConsoleError(problem)
     return pq.read_table(Path(incident_dir, *PurePosixPath(ref.path).parts))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
