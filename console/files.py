@@ -30,10 +30,18 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+def _cannot_write(target: Path, exc: OSError) -> ConsoleError:
+    """A read-only folder (EROFS, EACCES) or a full disk (ENOSPC), said with the file's name."""
+    return ConsoleError(f"cannot write {target}: {exc.strerror or exc}")
+
+
 def _temp_beside(target: Path) -> tuple[int, Path]:
     if not target.parent.is_dir():
         raise ConsoleError(f"cannot write {target}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
     return fd, Path(tmp)
 
 
@@ -52,8 +60,10 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, sync_dir: bool =
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, exc) from exc
         raise
     if sync_dir:
         fsync_dir(target.parent)
@@ -73,6 +83,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # the writer's too: a full disk shows while it writes
+        raise _cannot_write(target, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(target.parent)

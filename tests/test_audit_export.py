@@ -72,7 +72,7 @@ def test_markdown_timeline(incident, tmp_path):
     assert "# Audit trail: inc-42" in text and "Verification: verified" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 3
-    assert "check_gaps" in rows[0] and "gaps=0, verdict=real" in rows[0]
+    assert "check\\_gaps" in rows[0] and "gaps=0, verdict=real" in rows[0]
     assert "feature store \\| owner paged" in rows[2]  # a pipe does not break the table
 
 
@@ -103,8 +103,8 @@ def test_tz_converts_times(incident, tmp_path):
     paris = tmp_path / "paris.csv"
     export(incident, "csv", utc)
     export(incident, "csv", paris, tz="Asia/Kolkata")
-    u = list(csv.DictReader(io.StringIO(utc.read_text().split("\n", 1)[1])))
-    k = list(csv.DictReader(io.StringIO(paris.read_text().split("\n", 1)[1])))
+    u = list(csv.DictReader(io.StringIO(utc.read_text())))
+    k = list(csv.DictReader(io.StringIO(paris.read_text())))
     from datetime import datetime
 
     assert u[0]["ts"].endswith("Z") and k[0]["ts"].endswith("+05:30")
@@ -151,7 +151,7 @@ def test_cli_export_with_playbook_privacy(tmp_path):
         assert done.returncode == 0, done.stderr
         raw = out.read_bytes()
         assert not any(value.encode() in raw for value in secrets.values()), fmt
-    assert "Sensitive keys shown as salted hashes" in (tmp_path / "timeline.md").read_text()
+    assert "Sensitive columns shown as salted hashes" in (tmp_path / "timeline.md").read_text()
     done = cli("export", folder, "--format", "md", "--out", tmp_path / "x.md", "--tz", "No/Where")
     assert done.returncode == 2 and "unknown time zone" in done.stderr
 

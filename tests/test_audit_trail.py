@@ -166,16 +166,23 @@ def test_a_deleted_trail_is_not_started_afresh(tmp_path):
         Trail.open(tmp_path, actor="a")
 
 
-def test_a_head_one_entry_behind_is_accepted_and_caught_up(tmp_path):
-    # A crash between the fsynced line and the head.json rewrite leaves the head behind.
+def test_an_entry_beyond_head_json_is_reported_and_moved_aside(tmp_path):
+    # A crash between the fsynced line and the head.json rewrite leaves the head one behind:
+    # that append never returned, so the entry was never acknowledged. verify reports it;
+    # the next open moves it aside and says so (it used to keep it, "catching up" the head).
     with Trail.open(tmp_path, actor="a") as trail:
         trail.note("one")
         behind = (tmp_path / "head.json").read_bytes()
-        trail.note("two")
+        two = trail.note("two")
     (tmp_path / "head.json").write_bytes(behind)
-    assert verify(tmp_path).ok
+    report = verify(tmp_path)
+    assert report.ok and report.count == 1 and "entry 2 is not counted by head.json" in report.note
     with Trail.open(tmp_path, actor="a") as trail:
+        assert trail.recovered.seq == 2 and trail.recovered.result["unacknowledged_seq"] == 2
         assert trail.head().count == 2
+    side = tmp_path / trail.recovered.result["side_file"]
+    assert json.loads(side.read_bytes())["hash"] == two.hash
+    assert [e.action for e in read_entries(tmp_path)] == ["note", "recovered"]
     assert json.loads((tmp_path / "head.json").read_text())["count"] == 2
 
 

@@ -113,8 +113,10 @@ def test_bad_signature(tmp_path):
     make_trail(tmp_path, key=b"secret-1")
     assert read_head(tmp_path).signature
     assert verify(tmp_path, key=b"secret-1").ok
+    # Every entry carries a MAC now: a wrong key fails at the first entry, not at the head.
     report = verify(tmp_path, key=b"another key")
-    assert not report.ok and "bad signature" in report.problem and report.first_bad_seq == 6
+    assert not report.ok and "MAC does not match the key" in report.problem
+    assert report.first_bad_seq == 1
 
 
 def test_altered_signed_head(tmp_path):
@@ -128,9 +130,10 @@ def test_altered_signed_head(tmp_path):
     assert "bad signature" in report.problem
 
 
-def test_unsigned_head_fails_when_a_key_is_given(tmp_path):
+def test_unsigned_trail_fails_when_a_key_is_given(tmp_path):
     make_trail(tmp_path)
-    assert "not signed" in verify(tmp_path, key=b"k").problem
+    report = verify(tmp_path, key=b"k")
+    assert report.first_bad_seq == 1 and "has no MAC" in report.problem
 
 
 def test_tampered_trail_is_not_resumed(tmp_path):
@@ -186,7 +189,7 @@ def test_cli_verify_against_head_and_key(tmp_path, monkeypatch):
     assert done.returncode == 0 and "signature ok" in done.stdout
     env = {**env, "INCIDENT_CONSOLE_HMAC_KEY": "wrong"}
     done = cli("verify", tmp_path, env=env)
-    assert done.returncode == 1 and "bad signature" in done.stderr
+    assert done.returncode == 1 and "MAC does not match the key" in done.stderr
 
 
 def test_non_ascii_and_non_canonical_lines_verify_by_the_definition(tmp_path):

@@ -461,9 +461,9 @@ def test_report_and_trail_hold_every_step_in_order(inv):
         if line.startswith("#"):
             following = next(x for x in lines[i + 1 :] if x.strip())
             assert following.startswith("#") is (line.startswith("## Lessons")), line
-    assert "raw_x -> **f_x**" in text or "**raw_x** -> **f_x**" in text
+    assert "**`raw_x`** -> **`f_x`**" in text  # node ids are code spans in the report
     assert report.trail_count == 9 and report.trail_head in text
-    assert "feature service 2.0" in text  # the trigger
+    assert "feature service 2.0" in text  # the trigger (data text is Markdown-escaped)
     assert "incident 800" in text  # the intervention's rows
 
 

@@ -90,6 +90,13 @@ def test_null_and_nan_inputs_contribute_zero():
     np.testing.assert_allclose(scorer.score(table), [1.0 - 0.25, 1.0, 1.0 + 1.0 - 0.25 + 1.0 - 1.0])
 
 
+def test_infinite_inputs_are_missing_too():
+    # They used to make the margin infinite, or NaN when two met: a score of no decision.
+    scorer = build_scorer(Scorer(type="linear", intercept=1.0, weights={"a": 2.0, "b": -1.0}))
+    table = pa.table({"a": [float("inf"), 1.0], "b": [float("inf"), float("-inf")]})
+    assert scorer.score(table).tolist() == [1.0, 3.0]
+
+
 def test_categorical_values_match_as_text_whatever_the_column_type():
     spec = Scorer(type="linear", weights={"f_tier=3": 1.5, "f_ok=true": 2.0})
     scorer = build_scorer(spec)

@@ -44,11 +44,40 @@ def test_entry_point_scores_the_feature_columns_only(tmp_path):
     np.testing.assert_allclose(scorer.score(TABLE), [11.0, 22.0, 3.0])
 
 
-def test_a_plain_list_with_none_becomes_nan(tmp_path):
-    scorer = build(tmp_path, "def score(table):\n    return [0.5, None, 1]\n")
+def test_a_plain_list_of_numbers_becomes_float64(tmp_path):
+    scorer = build(
+        tmp_path, "import numpy as np\ndef score(table):\n    return [0.5, np.float32(2), 1]\n"
+    )
     scores = scorer.score(TABLE)
     assert scores.dtype == np.float64
-    assert scores[0] == 0.5 and np.isnan(scores[1]) and scores[2] == 1.0
+    assert scores.tolist() == [0.5, 2.0, 1.0]
+
+
+# A None used to become a NaN score, counted as the negative decision (a flip) in the blast
+# radius: now every score that is not a finite number is an error naming its row.
+@pytest.mark.parametrize(
+    "answer, shown",
+    [
+        ("[0.5, None, 1]", "null"),
+        ("[0.5, float('nan'), 1]", "NaN"),
+        ("[0.5, float('inf'), 1]", "Infinity"),
+        ("[0.5, 'inf', 1]", "'inf'"),
+        ("[0.5, 1e999, 1]", "Infinity"),
+        ("[0.5, 10**400, 1]", "1000000000"),
+        ("np.array([0.5, np.nan, 1])", "NaN"),
+        ("pa.array([0.5, None, 1])", "null"),
+    ],
+)
+def test_a_score_that_is_not_a_finite_number_names_its_row(tmp_path, answer, shown):
+    scorer = build(
+        tmp_path,
+        f"import numpy as np\nimport pyarrow as pa\ndef score(table):\n    return {answer}\n",
+    )
+    with pytest.raises(ConsoleError) as caught:
+        scorer.score(TABLE)
+    message = str(caught.value)
+    assert message.startswith("scorer python ") and ":score returned " + shown in message
+    assert "for row 1: not a " in message
 
 
 def test_import_error_names_the_entry_point(tmp_path):

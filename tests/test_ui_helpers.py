@@ -171,8 +171,8 @@ def test_step_states_come_from_the_trail():
     from console.ui.state import Progress
 
     class E:
-        def __init__(self, step, action, **params):
-            self.step, self.action, self.params = step, action, params
+        def __init__(self, step, action, result=None, **params):
+            self.step, self.action, self.params, self.result = step, action, params, result or {}
 
     entries = [
         E("session", "open"),

@@ -6,12 +6,13 @@ Public API (docs/trail.md describes the format exactly):
     trail.append(step, action, params=None, result=None, evidence=None) -> Entry  # fsynced
     trail.note(text, step="note") -> Entry
     trail.correct(seq, text, **changes) -> Entry
-    trail.entries(after=0) -> Iterator[Entry]
-    trail.head() -> Head(count, hash, signature, updated_at)
+    trail.entries(after=0, steps=None) -> Iterator[Entry]
+    trail.latest_entries(steps) -> [(Entry, first seq of its kind)]  # what a resume needs
+    trail.head() -> Head(count, hash, signature, updated_at);  head.line() -> "count=N hash=..."
     trail.close()
-    read_entries(incident_dir, after=0) -> Iterator[Entry]     # read-only, no lock
-    Tail(incident_dir, after=0).poll() -> list[Entry]          # new entries since last poll
-    verify(incident_dir, head_hash=None, key=None) -> VerifyReport
+    read_entries(incident_dir, after=0, steps=None) -> Iterator[Entry]  # read-only, no lock
+    Tail(incident_dir, after=0).poll() -> list[Entry]  # new entries head.json counts
+    verify(incident_dir, head_hash=None, key=None) -> VerifyReport  # head_hash: hash or line
     export(incident_dir, fmt, out, tz=None, sensitive=(), key=None) -> ExportResult
     default_actor() -> "user@host";  evidence_for(path, incident_dir) -> Evidence
     load_key() -> bytes | None      # HMAC key from INCIDENT_CONSOLE_HMAC_KEY(_FILE)

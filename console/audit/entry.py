@@ -5,13 +5,18 @@ sha256(canonical(entry without "hash")), where canonical() is JSON with sorted k
 whitespace (separators "," and ":"), ensure_ascii=False, no NaN/Infinity, encoded as UTF-8.
 Each line is itself the canonical encoding of the whole entry (hash included), which lets the
 verifier check the hash on the raw bytes without re-encoding (see verification.py).
-docs/trail.md is the exact description.
+
+When the trail is written with an HMAC key, each entry also carries "mac":
+hex HMAC-SHA256(key, canonical(entry without "hash" and "mac")). The hash covers the mac, so
+the chain binds it; the mac binds the entry (its seq and prev included) to the key, so an
+entry forged without the key is named exactly. docs/trail.md is the exact description.
 """
 
 from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -47,6 +52,16 @@ def canonical(obj: Any) -> bytes:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def entry_mac(key: bytes, fields: dict[str, Any]) -> str:
+    """hex HMAC-SHA256 of the canonical encoding of an entry's fields other than hash and mac."""
+    body = {k: v for k, v in fields.items() if k not in ("hash", "mac")}
+    return mac_of(key, canonical(body))
+
+
+def mac_of(key: bytes, payload: bytes) -> str:
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
 def entry_hash(fields: dict[str, Any]) -> str:
@@ -150,6 +165,7 @@ class Entry:
     evidence: tuple[Evidence, ...] = ()
     prev: str = GENESIS
     hash: str = ""
+    mac: str | None = None  # present when the trail is written with an HMAC key
 
     @property
     def time(self) -> datetime:
@@ -157,20 +173,25 @@ class Entry:
         return parse_ts(self.ts)
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as stored (keys in canonical order)."""
-        return {
+        """The entry as stored (keys in canonical order; "mac" only when it has one)."""
+        d = {
             "action": self.action,
             "actor": self.actor,
             "evidence": [ev.to_dict() for ev in self.evidence],
             "hash": self.hash,
-            "params": self.params,
-            "prev": self.prev,
-            "result": self.result,
-            "seq": self.seq,
-            "session": self.session,
-            "step": self.step,
-            "ts": self.ts,
         }
+        if self.mac is not None:
+            d["mac"] = self.mac
+        d.update(
+            params=self.params,
+            prev=self.prev,
+            result=self.result,
+            seq=self.seq,
+            session=self.session,
+            step=self.step,
+            ts=self.ts,
+        )
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Entry:
@@ -186,17 +207,19 @@ class Entry:
             evidence=tuple(Evidence(e["path"], e["sha256"]) for e in d["evidence"]),
             prev=d["prev"],
             hash=d["hash"],
+            mac=d.get("mac"),
         )
 
 
 FIELD_SET = frozenset(FIELDS)
+MAC_FIELD_SET = FIELD_SET | {"mac"}
 
 
 def shape_ok(d: Any) -> bool:
     """The cheap test run on every line when verifying; shape_problem() says what is wrong."""
     return (
         type(d) is dict
-        and d.keys() == FIELD_SET
+        and (d.keys() == FIELD_SET or (d.keys() == MAC_FIELD_SET and type(d["mac"]) is str))
         and type(d["seq"]) is int
         and type(d["prev"]) is str
         and type(d["hash"]) is str
@@ -225,9 +248,9 @@ def shape_problem(d: Any) -> str | None:
     if not isinstance(d, dict):
         return "is not a JSON object"
     keys = set(d)
-    if keys != FIELD_SET:
+    if keys not in (FIELD_SET, MAC_FIELD_SET):
         missing = sorted(FIELD_SET - keys)
-        extra = sorted(keys - FIELD_SET)
+        extra = sorted(keys - MAC_FIELD_SET)
         parts = []
         if missing:
             parts.append("missing " + ", ".join(missing))
@@ -236,8 +259,8 @@ def shape_problem(d: Any) -> str | None:
         return "has the wrong fields (" + "; ".join(parts) + ")"
     if type(d["seq"]) is not int:
         return "has a seq that is not an integer"
-    for key in ("ts", "actor", "session", "step", "action", "prev", "hash"):
-        if not isinstance(d[key], str):
+    for key in ("ts", "actor", "session", "step", "action", "prev", "hash", "mac"):
+        if key in d and not isinstance(d[key], str):
             return f"has a {key} that is not a string"
     if not isinstance(d["params"], dict) or not isinstance(d["result"], dict):
         return "has params or result that is not an object"

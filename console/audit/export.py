@@ -4,39 +4,48 @@
 
 The trail is verified first; a trail that fails verification (other than a torn last line,
 which is left out and noted) is not exported. Every export carries the head (count, hash,
-signature) and the verification status. Values under a sensitive key, at any depth of params
-and result, are replaced by "salted-sha256:<hex>" = sha256(salt + canonical(value)), with
-the salt kept per incident in <incident_dir>/export.salt (created once), so equal values stay
-equal within an incident without being revealed. Times are UTC unless tz names a zone (CSV and
-Markdown show them in that zone; JSON Lines and Parquet keep UTC). Files are written atomically.
+signature) and the verification status: in the file (JSON Lines header line, Parquet schema
+metadata, Markdown front matter) or, for CSV, in `<out>.meta.json` beside it (a CSV file is
+a header row and rows, nothing else). Times are UTC unless tz names a zone (CSV and Markdown
+show them in that zone; JSON Lines and Parquet keep UTC). Files are written atomically.
+
+Sensitive columns are those recorded in the trail's ("session", "open") entries plus the
+`sensitive` argument; whatever derives from them is replaced by salted hashes (Redactor; the
+rule is written out in docs/trail.md). Text is escaped for the format it lands in
+(console/text.py): Markdown cells cannot start a heading, link or HTML tag, no CSV cell is a
+spreadsheet formula; JSON Lines and Parquet are data and keep every value exactly.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
+import re
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from console.audit.entry import Entry, canonical
+from console.audit.entry import canonical
 from console.audit.head import HEAD_FILE, Head, read_head
 from console.audit.lock import LOCK_FILE
-from console.audit.trail import read_entries
 from console.audit.verification import TRAIL_FILE, VerifyReport, check
 from console.errors import ConsoleError
-from console.files import atomic_path, create_once
+from console.files import atomic_path, atomic_write, create_once
+from console.text import csv_cell, md_cell, md_code, md_text
 
 FORMATS = ("jsonl", "parquet", "csv", "md")
 SALT_FILE = "export.salt"
-SUMMARY_WIDTH = 120
+META_SUFFIX = ".meta.json"  # the CSV export's header lives in <out>.meta.json
 PARQUET_BATCH = 65_536
+HASH_PREFIX = "salted-sha256:"
+
+# One encoder for every JSON text column: json.dumps would build a new one per call.
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class ExportResult:
     count: int
     head: Head
     report: VerifyReport
+    sensitive: tuple[str, ...] = ()  # the columns redacted
+    meta: Path | None = None  # the CSV export's <out>.meta.json
 
 
 def export(
@@ -57,6 +68,7 @@ def export(
 ) -> ExportResult:
     """Write the trail of incident_dir to out in fmt (jsonl, parquet, csv, md).
 
+    sensitive: columns to redact besides those the trail recorded when the incident opened.
     key: the HMAC key; when given, head.json's signature is checked before exporting.
     """
     folder = Path(incident_dir)
@@ -64,8 +76,12 @@ def export(
         raise ConsoleError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     zone = zone_for(tz)
     reserved = {(folder / name).resolve() for name in (TRAIL_FILE, HEAD_FILE, LOCK_FILE, SALT_FILE)}
-    if Path(out).resolve() in reserved:
-        raise ConsoleError(f"refusing to export over {out}: it is one of the trail's own files")
+    targets = [Path(out)] + ([meta_path(out)] if fmt == "csv" else [])
+    for target in targets:
+        if target.resolve() in reserved:
+            raise ConsoleError(
+                f"refusing to export over {target}: it is one of the trail's own files"
+            )
     report, scan = check(folder, key=key)
     if not report.ok and not (scan.torn and report.problem == scan.problem):
         raise ConsoleError(
@@ -74,8 +90,9 @@ def export(
     stored = read_head(folder)
     signature = stored.signature if stored and stored.count == report.count else None
     head = Head(report.count, report.head, signature, stored.updated_at if stored else "")
-    keys = frozenset(sensitive)
-    redact = Redactor(folder, keys) if keys else None
+    limit = scan.bytes_at(report.count)  # an entry beyond head.json is not exported
+    columns = recorded_sensitive(folder, limit) | frozenset(sensitive)
+    redact = Redactor.for_trail(folder, columns, limit) if columns else None
     meta = {
         "incident": str(folder),
         "count": head.count,
@@ -83,18 +100,32 @@ def export(
         "signature": head.signature,
         "verification": _status(report, key is not None),
         "timezone": tz or "UTC",
-        "sensitive": sorted(keys),
+        "sensitive": sorted(columns),
     }
-    limit = scan.good_bytes
 
-    def entries() -> Iterator[Entry]:
-        for entry in read_entries(folder, limit_bytes=limit):
-            yield redact.entry(entry) if redact else entry
+    def entries() -> Iterator[dict[str, Any]]:
+        for record in read_records(folder, limit):
+            yield redact.record(record) if redact else record
 
     writer = {"jsonl": _jsonl, "parquet": _parquet, "csv": _csv, "md": _markdown}[fmt]
+    if fmt == "csv":
+        atomic_write(meta_path(out), json.dumps({"trail_export": meta}, indent=2) + "\n")
     with atomic_path(out) as tmp:
         writer(tmp, entries(), meta, zone)
-    return ExportResult(Path(out), head.count, head, report)
+    return ExportResult(
+        Path(out),
+        head.count,
+        head,
+        report,
+        tuple(meta["sensitive"]),
+        meta_path(out) if fmt == "csv" else None,
+    )
+
+
+def meta_path(out: str | Path) -> Path:
+    """Where the CSV export's header goes: beside the CSV, `<out>.meta.json`."""
+    out = Path(out)
+    return out.with_name(out.name + META_SUFFIX)
 
 
 def _status(report: VerifyReport, signature_checked: bool) -> str:
@@ -114,25 +145,179 @@ def zone_for(tz: str | None) -> tzinfo | None:
         ) from None
 
 
+def read_lines(folder: Path, limit: int | None = None) -> Iterator[bytes]:
+    """The trail's complete lines, up to limit bytes (the verified prefix)."""
+    with open(folder / TRAIL_FILE, "rb", buffering=1 << 20) as f:
+        read = 0
+        for line in f:
+            read += len(line)
+            if not line.endswith(b"\n") or (limit is not None and read > limit):
+                return
+            yield line
+
+
+def read_records(folder: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The stored entries as plain dicts. Exports do not build Entry objects: a 1M-entry
+    trail would spend most of its time constructing them."""
+    return map(json.loads, read_lines(folder, limit))
+
+
+ACTION_MEMBER = b'{"action":"'
+
+
+def action_of(line: bytes) -> str | None:
+    """The action of a canonical line, read from its bytes ("action" sorts first); None when
+    the line is not laid out so (parse it)."""
+    if not line.startswith(ACTION_MEMBER):
+        return None
+    end = line.find(b'"', len(ACTION_MEMBER))
+    return line[len(ACTION_MEMBER) : end].decode("utf-8") if end > 0 else None
+
+
+# -- redaction ---------------------------------------------------------------------------------
+
+# Members that name things the playbook defines or the engine decided, never data: kept when
+# the dict around them is about a sensitive column.
+NAME_KEYS = frozenset(
+    {"edge", "node", "column", "feature", "metric", "type", "verdict", "mark",
+     "intervention_verdict", "path", "sha256"}
+)  # fmt: skip
+# A dict is about a column when one of these members names it (or its "edge" touches it).
+SUBJECT_KEYS = ("node", "column", "feature")
+# Members whose strings are a column's own values (categories, labels, bin edges).
+VALUE_KEYS = frozenset(
+    {"category", "top_category", "new_categories", "vanished_categories", "edges", "value",
+     "values", "old_value", "new_value"}
+)  # fmt: skip
+# The engine's own labels in those members; they are words, not a column's values.
+ENGINE_LABELS = frozenset({"(other)", "missing", "present"})
+_OPEN_MEMBERS = (b'"action":"open"', b'"step":"session"', b'"sensitive":')
+
+
+def recorded_sensitive(folder: Path, limit: int | None = None) -> frozenset[str]:
+    """The sensitive columns every ("session", "open") entry of the trail recorded."""
+    found: set[str] = set()
+    for line in read_lines(folder, limit):
+        if all(member in line for member in _OPEN_MEMBERS):
+            record = json.loads(line)
+            if (record.get("step"), record.get("action")) == ("session", "open"):
+                found.update(str(c) for c in record["params"].get("sensitive") or ())
+    return frozenset(found)
+
+
 class Redactor:
-    """Replaces values under sensitive keys with salted hashes (salt per incident)."""
+    """Replaces whatever derives from a sensitive column with a salted hash (salt per
+    incident), so equal values stay equal within an incident without being revealed:
 
-    def __init__(self, folder: Path, keys: frozenset[str]) -> None:
-        self.keys = keys
-        self.salt = incident_salt(folder)
+    1. a value under a member named after a sensitive column (at any depth), whole;
+    2. every value of an entry, or of a dict inside one, that is about a sensitive column (its
+       node / column / feature member names it, or its edge touches it), leaf by leaf, except
+       the members in NAME_KEYS;
+    3. anywhere else, a sensitive column's value that rules 1 and 2 saw as a category, label
+       or bin edge (VALUE_KEYS), where it appears in a string or a member name as a whole word
+       (numbers excepted: they cannot be told from counts).
+    """
 
-    def value(self, value: Any) -> str:
-        return "salted-sha256:" + hashlib.sha256(self.salt + canonical(value)).hexdigest()
+    def __init__(self, salt: bytes, columns: frozenset[str], values: Iterable[str] = ()) -> None:
+        self.columns = columns
+        self.salt = salt
+        words = sorted({v for v in values if _scannable(v)}, key=len, reverse=True)
+        self._scan = (
+            re.compile(
+                r"(?<![0-9A-Za-z_])(?:" + "|".join(map(re.escape, words)) + r")(?![0-9A-Za-z_])"
+            )
+            if words
+            else None
+        )
 
-    def walk(self, value: Any) -> Any:
+    @classmethod
+    def for_trail(cls, folder: Path, columns: frozenset[str], limit: int | None) -> Redactor:
+        """A redactor for the trail of folder: a first pass collects the sensitive values the
+        entries mentioning a sensitive column hold (only those lines are parsed)."""
+        salt = incident_salt(folder)
+        collector = cls(salt, columns)
+        names = [c.encode("utf-8") for c in columns]
+        values: set[str] = set()
+        for line in read_lines(folder, limit):
+            if any(name in line for name in names):
+                record = json.loads(line)
+                collector.collect(record.get("params"), values)
+                collector.collect(record.get("result"), values)
+        return cls(salt, columns, values)
+
+    def hash(self, value: Any) -> str:
+        return HASH_PREFIX + hashlib.sha256(self.salt + canonical(value)).hexdigest()
+
+    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        params, result = record["params"], record["result"]
+        about = self.about(params) or self.about(result)
+        return {
+            **record,
+            "params": self.walk(params, about),
+            "result": self.walk(result, about),
+        }
+
+    def about(self, value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        if any(value.get(k) in self.columns for k in SUBJECT_KEYS if isinstance(value.get(k), str)):
+            return True
+        edge = value.get("edge")
+        return isinstance(edge, list) and any(
+            isinstance(n, str) and n in self.columns for n in edge
+        )
+
+    def walk(self, value: Any, about: bool = False) -> Any:
         if isinstance(value, dict):
-            return {k: self.value(v) if k in self.keys else self.walk(v) for k, v in value.items()}
+            about = about or self.about(value)
+            out = {}
+            for k, v in value.items():
+                if k in self.columns:
+                    out[self.text(k)] = self.hash(v)
+                elif about and k in NAME_KEYS:
+                    out[k] = v
+                else:
+                    out[self.text(k)] = self.walk(v, about)
+            return out
         if isinstance(value, list):
-            return [self.walk(v) for v in value]
-        return value
+            return [self.walk(v, about) for v in value]
+        if about:
+            return self.hash(value)
+        return self.text(value) if isinstance(value, str) else value
 
-    def entry(self, entry: Entry) -> Entry:
-        return replace(entry, params=self.walk(entry.params), result=self.walk(entry.result))
+    def text(self, text: str) -> str:
+        """text with every sensitive value seen as a whole word replaced by its hash."""
+        if self._scan is None:
+            return text
+        return self._scan.sub(lambda m: self.hash(m.group(0)), text)
+
+    def collect(self, value: Any, into: set[str], about: bool = False, held: bool = False) -> None:
+        """Add to into the strings walk() hashes that are a column's values (rule 3's words):
+        held is True under a sensitive column's member or a VALUE_KEYS member of a dict
+        about a sensitive column."""
+        if isinstance(value, dict):
+            about = about or self.about(value)
+            for k, v in value.items():
+                if k in self.columns and isinstance(v, dict):
+                    self.collect(v, into, True, held)  # statistics of the column, by name
+                elif not (about and k in NAME_KEYS):
+                    inner = held or k in self.columns or (about and k in VALUE_KEYS)
+                    self.collect(v, into, about, inner)
+        elif isinstance(value, list):
+            for v in value:
+                self.collect(v, into, about, held)
+        elif held and isinstance(value, str):
+            into.add(value)
+
+
+def _scannable(value: str) -> bool:
+    if not value.strip() or value in ENGINE_LABELS or len(value) > 200:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 
 
 def incident_salt(folder: Path) -> bytes:
@@ -145,94 +330,127 @@ def incident_salt(folder: Path) -> bytes:
         raise ConsoleError(f"{path} is not a readable export salt (64 hex digits): {exc}") from exc
 
 
-def summary(entry: Entry) -> str:
-    """One line saying what the entry did, for timelines."""
-    p, r = entry.params, entry.result
-    if entry.action == "note":
+# -- what an entry did, in one line ------------------------------------------------------------
+
+
+def summary(entry: Any) -> str:
+    """One line saying what the entry did (an Entry or a stored entry dict): the decision and
+    what it was about, numbers to 4 significant digits, never cut."""
+    if isinstance(entry, dict):
+        return describe(entry["step"], entry["action"], entry["params"], entry["result"])
+    return describe(entry.step, entry.action, entry.params, entry.result)
+
+
+def describe(step: str, action: str, p: dict[str, Any], r: dict[str, Any]) -> str:
+    edge = _edge(p.get("edge") or r.get("edge"))
+    if action == "note":
         text = str(p.get("text", ""))
-    elif entry.action == "correct":
+    elif action == "correct":
         changes = _pairs(p.get("changes") or {})
         text = f"corrects #{p.get('corrects')}: {p.get('text', '')}"
         text += f" ({changes})" if changes else ""
-    elif entry.step == "session" and entry.action == "recovered":
+    elif step == "session" and action == "recovered":
         text = (
             f"recovered after a crash: {r.get('torn_bytes')} torn bytes moved to "
             f"{r.get('side_file')}"
         )
+    elif step == "session" and action == "open":
+        text = "opened: " + _pairs(p)
+    elif action == "mark_edge":
+        text = f"marked {edge} {p.get('mark')}" + _note(p)
+        if r.get("intervention_verdict") is not None:
+            text += f" (intervention verdict: {r['intervention_verdict']})"
+    elif action == "decide":
+        text = f"decided {p.get('verdict')}" + _note(p)
+    elif action in ("accept_proposal", "reject_proposal"):
+        verb = "accepted" if action == "accept_proposal" else "rejected"
+        text = f"{verb} the playbook update {p.get('proposed')}"
+        text += f" (now {r['authored']}, backup {r['backup']})" if r.get("authored") else ""
+    elif action in ("failed", "explain_failed"):
+        what = edge or p.get("prediction_id") or p.get("node") or step
+        text = f"{step} failed on {what}: {r.get('error')}"
+    elif action == "explain":
+        text = f"explained {p.get('prediction_id')}: " + _pairs(r)
+    elif "verdict" in r and "type" in r and edge:
+        reasons = r.get("reasons") if isinstance(r.get("reasons"), list) else []
+        text = f"{r['type']} on {edge}: {r['verdict']}" + "".join(f"; {x}" for x in reasons)
     else:
         text = _pairs(r) or _pairs(p)
-    text = " ".join(text.split())
-    if len(text) > SUMMARY_WIDTH:
-        text = text[: SUMMARY_WIDTH - 1] + "…"
-    return text
+    return " ".join(text.split())
+
+
+def _edge(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 2:
+        return f"{value[0]} -> {value[1]}"
+    return "" if value is None else str(value)
+
+
+def _note(p: dict[str, Any]) -> str:
+    return f": {p['note']}" if p.get("note") else ""
 
 
 def _pairs(d: dict[str, Any]) -> str:
-    parts = []
-    for key, value in d.items():
-        if isinstance(value, (dict, list)):
-            continue
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
+    return ", ".join(
+        f"{key}={number(value)}" for key, value in d.items() if not isinstance(value, (dict, list))
+    )
 
 
-def local_ts(entry: Entry, zone: tzinfo | None, fmt: str | None = None) -> str:
-    if zone is None:
-        return entry.ts if fmt is None else entry.time.strftime(fmt)
-    moment: datetime = entry.time.astimezone(zone)
-    return moment.isoformat(timespec="microseconds") if fmt is None else moment.strftime(fmt)
+def number(value: Any) -> Any:
+    """A float to 4 significant digits (what a reader needs; the data keeps full precision)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value
 
 
-def _jsonl(path: Path, entries: Iterator[Entry], meta: dict, zone: tzinfo | None) -> None:
+def local_ts(ts: str, zone: tzinfo | None, fmt: str | None = None) -> str:
+    """A stored UTC ts in zone (None: UTC as stored), ISO 8601 or strftime(fmt)."""
+    if zone is None and fmt is None:
+        return ts
+    moment = datetime.fromisoformat(ts)
+    if zone is not None:
+        moment = moment.astimezone(zone)
+        if fmt is None:
+            return moment.isoformat(timespec="microseconds")
+    return moment.strftime(fmt)
+
+
+# -- writers -----------------------------------------------------------------------------------
+
+
+def _jsonl(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
     # Entries keep their stored UTC ts (and hashes); the first line is the export header.
     with open(path, "wb") as f:
         f.write(canonical({"trail_export": meta}) + b"\n")
         for entry in entries:
-            f.write(canonical(entry.to_dict()) + b"\n")
+            f.write(canonical(entry) + b"\n")
 
 
-def _parquet(path: Path, entries: Iterator[Entry], meta: dict, zone: tzinfo | None) -> None:
+def _parquet(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    text = pa.string()
     schema = pa.schema(
         [
             ("seq", pa.int64()),
             ("ts", pa.timestamp("us", tz="UTC")),
-            ("actor", pa.string()),
-            ("session", pa.string()),
-            ("step", pa.string()),
-            ("action", pa.string()),
-            ("summary", pa.string()),
-            ("params", pa.string()),
-            ("result", pa.string()),
-            ("evidence", pa.string()),
-            ("prev", pa.string()),
-            ("hash", pa.string()),
+            *[(name, text) for name in CSV_COLUMNS[2:]],
         ],
         metadata={"incident_console.trail_export": json.dumps(meta)},
     )
     with pq.ParquetWriter(path, schema) as writer:
         for batch in _batches(entries, PARQUET_BATCH):
-            columns = {
-                "seq": [e.seq for e in batch],
-                "ts": [e.time for e in batch],
-                "actor": [e.actor for e in batch],
-                "session": [e.session for e in batch],
-                "step": [e.step for e in batch],
-                "action": [e.action for e in batch],
-                "summary": [summary(e) for e in batch],
-                "params": [_json(e.params) for e in batch],
-                "result": [_json(e.result) for e in batch],
-                "evidence": [_json([ev.to_dict() for ev in e.evidence]) for e in batch],
-                "prev": [e.prev for e in batch],
-                "hash": [e.hash for e in batch],
-            }
+            columns: dict[str, Any] = {name: [] for name in CSV_COLUMNS}
+            for e in batch:
+                for name, value in zip(CSV_COLUMNS, _row(e, e["ts"]), strict=True):
+                    columns[name].append(value)
+            # Arrow parses the ISO 8601 times in one call (strptime per entry is most of the cost).
+            columns["ts"] = pa.array(columns["ts"], text).cast(pa.timestamp("us", tz="UTC"))
             writer.write_table(pa.table(columns, schema=schema))
 
 
-def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    batch: list[Entry] = []
+def _batches(entries: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
     for entry in entries:
         batch.append(entry)
         if len(batch) == size:
@@ -240,10 +458,6 @@ def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
             batch = []
     if batch:
         yield batch
-
-
-def _json(value: Any) -> str:
-    return canonical(value).decode("utf-8")
 
 
 CSV_COLUMNS = (
@@ -262,59 +476,62 @@ CSV_COLUMNS = (
 )
 
 
-def _csv(path: Path, entries: Iterator[Entry], meta: dict, zone: tzinfo | None) -> None:
-    # The first line is a comment carrying the head; skip it with skip_rows=1 / header=1.
+def _row(e: dict[str, Any], ts: str) -> list[Any]:
+    return [
+        e["seq"],
+        ts,
+        e["actor"],
+        e["session"],
+        e["step"],
+        e["action"],
+        summary(e),
+        _JSON.encode(e["params"]),
+        _JSON.encode(e["result"]),
+        _JSON.encode(e["evidence"]),
+        e["prev"],
+        e["hash"],
+    ]
+
+
+def _csv(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
+    # A header row and the rows, nothing else; the export's header is in <out>.meta.json.
     with open(path, "w", newline="", encoding="utf-8") as f:
-        f.write("# incident-console trail export " + json.dumps(meta, ensure_ascii=False) + "\n")
         out = csv.writer(f)
         out.writerow(CSV_COLUMNS)
         for e in entries:
-            out.writerow(
-                [
-                    e.seq,
-                    local_ts(e, zone),
-                    e.actor,
-                    e.session,
-                    e.step,
-                    e.action,
-                    summary(e),
-                    _json(e.params),
-                    _json(e.result),
-                    _json([ev.to_dict() for ev in e.evidence]),
-                    e.prev,
-                    e.hash,
-                ]
-            )
+            out.writerow([csv_cell(v) for v in _row(e, local_ts(e["ts"], zone))])
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _markdown(path: Path, entries: Iterator[Entry], meta: dict, zone: tzinfo | None) -> None:
-    zone_name = meta["timezone"]
-    buf = io.StringIO()
-    buf.write(f"# Audit trail: {Path(meta['incident']).name}\n\n")
-    buf.write(f"- Incident folder: `{meta['incident']}`\n")
-    buf.write(f"- Entries: {meta['count']}\n")
-    buf.write(f"- Head hash: `{meta['head']}`\n")
-    signature = f"`{meta['signature']}`" if meta["signature"] else "unsigned"
-    buf.write(f"- Head signature (HMAC-SHA256): {signature}\n")
-    buf.write(f"- Verification: {meta['verification']}\n")
-    buf.write(f"- Times: {zone_name}\n")
+def _markdown(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
+    zone_name = md_text(meta["timezone"])
+    signature = md_code(meta["signature"]) if meta["signature"] else "unsigned"
+    lines = [
+        f"# Audit trail: {md_text(Path(meta['incident']).name)}",
+        "",
+        f"- Incident folder: {md_code(meta['incident'])}",
+        f"- Entries: {meta['count']}",
+        f"- Head hash: {md_code(meta['head'])}",
+        f"- Head signature (HMAC-SHA256): {signature}",
+        f"- Verification: {md_text(meta['verification'])}",
+        f"- Times: {zone_name}",
+    ]
     if meta["sensitive"]:
-        buf.write(f"- Sensitive keys shown as salted hashes: {', '.join(meta['sensitive'])}\n")
-    buf.write(f"\n| # | Time ({zone_name}) | Actor | Step | Action | Summary |\n")
-    buf.write("|---:|---|---|---|---|---|\n")
+        shown = ", ".join(md_code(c) for c in meta["sensitive"])
+        lines.append(f"- Sensitive columns shown as salted hashes: {shown}")
+    lines += [
+        "",
+        f"| # | Time ({zone_name}) | Actor | Step | Action | Summary |",
+        "|---:|---|---|---|---|---|",
+    ]
     with open(path, "w", encoding="utf-8") as f:
-        f.write(buf.getvalue())
+        f.write("\n".join(lines) + "\n")
         for e in entries:
             cells = [
-                str(e.seq),
-                local_ts(e, zone, "%Y-%m-%d %H:%M:%S"),
-                e.actor,
-                e.step,
-                e.action,
-                summary(e),
+                str(e["seq"]),
+                local_ts(e["ts"], zone, "%Y-%m-%d %H:%M:%S"),  # digits, '-' and ':' only
+                md_cell(e["actor"]),
+                md_cell(e["step"]),
+                md_cell(e["action"]),
+                md_cell(summary(e)),
             ]
-            f.write("| " + " | ".join(_md_cell(c) for c in cells) + " |\n")
+            f.write("| " + " | ".join(cells) + " |\n")

@@ -7,6 +7,9 @@ an exported or reported head catches a trail cut together with its head.json.
 The signature is hex HMAC-SHA256(key, canonical({"count", "hash", "updated_at"})), with the
 key from INCIDENT_CONSOLE_HMAC_KEY (the key's UTF-8 bytes) or the file named by
 INCIDENT_CONSOLE_HMAC_KEY_FILE (its bytes, surrounding whitespace stripped).
+
+A head kept outside the folder is one line a person can paste (Head.line(), parse_head):
+"count=6 hash=<64 hex> updated_at=<UTC time> signature=<64 hex or none>".
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,15 @@ from console.files import atomic_write
 HEAD_FILE = "head.json"
 KEY_ENV = "INCIDENT_CONSOLE_HMAC_KEY"
 KEY_FILE_ENV = "INCIDENT_CONSOLE_HMAC_KEY_FILE"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_LINE = re.compile(
+    r"count=(?P<count>\d+) hash=(?P<hash>[0-9a-fA-F]{64})"
+    r"(?: updated_at=(?P<updated_at>\S+))?(?: signature=(?P<signature>[0-9a-fA-F]{64}|none))?"
+)
+
+
+class BadHead(ConsoleError):
+    """head.json exists but is not a trail head: a verification failure, not an I/O error."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,44 @@ class Head:
             "signature": self.signature,
             "updated_at": self.updated_at,
         }
+
+    def line(self) -> str:
+        """The head as one line to keep outside the folder; parse_head() reads it back."""
+        return (
+            f"count={self.count} hash={self.hash} updated_at={self.updated_at or 'none'} "
+            f"signature={self.signature or 'none'}"
+        )
+
+
+@dataclass(frozen=True)
+class GivenHead:
+    """A head kept outside the folder: a bare hash (count None) or a Head.line()."""
+
+    hash: str
+    count: int | None = None
+    updated_at: str = ""
+    signature: str | None = None
+
+
+def parse_head(text: str) -> GivenHead:
+    """A bare head hash or a `trail head` line; ConsoleError naming the text otherwise."""
+    text = text.strip()
+    if _HEX64.fullmatch(text.lower()):
+        return GivenHead(text.lower())
+    m = _LINE.fullmatch(" ".join(text.split()))
+    if not m:
+        raise ConsoleError(
+            f"--head {text!r} is neither a sha256 hash (64 hex digits) nor a head line "
+            "(count=N hash=<64 hex> updated_at=... signature=...) as `trail head` prints it"
+        )
+    signature = m["signature"]
+    updated_at = m["updated_at"]
+    return GivenHead(
+        m["hash"].lower(),
+        int(m["count"]),
+        "" if updated_at in (None, "none") else updated_at,
+        None if signature in (None, "none") else signature.lower(),
+    )
 
 
 EMPTY_HEAD = Head(0, GENESIS)
@@ -99,7 +150,23 @@ def read_head(incident_dir: Path) -> Head | None:
         raise ConsoleError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         d = json.loads(raw)
-        head = Head(int(d["count"]), str(d["hash"]), d.get("signature"), str(d["updated_at"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConsoleError(f"{path} is not a valid trail head: {exc}") from exc
-    return head
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise BadHead(f"{path} is not a valid trail head: not JSON ({exc})") from None
+    problem = _head_problem(d)
+    if problem:
+        raise BadHead(f"{path} is not a valid trail head: {problem}")
+    return Head(d["count"], d["hash"], d["signature"], d["updated_at"])
+
+
+def _head_problem(d: object) -> str:
+    if not isinstance(d, dict) or set(d) != {"count", "hash", "signature", "updated_at"}:
+        return 'expected an object with exactly "count", "hash", "signature", "updated_at"'
+    if type(d["count"]) is not int or d["count"] < 0:
+        return f"count {d['count']!r} is not a whole number"
+    if not isinstance(d["hash"], str) or not _HEX64.fullmatch(d["hash"]):
+        return f"hash {d['hash']!r} is not 64 lowercase hex digits"
+    if d["signature"] is not None and not isinstance(d["signature"], str):
+        return "signature is neither a string nor null"
+    if not isinstance(d["updated_at"], str):
+        return "updated_at is not a string"
+    return ""

@@ -13,11 +13,16 @@
 append() returns only after the line is written and fsynced (and, when the file was just
 created, the folder too): show a result to the user only after it returns.
 
-Opening an existing trail verifies it first. A torn last line (a crash mid-append) is copied
-to trail.torn-<time>.jsonl, the file is cut back to the last good entry and a
-("session", "recovered") entry records the bytes, side file and its sha256. Any other
-verification failure raises ConsoleError naming the first bad entry: a tampered trail is
-never resumed.
+append() is all-or-nothing for its caller: the entry counts once head.json counts it. When
+head.json cannot be written (a full disk) the line is cut back off and append raises; if even
+that fails, the session stops writing and the next open moves the line aside.
+
+Opening an existing trail verifies it first. What an unfinished append left behind (a torn last
+line, or a whole entry head.json does not count: the writer died or failed between the two)
+was never acknowledged: it is copied to trail.torn-<time>.jsonl, the file is cut back to what
+head.json anchors and a ("session", "recovered") entry records the bytes, side file and its
+sha256. Any other verification failure raises ConsoleError naming the first bad entry: a
+tampered trail is never resumed.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,13 +44,14 @@ from console.audit.entry import (
     Evidence,
     canonical,
     default_actor,
+    entry_mac,
     to_evidence,
     to_json_object,
     utc_now,
 )
 from console.audit.head import HEAD_FILE, Head, load_key, make_head, read_head, write_head
 from console.audit.lock import TrailLock
-from console.audit.verification import check, trail_path
+from console.audit.verification import Scan, check, trail_path
 from console.errors import ConsoleError
 from console.files import atomic_write, fsync_dir
 
@@ -75,6 +82,7 @@ class Trail:
         self._last_hash = last_hash
         self._size = size
         self._head = Head(count, last_hash)
+        self._broken = ""  # why this session stopped writing, when it did
         # The ("session", "recovered") entry when opening moved a torn last line aside.
         self.recovered: Entry | None = None
         self._mutex = threading.Lock()  # UI workers append from threads
@@ -118,7 +126,6 @@ class Trail:
         cls, folder: Path, actor: str, session: str, key: bytes | None, lock: TrailLock
     ) -> Trail:
         path = trail_path(folder)
-        torn = b""
         # Temp files of a head.json rewrite cut short by a crash; no other writer exists now.
         for stale in folder.glob(f".{HEAD_FILE}.*.tmp"):
             stale.unlink(missing_ok=True)
@@ -132,7 +139,8 @@ class Trail:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
             os.fsync(fd)
             fsync_dir(folder)
-            count, last_hash, size = 0, GENESIS, 0
+            trail = cls(folder, actor, session, key, lock, fd, 0, GENESIS, 0)
+            unfinished = None
         else:
             report, s = check(folder, key=key)
             if not report.ok and not (s.torn and report.problem == s.problem):
@@ -140,12 +148,15 @@ class Trail:
                     f"the trail {path} fails verification and will not be resumed: "
                     f"{report.describe()}. Run `incident-console trail verify {folder}`."
                 )
+            unfinished = _unfinished(folder, s)
+            count = unfinished.last_good_seq if unfinished else s.count
+            last_hash = s.hash_at(count) if unfinished else s.last_hash
+            size = unfinished.keep_bytes if unfinished else s.good_bytes
             fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-            count, last_hash, size, torn = s.count, s.last_hash, s.good_bytes, s.torn
-        trail = cls(folder, actor, session, key, lock, fd, count, last_hash, size)
+            trail = cls(folder, actor, session, key, lock, fd, count, last_hash, size)
         try:
-            if torn:
-                trail._recover(torn)
+            if unfinished:
+                trail._recover(unfinished)
             else:
                 trail._write_head()
         except BaseException:
@@ -153,21 +164,29 @@ class Trail:
             raise
         return trail
 
-    def _recover(self, torn: bytes) -> None:
-        """Move a torn last line aside, cut the file back, record what happened."""
+    def _recover(self, unfinished: Unfinished) -> None:
+        """Move what an unfinished append left aside, cut the file back, record what happened."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         side = self.incident_dir / f"trail.torn-{stamp}.jsonl"
         # The side file is durable before the trail is cut, so the bytes are never lost.
-        atomic_write(side, torn)
-        os.ftruncate(self._fd, self._size)
+        atomic_write(side, unfinished.moved)
+        _truncate(self._fd, self._size)
         os.fsync(self._fd)
-        digest = hashlib.sha256(torn).hexdigest()
+        digest = hashlib.sha256(unfinished.moved).hexdigest()
+        reason = (
+            "torn last line after a crash"
+            if unfinished.unacknowledged_seq is None
+            else f"entry {unfinished.unacknowledged_seq} is not counted by head.json: its "
+            "append did not complete (the writer stopped or failed before head.json)"
+        )
         self.recovered = self.append(
             "session",
             "recovered",
-            params={"reason": "torn last line after a crash"},
+            params={"reason": reason},
             result={
-                "torn_bytes": len(torn),
+                "moved_bytes": len(unfinished.moved),
+                "torn_bytes": unfinished.torn_bytes,
+                "unacknowledged_seq": unfinished.unacknowledged_seq,
                 "side_file": side.name,
                 "side_file_sha256": digest,
                 "truncated_to_bytes": self._size,
@@ -186,15 +205,15 @@ class Trail:
         result: dict[str, Any] | None = None,
         evidence: list[Evidence | dict[str, str]] | None = None,
     ) -> Entry:
-        """Append one entry; returns it once it is durably on disk (written and fsynced)."""
+        """Append one entry; returns it once it is durably on disk (written and fsynced) and
+        counted by head.json. When it raises, the entry is not in the trail."""
         if not step or not action:
             raise ValueError("trail entries need a step and an action")
         params_ = to_json_object(params, "params")
         result_ = to_json_object(result, "result")
         evidence_ = to_evidence(evidence)
         with self._mutex:
-            if self._fd < 0:
-                raise ConsoleError(f"the trail {self.path} is closed")
+            self._check_writable()
             fields = {
                 "action": action,
                 "actor": self.actor,
@@ -207,14 +226,38 @@ class Trail:
                 "step": step,
                 "ts": utc_now(),
             }
+            if self._key:
+                fields["mac"] = entry_mac(self._key, fields)
             fields["hash"] = hashlib.sha256(canonical(fields)).hexdigest()
             line = canonical(fields) + b"\n"
             self._write_line(line)
+            head = make_head(self._count + 1, fields["hash"], utc_now(), self._key)
+            try:
+                write_head(self.incident_dir, head)
+            except (OSError, ConsoleError) as exc:  # atomic_write names the file in a ConsoleError
+                self._take_back(exc)
             self._count += 1
             self._last_hash = fields["hash"]
             self._size += len(line)
-            self._write_head()
+            self._head = head
             return Entry.from_dict(fields)
+
+    def _check_writable(self) -> None:
+        if self._fd < 0:
+            raise ConsoleError(f"the trail {self.path} is closed")
+        if self._broken:
+            raise ConsoleError(self._broken)
+        try:
+            same_file = _ident(os.stat(self.path)) == _ident(os.fstat(self._fd))
+        except FileNotFoundError:
+            same_file = False
+        if not (self._lock.still_here() and same_file):
+            self._broken = (
+                f"the incident folder {self.incident_dir} (or its trail.jsonl) was moved or "
+                "replaced while this session had it open for writing: this session stops "
+                "writing, nothing more was appended; open the incident again"
+            )
+            raise ConsoleError(self._broken)
 
     def _write_line(self, line: bytes) -> None:
         try:
@@ -227,11 +270,33 @@ class Trail:
             # Cut a partial line back so the file stays a valid trail; the entry is not
             # acknowledged (append raises) and the caller shows no result.
             try:
-                os.ftruncate(self._fd, self._size)
+                _truncate(self._fd, self._size)
                 os.fsync(self._fd)
             except OSError:
-                pass  # the next Trail.open recovers the torn line
+                self._broken = (
+                    f"an append to {self.path} failed and could not be cut back: this session "
+                    "stops writing; the next open moves the partial line aside"
+                )
             raise ConsoleError(f"cannot append to {self.path}: {exc.strerror}") from exc
+
+    def _take_back(self, exc: OSError | ConsoleError) -> None:
+        """head.json could not be written: cut the line back off, so the failed append left
+        nothing; raises ConsoleError either way."""
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        try:
+            _truncate(self._fd, self._size)
+            os.fsync(self._fd)
+        except OSError as again:
+            self._broken = (
+                f"cannot append to {self.path}: head.json could not be written ({why}) and "
+                f"the entry could not be taken back ({again.strerror}); it is not part of the "
+                "trail: the next open moves it aside. This session stops writing."
+            )
+            raise ConsoleError(self._broken) from exc
+        raise ConsoleError(
+            f"cannot append to {self.path}: head.json could not be written ({why}); "
+            "the entry was taken back, nothing was recorded"
+        ) from exc
 
     def _write_head(self) -> None:
         self._head = make_head(self._count, self._last_hash, utc_now(), self._key)
@@ -267,9 +332,13 @@ class Trail:
         """Count, hash and signature of the last entry: what exports and reports quote."""
         return self._head
 
-    def entries(self, after: int = 0) -> Iterator[Entry]:
-        """Entries with seq > after, read back from the file."""
-        return read_entries(self.incident_dir, after=after, limit_bytes=self._size)
+    def latest_entries(self, steps: Collection[str]) -> list[tuple[Entry, int]]:
+        """read_latest() of this trail: the latest entry of each kind, with its kind's first seq."""
+        return read_latest(self.incident_dir, steps, limit_bytes=self._size)
+
+    def entries(self, after: int = 0, steps: Collection[str] | None = None) -> Iterator[Entry]:
+        """Entries with seq > after (of those steps only, when given), read back from the file."""
+        return read_entries(self.incident_dir, after=after, limit_bytes=self._size, steps=steps)
 
     def close(self) -> None:
         with self._mutex:
@@ -283,6 +352,40 @@ class Trail:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """What an unfinished append left after the entries head.json anchors."""
+
+    last_good_seq: int
+    keep_bytes: int  # the file is cut back to this size
+    moved: bytes  # the bytes moved aside
+    torn_bytes: int  # of which a last line without a newline
+    unacknowledged_seq: int | None  # a whole entry head.json does not count
+
+
+def _unfinished(folder: Path, s: Scan) -> Unfinished | None:
+    """The entry beyond head.json (verify accepts only one) and a torn last line, if any."""
+    head = read_head(folder)
+    beyond = head is not None and s.count == head.count + 1
+    if not beyond and not s.torn:
+        return None
+    keep = head.count if beyond else s.count
+    keep_bytes = s.bytes_at(keep) if beyond else s.good_bytes
+    with open(trail_path(folder), "rb") as f:
+        f.seek(keep_bytes)
+        moved = f.read(s.good_bytes - keep_bytes) + s.torn
+    return Unfinished(keep, keep_bytes, moved, len(s.torn), keep + 1 if beyond else None)
+
+
+def _truncate(fd: int, size: int) -> None:
+    # One place to cut the trail back (tests make it fail, as a dying disk would).
+    os.ftruncate(fd, size)
+
+
+def _ident(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def _make_folder(folder: Path) -> None:
@@ -300,38 +403,147 @@ def _make_folder(folder: Path) -> None:
 
 
 def read_entries(
-    incident_dir: str | os.PathLike, after: int = 0, limit_bytes: int | None = None
+    incident_dir: str | os.PathLike,
+    after: int = 0,
+    limit_bytes: int | None = None,
+    steps: Collection[str] | None = None,
 ) -> Iterator[Entry]:
     """Entries with seq > after, in order, without verifying (use verify() for that).
 
-    Stops before a torn last line. limit_bytes reads only that much of the file.
+    Stops before a torn last line. limit_bytes reads only that much of the file. steps: only
+    entries of these steps; a canonical line names its step at a fixed place, so the other
+    lines are skipped unparsed (a resume reads a 1M-entry trail without building 1M entries).
     """
     path = trail_path(Path(incident_dir))
     if not path.exists():
         raise ConsoleError(f"no trail at {path}")
+    wanted = None if steps is None else frozenset(s.encode("utf-8") for s in steps)
     with open(path, "rb", buffering=1 << 20) as f:
         read = 0
         for number, line in enumerate(f, start=1):
             read += len(line)
             if not line.endswith(b"\n") or (limit_bytes is not None and read > limit_bytes):
                 return
-            if number > after:
-                yield Entry.from_dict(json.loads(line))
+            if number <= after:
+                continue
+            if wanted is not None and _step_of(line) not in (None, *wanted):
+                continue
+            entry = Entry.from_dict(json.loads(line))
+            if steps is None or entry.step in steps:
+                yield entry
+
+
+def read_latest(
+    incident_dir: str | os.PathLike,
+    steps: Collection[str],
+    limit_bytes: int | None = None,
+) -> list[tuple[Entry, int]]:
+    """The latest entry of each kind among the entries of `steps`, in trail order, each with
+    the seq of the first entry of its kind.
+
+    An entry's kind is its step, its action and, when its params begin with an "edge", that
+    edge: each step's latest result, failure and decision and each edge's latest intervention
+    and mark are latest entries of their kind. The kind of a canonical line is read from its
+    bytes, so only one line per kind is parsed and kept: a 1M-entry trail is read in memory
+    that does not grow with it. A line laid out otherwise is parsed to find its kind.
+    """
+    path = trail_path(Path(incident_dir))
+    if not path.exists():
+        raise ConsoleError(f"no trail at {path}")
+    wanted = frozenset(s.encode("utf-8") for s in steps)
+    latest: dict[tuple, tuple[int, bytes | Entry]] = {}
+    first: dict[tuple, int] = {}
+    with open(path, "rb", buffering=1 << 20) as f:
+        read = 0
+        for seq, line in enumerate(f, start=1):
+            read += len(line)
+            if not line.endswith(b"\n") or (limit_bytes is not None and read > limit_bytes):
+                break
+            step = _step_of(line)
+            if step is not None and step not in wanted:
+                continue  # the common case, decided without looking further
+            kind = _kind_of(line, step)
+            found: bytes | Entry = line
+            if kind is None:
+                found = Entry.from_dict(json.loads(line))
+                kind = _entry_kind(found)
+            if kind[0] not in wanted:
+                continue
+            latest[kind] = (seq, found)
+            first.setdefault(kind, seq)
+    out = []
+    for kind, (_, found) in sorted(latest.items(), key=lambda item: item[1][0]):
+        entry = found if isinstance(found, Entry) else Entry.from_dict(json.loads(found))
+        out.append((entry, first[kind]))
+    return out
+
+
+ACTION_MEMBER = b'{"action":"'
+EDGE_PARAMS = b'"params":{"edge":'
+
+
+def _kind_of(line: bytes, step: bytes | None) -> tuple[bytes, bytes, bytes] | None:
+    """(step, action, edge) of a canonical line (step: _step_of(line)) from its bytes; None
+    when it is not laid out so, or a name holds an escape (then the line is parsed)."""
+    if step is None or not line.startswith(ACTION_MEMBER):
+        return None
+    action = line[len(ACTION_MEMBER) : line.find(b'"', len(ACTION_MEMBER))]
+    edge = b""
+    at = line.find(EDGE_PARAMS)
+    if at >= 0:
+        start = at + len(EDGE_PARAMS)
+        # A list of node names up to its "]", or one string up to its closing quote.
+        close = {b"[": b"]", b'"': b'"'}.get(line[start : start + 1])
+        end = line.find(close, start + 1) + 1 if close else 0
+        edge = line[start:end]
+        # Cut inside a name (a "]" in it) leaves an odd number of quotes: parse such a line.
+        if not end or edge.count(b'"') % 2:
+            return None
+    if b"\\" in step or b"\\" in action or b"\\" in edge:
+        return None
+    return step, action, edge
+
+
+def _entry_kind(entry: Entry) -> tuple[bytes, bytes, bytes]:
+    params = entry.params
+    edge = canonical(params["edge"]) if params and min(params) == "edge" else b""
+    return entry.step.encode("utf-8"), entry.action.encode("utf-8"), edge
+
+
+STEP_MEMBER = b'"step":"'
+TS_TAIL = len(b'","ts":"2026-11-22T22:10:01.123456Z"}\n')
+
+
+def _step_of(line: bytes) -> bytes | None:
+    """The step of a canonical line (its last members are "step" then "ts"), read from the
+    bytes; None when the line is not laid out so (it is then parsed)."""
+    i = line.rfind(STEP_MEMBER)
+    j = line.find(b'","ts":"', i + len(STEP_MEMBER))
+    if i < 0 or j < 0 or len(line) - j != TS_TAIL:
+        return None
+    return line[i + len(STEP_MEMBER) : j]
 
 
 class Tail:
     """Follow a trail from another reader (a UI): each poll() returns only the new entries.
 
-    Keeps the byte offset of what it has read, so a poll reads only what was appended since.
+    Keeps the byte offset of what it has read, so a poll reads only what was appended since,
+    and returns only entries head.json counts (an append is acknowledged once it does; a
+    failed one may still be cut back off).
     """
 
     def __init__(self, incident_dir: str | os.PathLike, after: int = 0) -> None:
-        self.path = trail_path(Path(incident_dir))
+        self.incident_dir = Path(incident_dir)
+        self.path = trail_path(self.incident_dir)
         self._offset = 0
+        self._seen = 0  # lines read so far
         self._skip = after
 
     def poll(self) -> list[Entry]:
         if not self.path.exists():
+            return []
+        head = read_head(self.incident_dir)
+        if head is None or head.count <= self._seen:
             return []
         new: list[Entry] = []
         with open(self.path, "rb") as f:
@@ -340,8 +552,9 @@ class Tail:
                 if not line.endswith(b"\n"):
                     break  # an append in progress (or torn): read it next time
                 self._offset += len(line)
-                if self._skip:
-                    self._skip -= 1
-                    continue
-                new.append(Entry.from_dict(json.loads(line)))
+                self._seen += 1
+                if self._seen > self._skip:
+                    new.append(Entry.from_dict(json.loads(line)))
+                if self._seen >= head.count:
+                    break
         return new

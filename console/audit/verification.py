@@ -1,38 +1,62 @@
-"""Verify a trail offline: the hash chain, the head, the signature.
+"""Verify a trail offline: the hash chain, the MACs, the head, the files the entries point at.
 
     report = verify(incident_dir, head_hash=None, key=None)
 
 streams trail.jsonl (a trail of 64 MiB or more is split into byte ranges checked by one
-process per CPU; a 1M-entry trail verifies in about 4 s on 2 cores, bench/bench_trail.py) and
-names the first bad entry and what is wrong with it:
+process per CPU, bench/bench_trail.py) and names the first bad entry and what is wrong:
 
 - modified entry: its hash does not match its content;
 - inserted, deleted or reordered entries: seq is not the line number, or prev is not the
   previous entry's hash;
-- truncated: head.json records more entries than the file holds, or the head hash given
-  (from an export or a report) is no entry's hash;
-- torn last line (a writer crashed mid-append): reported; Trail.open moves it aside;
-- bad signature: with a key, head.json must carry a valid HMAC of its count, hash, time.
+- with a key: an entry without a MAC, or whose MAC does not match (forged without the key);
+- head.json: more entries recorded than present (truncated), another hash at its count
+  (rewritten), more than one entry beyond it (rolled back, or entries appended around it),
+  not a head at all; with a key, a signature that does not match;
+- a head kept elsewhere (a hash, or the line `trail head` prints): its count and hash must be
+  in the trail (catches truncation and rewrites together with head.json, and rollback);
+- evidence: each file an entry rests on (the latest entry naming a path) has its sha256;
+- torn last line (a writer crashed mid-append): reported; Trail.open moves it aside.
+
+One entry beyond head.json is the crash window of an append (the line is fsynced before
+head.json is replaced): it is reported in the note, never acknowledged, and moved aside by the
+next Trail.open; count and head then describe what head.json anchors.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import hmac
 import json
 import multiprocessing
 import os
+import signal
+import stat
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from console.audit.entry import GENESIS, entry_hash, shape_ok, shape_problem
-from console.audit.head import Head, read_head, signature_ok
+from console.audit.entry import GENESIS, entry_hash, entry_mac, mac_of, shape_ok, shape_problem
+from console.audit.head import (
+    HEAD_FILE,
+    BadHead,
+    GivenHead,
+    Head,
+    parse_head,
+    read_head,
+    signature_ok,
+)
 from console.errors import ConsoleError
+from console.files import file_sha256
 
 TRAIL_FILE = "trail.jsonl"
 HASH_MEMBER = b'"hash":"'
+MAC_MEMBER = b'"mac":"'
 # The C scanner behind json.loads, called directly: no per-line encoding detection.
 _scan_once = json.JSONDecoder().scan_once
 
@@ -40,15 +64,29 @@ _scan_once = json.JSONDecoder().scan_once
 @dataclass(frozen=True)
 class VerifyReport:
     ok: bool
-    count: int  # entries that verified (all of them when ok)
+    count: int  # entries that verified (all of them when ok; see the module docstring)
     head: str  # hash of the last entry that verified (GENESIS for an empty trail)
     first_bad_seq: int | None  # the first entry that is wrong or missing; None when ok
     problem: str  # what is wrong, "" when ok
+    note: str = ""  # something an auditor should know about an intact trail
 
     def describe(self) -> str:
         if self.ok:
-            return f"ok: {self.count} entries, head {self.head}"
+            text = f"ok: {self.count} entries, head {self.head}"
+            return f"{text}; {self.note}" if self.note else text
+        if self.first_bad_seq is None:
+            return self.problem
         return f"entry {self.first_bad_seq}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Want:
+    """What a scan looks for besides the chain (picklable: it goes to the worker processes)."""
+
+    look_for: str | None = None  # a head hash given from elsewhere
+    at_counts: tuple[int, ...] = ()  # counts whose hash (and end offset) is wanted
+    key: bytes | None = None  # check every entry's MAC with it
+    files: bool = False  # collect the evidence the entries point at
 
 
 @dataclass
@@ -62,7 +100,17 @@ class Scan:
     problem: str = ""
     torn: bytes = b""  # trailing bytes without a newline, when that is the only problem
     found_seq: int | None = None  # seq whose hash equals the looked-for hash
-    hash_at_count: str | None = None  # hash of entry number `at_count`
+    at: dict[int, tuple[str, int]] = field(default_factory=dict)  # count -> (hash, end offset)
+    evidence: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (seq, sha256)
+
+    def hash_at(self, count: int) -> str | None:
+        return GENESIS if count == 0 else self.at.get(count, (None, 0))[0]
+
+    def bytes_at(self, count: int) -> int:
+        """File offset just after entry `count` (the last good one, or one looked for)."""
+        if count == self.count:
+            return self.good_bytes
+        return 0 if count == 0 else self.at[count][1]
 
 
 def trail_path(incident_dir: Path) -> Path:
@@ -80,11 +128,19 @@ def _line_hash(line: bytes, d: dict) -> str:
     return entry_hash(d)
 
 
+def _mac_fast(body: bytes, at: int, d: dict, key: bytes) -> bool:
+    """The MAC of a canonical line, from its hashed bytes (the "mac" member follows "hash")."""
+    mac = d.get("mac")
+    if mac is None or body[at : at + 7] != MAC_MEMBER or body[at + 71 : at + 73] != b'",':
+        return False
+    return hmac.compare_digest(mac_of(key, body[:at] + body[at + 73 :]), mac)
+
+
 # Trails at least this large are checked by several processes, one byte range each.
 PARALLEL_BYTES = 64 << 20
 
 
-def scan(path: Path, look_for: str | None = None, at_count: int | None = None) -> Scan:
+def scan(path: Path, want: Want = Want()) -> Scan:
     """One pass over trail.jsonl; on a large, intact trail the pass is split over the CPUs.
 
     The split pass only answers "is it intact?"; when any range is not, the sequential pass
@@ -98,35 +154,27 @@ def scan(path: Path, look_for: str | None = None, at_count: int | None = None) -
         raise ConsoleError(f"cannot read {path}: {exc.strerror}") from exc
     workers = min(os.cpu_count() or 1, 8)
     if size >= PARALLEL_BYTES and workers > 1:
-        result = _scan_parallel(path, size, workers, look_for, at_count)
+        result = _scan_parallel(path, size, workers, want)
         if result is not None:
             return result
     result = Scan()
     try:
         with open(path, "rb", buffering=1 << 20) as f:
-            _walk(f, size, 1, GENESIS, result, look_for, at_count)
+            _walk(f, size, 1, GENESIS, result, want)
     except OSError as exc:
         raise ConsoleError(f"cannot read {path}: {exc.strerror}") from exc
-    if at_count == 0:
-        result.hash_at_count = GENESIS
     return result
 
 
-def _walk(
-    f: BinaryIO,
-    limit: int,
-    expected: int,
-    prev: str,
-    result: Scan,
-    look_for: str | None,
-    at_count: int | None,
-) -> None:
+def _walk(f: BinaryIO, limit: int, expected: int, prev: str, result: Scan, want: Want) -> None:
     """Check lines from f's position until `limit` bytes are read or a line is bad.
 
     expected is the seq of the first line and prev the hash before it. Fills result: count
     (the last good seq), last_hash, good_bytes (read so far) and the first problem.
     """
     sha256 = hashlib.sha256
+    key, look_for, at_counts = want.key, want.look_for, want.at_counts
+    evidence = result.evidence if want.files else None
     count = expected - 1
     offset = 0
     for line in f:
@@ -147,7 +195,8 @@ def _walk(
             and shape_ok(d)
             and d["seq"] == expected
             and d["prev"] == prev
-            and sha256(line[:at] + line[at + 74 : -1]).hexdigest() == d["hash"]
+            and sha256(body := line[:at] + line[at + 74 : -1]).hexdigest() == d["hash"]
+            and (key is None or _mac_fast(body, at, d, key))
         ):
             prev = d["hash"]
         else:
@@ -160,18 +209,21 @@ def _walk(
                     "acknowledged). Opening the incident for writing moves it aside."
                 )
                 break
-            entry_hash_, problem = _check_line(line, expected, prev)
+            d, problem = _check_line(line, expected, prev, key)
             if problem:
                 result.first_bad_seq = expected
                 result.problem = problem
                 break
-            prev = entry_hash_
+            prev = d["hash"]
         count = expected
         offset += len(line)
+        if evidence is not None and d["evidence"]:
+            for ev in d["evidence"]:
+                evidence[ev["path"]] = (expected, ev["sha256"])
         if prev == look_for:
             result.found_seq = expected
-        if at_count == expected:
-            result.hash_at_count = prev
+        if expected in at_counts:
+            result.at[expected] = (prev, offset)
         if offset >= limit:
             break
     result.count = count
@@ -179,9 +231,7 @@ def _walk(
     result.good_bytes = offset
 
 
-def _scan_range(
-    path: Path, start: int, end: int, look_for: str | None, at_count: int | None
-) -> tuple[int, str, Scan] | None:
+def _scan_range(path: Path, start: int, end: int, want: Want) -> tuple[int, str, Scan] | None:
     """Check the lines starting in [start, end), chained from their first line's seq/prev.
 
     Returns (first seq, first prev, scan), or None when the first line is not an entry.
@@ -198,13 +248,34 @@ def _scan_range(
             return None
         f.seek(start)
         result = Scan()
-        _walk(f, end - start, seq, prev, result, look_for, at_count)
+        _walk(f, end - start, seq, prev, result, want)
         return seq, prev, result
 
 
-def _scan_parallel(
-    path: Path, size: int, workers: int, look_for: str | None, at_count: int | None
-) -> Scan | None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: a verify that is killed, even by SIGKILL, takes its workers along.
+
+    On Linux the kernel sends SIGKILL when the parent dies; elsewhere (and for a parent that
+    died before prctl took effect) a thread notices the worker was orphaned.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _scan_parallel(path: Path, size: int, workers: int, want: Want) -> Scan | None:
     """The scan of an intact trail, split over processes; None when anything is off."""
     bounds = [0]
     with open(path, "rb") as f:
@@ -217,15 +288,19 @@ def _scan_parallel(
     # spawn, not fork: verify may run in a UI worker thread.
     context = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            len(ranges),
+            mp_context=context,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             parts = list(
                 pool.map(
                     _scan_range,
                     [path] * len(ranges),
                     [a for a, _ in ranges],
                     [b for _, b in ranges],
-                    [look_for] * len(ranges),
-                    [at_count] * len(ranges),
+                    [want] * len(ranges),
                 )
             )
     except (OSError, BrokenProcessPool):
@@ -242,23 +317,22 @@ def _scan_parallel(
         total.count, total.last_hash = s.count, s.last_hash
         total.good_bytes += s.good_bytes
         total.found_seq = s.found_seq or total.found_seq
-        total.hash_at_count = s.hash_at_count or total.hash_at_count
-    if at_count == 0:
-        total.hash_at_count = GENESIS
+        total.at.update({n: (h, start + b) for n, (h, b) in s.at.items()})
+        total.evidence.update(s.evidence)  # ranges in order: the latest entry wins
     return total
 
 
-def _check_line(line: bytes, expected: int, prev: str) -> tuple[str, str]:
-    """(the entry's hash, "") for a good line at position `expected`, else ("", problem)."""
+def _check_line(line: bytes, expected: int, prev: str, key: bytes | None) -> tuple[dict, str]:
+    """(the entry, "") for a good line at position `expected`, else ({}, problem)."""
     try:
         d = json.loads(line)
     except ValueError:  # UnicodeDecodeError included
-        return "", "is not valid JSON"
+        return {}, "is not valid JSON"
     if not shape_ok(d):
-        return "", shape_problem(d)
+        return {}, shape_problem(d)
     if _line_hash(line, d) != d["hash"]:
         return (
-            "",
+            {},
             f"modified: the hash does not match the content (seq {d['seq']}, {d['step']}/{d['action']})",
         )
     seq = d["seq"]
@@ -270,72 +344,174 @@ def _check_line(line: bytes, expected: int, prev: str) -> tuple[str, str]:
                 else f"entry {expected} was deleted"
             )
             return (
-                "",
+                {},
                 f"seq {seq} found where seq {expected} belongs: {what} or entries were reordered",
             )
         return (
-            "",
+            {},
             f"seq {seq} found where seq {expected} belongs: an entry was inserted or entries were reordered",
         )
     if d["prev"] != prev:
-        return "", (
+        return {}, (
             f"prev does not match the hash of entry {expected - 1}: an entry before it was "
             "inserted, deleted, reordered or rewritten"
         )
-    return d["hash"], ""
+    if key is not None:
+        if "mac" not in d:
+            return {}, (
+                f"has no MAC ({d['step']}/{d['action']}): it was not written with the HMAC key "
+                "(forged, or written by a session without the key)"
+            )
+        if not hmac.compare_digest(entry_mac(key, d), d["mac"]):
+            return {}, (
+                f"its MAC does not match the key ({d['step']}/{d['action']}): the entry was "
+                "forged or altered without the key, or the key is wrong"
+            )
+    return d, ""
 
 
 def verify(
-    incident_dir: str | Path, head_hash: str | None = None, key: bytes | None = None
+    incident_dir: str | Path, head_hash: str | GivenHead | None = None, key: bytes | None = None
 ) -> VerifyReport:
     """Verify the trail of an incident folder; see the module docstring for what is checked.
 
-    head_hash: a head saved elsewhere (an export, a report); the trail must contain it.
-    key: the HMAC key; head.json must then be signed with it.
+    head_hash: a head kept elsewhere: a bare hash (some entry must have it), a `trail head`
+    line or a GivenHead (entry `count` must have `hash`).
+    key: the HMAC key; every entry's MAC and head.json's signature are then checked.
     Raises ConsoleError only when the folder or its files cannot be read.
     """
-    return check(Path(incident_dir), head_hash, key)[0]
+    return check(Path(incident_dir), head_hash, key, files=True)[0]
 
 
 def check(
-    folder: Path, head_hash: str | None = None, key: bytes | None = None
+    folder: Path,
+    head_hash: str | GivenHead | None = None,
+    key: bytes | None = None,
+    files: bool = False,
 ) -> tuple[VerifyReport, Scan]:
-    """verify() and the scan behind it (Trail.open needs the torn bytes and offsets)."""
-    head = read_head(folder)
-    s = scan(trail_path(folder), look_for=head_hash, at_count=head.count if head else None)
+    """verify() and the scan behind it (Trail.open needs the torn bytes and offsets).
 
-    def bad(seq: int, problem: str) -> tuple[VerifyReport, Scan]:
+    files: also check the evidence files the entries point at (verify does; opening for
+    writing and exporting check the trail alone).
+    """
+    given = parse_head(head_hash) if isinstance(head_hash, str) else head_hash
+    try:
+        head, head_problem = read_head(folder), ""
+    except BadHead as exc:
+        head, head_problem = None, str(exc)
+    path = trail_path(folder)
+    if not path.exists() and (head is not None or head_problem):
+        recorded = f"which records {head.count} entries" if head else "which is not valid"
+        problem = f"{path} is missing beside {folder / HEAD_FILE} ({recorded}): the trail was deleted or moved"
+        return VerifyReport(False, 0, GENESIS, 1, problem), Scan()
+    counts = {c for c in (head and head.count, given and given.count) if c}
+    s = scan(path, Want(given.hash if given else None, tuple(counts), key, files))
+
+    def bad(seq: int | None, problem: str) -> tuple[VerifyReport, Scan]:
         return VerifyReport(False, s.count, s.last_hash, seq, problem), s
 
     if s.problem and not s.torn:
         return bad(s.first_bad_seq, s.problem)
+    if head_problem:
+        return bad(None, head_problem)
+    count, last, note = s.count, s.last_hash, ""
     if head is not None:
-        if head.count > s.count:
-            missing = s.count + 1 if head.count == s.count + 1 else f"{s.count + 1}..{head.count}"
-            return bad(
-                s.count + 1,
-                f"truncated: head.json records {head.count} entries (head {head.hash}) but the "
-                f"trail holds {s.count}; entries {missing} are missing",
+        seq, problem = _head_json_problem(head, s)
+        if problem:
+            return bad(seq, problem)
+        if s.count == head.count + 1:
+            note = (
+                f"entry {s.count} is not counted by head.json: its append did not complete "
+                "(the writer stopped or failed between the line and head.json) and was never "
+                "acknowledged; opening the incident for writing moves it aside"
             )
-        if s.hash_at_count != head.hash:
-            return bad(
-                head.count,
-                f"head.json records hash {head.hash} for entry {head.count} but the entry's "
-                f"hash is {s.hash_at_count}: the trail was rewritten",
-            )
+            count, last = head.count, head.hash
     if key is not None:
         problem = _signature_problem(head, key)
         if problem:
             return bad(head.count if head else s.count, problem)
-    if head_hash is not None and s.found_seq is None and head_hash != GENESIS:
-        return bad(
-            s.count + 1,
-            f"truncated or rewritten: no entry has the head hash {head_hash} "
-            f"(the trail holds {s.count} entries, last hash {s.last_hash})",
-        )
+    if given is not None:
+        seq, problem = _given_problem(given, s, key)
+        if problem:
+            return bad(seq, problem)
     if s.torn:
         return bad(s.first_bad_seq, s.problem)
-    return VerifyReport(True, s.count, s.last_hash, None, ""), s
+    if files:
+        seq, problem = _evidence_problem(folder, s.evidence)
+        if problem:
+            return bad(seq, problem)
+    return VerifyReport(True, count, last, None, "", note), s
+
+
+def _head_json_problem(head: Head, s: Scan) -> tuple[int | None, str]:
+    if head.count > s.count:
+        missing = s.count + 1 if head.count == s.count + 1 else f"{s.count + 1}..{head.count}"
+        return s.count + 1, (
+            f"truncated: head.json records {head.count} entries (head {head.hash}) but the "
+            f"trail holds {s.count}; entries {missing} are missing"
+        )
+    if s.hash_at(head.count) != head.hash:
+        return head.count, (
+            f"head.json records hash {head.hash} for entry {head.count} but the entry's "
+            f"hash is {s.hash_at(head.count)}: the trail was rewritten"
+        )
+    if s.count > head.count + 1:
+        return head.count + 1, (
+            f"head.json records {head.count} entries but the trail holds {s.count}: entries "
+            f"{head.count + 1}..{s.count} are beyond it (head.json was rolled back, or entries "
+            "were appended without the console)"
+        )
+    return None, ""
+
+
+def _given_problem(given: GivenHead, s: Scan, key: bytes | None) -> tuple[int | None, str]:
+    """What is wrong with the trail against a head kept elsewhere."""
+    if given.count is None:
+        if given.hash != GENESIS and s.found_seq is None:
+            return s.count + 1, (
+                f"truncated or rewritten: no entry has the head hash {given.hash} "
+                f"(the trail holds {s.count} entries, last hash {s.last_hash})"
+            )
+        return None, ""
+    if key is not None and given.signature is not None:
+        as_head = Head(given.count, given.hash, given.signature, given.updated_at)
+        if not signature_ok(as_head, key):
+            return None, "the given head's signature does not match the key: it is not this trail's"
+    if given.count > s.count:
+        return s.count + 1, (
+            f"truncated: the given head records {given.count} entries (hash {given.hash}) but "
+            f"the trail holds {s.count}; entries {s.count + 1}..{given.count} are missing"
+        )
+    if s.hash_at(given.count) != given.hash:
+        return given.count, (
+            f"rewritten: the given head records hash {given.hash} for entry {given.count} but "
+            f"the trail's entry {given.count} has hash {s.hash_at(given.count)}"
+        )
+    return None, ""
+
+
+def _evidence_problem(folder: Path, evidence: dict[str, tuple[int, str]]) -> tuple[int | None, str]:
+    """The first entry whose evidence file is missing or changed.
+
+    A path named by several entries (report.md, rewritten by each report) is checked against
+    the latest of them: the earlier ones recorded versions a later action replaced.
+    """
+    for path, (seq, recorded) in sorted(evidence.items(), key=lambda item: item[1][0]):
+        target = Path(path) if Path(path).is_absolute() else folder / path
+        try:
+            # A path a tampered entry names could be a device or a pipe: never read those.
+            if not stat.S_ISREG(os.stat(target).st_mode):
+                return seq, f"evidence {path} is not a regular file"
+            found = file_sha256(target)
+        except FileNotFoundError:
+            return seq, f"evidence {path} is missing (the entry records sha256 {recorded})"
+        except OSError as exc:
+            raise ConsoleError(f"cannot read evidence {target}: {exc.strerror}") from exc
+        if found != recorded:
+            return seq, (
+                f"evidence {path} was changed: its sha256 is {found}, the entry records {recorded}"
+            )
+    return None, ""
 
 
 def _signature_problem(head: Head | None, key: bytes) -> str:
@@ -346,3 +522,18 @@ def _signature_problem(head: Head | None, key: bytes) -> str:
     if not signature_ok(head, key):
         return "bad signature: head.json's signature does not match the key (wrong key, or the head was altered)"
     return ""
+
+
+def verified_head(
+    incident_dir: str | Path, key: bytes | None = None
+) -> tuple[Head | None, VerifyReport]:
+    """The head of the verified trail (with head.json's time and signature when head.json
+    anchors it), to keep outside the folder; None when the trail fails verification."""
+    folder = Path(incident_dir)
+    report, _ = check(folder, key=key)
+    if not report.ok:
+        return None, report
+    stored = read_head(folder)
+    if stored is not None and stored.count == report.count:
+        return Head(report.count, report.head, stored.signature, stored.updated_at), report
+    return Head(report.count, report.head), report

@@ -10,10 +10,12 @@ summary of docs/engine.md to a file. Without --auto it points to the interactive
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from console.commands import add_command
 from console.errors import ConsoleError
+from console.text import one_line
 
 
 def register(sub) -> None:
@@ -59,9 +61,13 @@ def _investigate(args) -> int:
     from console.telemetry.windows import parse_utc
 
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
-    if args.json is not None and not args.json.resolve().parent.is_dir():
+    if args.json is not None:
         # Said before the investigation runs, not after it has written the trail.
-        raise ConsoleError(f"--json {args.json}: folder {args.json.parent} does not exist")
+        folder = args.json.resolve().parent
+        if not folder.is_dir():
+            raise ConsoleError(f"--json {args.json}: folder {args.json.parent} does not exist")
+        if not os.access(folder, os.W_OK):  # a read-only mount refuses even root
+            raise ConsoleError(f"--json {args.json}: folder {args.json.parent} is not writable")
     with Investigation.open(
         args.playbook, args.telemetry, args.incident_dir,
         actor=args.actor, alert_at=alert_at, metric=args.metric,
@@ -107,11 +113,13 @@ def human_summary(summary: dict) -> str:
     cf = summary["counterfactual"]
     if cf.get("flipped") is not None:
         lines.append(f"blast radius: {cf['flipped']} of {cf['total']} decisions flip")
+        if cf.get("errored"):
+            lines.append(f"  {cf['errored']} errored, never scored (not counted as flips)")
     v = summary.get("validation")
     if v:
         lines.append(f"validation: {'recovered' if v['recovered'] else 'not recovered'}")
     for error in summary.get("errors", []):
-        lines.append(f"error: {error}")
+        lines.append(f"error: {one_line(error)}")  # a scorer's error body may span lines
     lines.append(f"report: {summary['report']}")
     lines.append(f"trail: {summary['trail_count']} entries, head {summary['trail_head']}")
     return "\n".join(lines)

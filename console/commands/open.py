@@ -7,6 +7,7 @@ textual is imported inside the handlers, so other commands never load it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,6 +82,9 @@ def default_incident_dir(name: str) -> Path:
 
 
 def run_open(args) -> int:
+    # Every argument is checked before anything is created (the incident folder, its trail).
+    keymap = user_keymap(args.keymap)
+    alert_at = parse_utc(args.alert_at) if args.alert_at else None
     playbook = Path(args.playbook)
     incident_dir = args.incident_dir or default_incident_dir(playbook.stem)
     return launch(
@@ -88,8 +92,8 @@ def run_open(args) -> int:
         Path(args.telemetry),
         incident_dir,
         actor=args.actor,
-        keymap_path=args.keymap,
-        alert_at=parse_utc(args.alert_at) if args.alert_at else None,
+        keymap=keymap,
+        alert_at=alert_at,
         metric=args.metric,
     )
 
@@ -102,17 +106,32 @@ def run_gameday_start(args) -> int:
             f"no bundled scenario {args.scenario!r} in {SAMPLE_DATA_DIR} "
             f"(scenarios: {', '.join(known) or 'none'})"
         )
+    keymap = user_keymap(args.keymap)  # before the playbook copy creates the incident folder
     from console.ui.app import GameDay
 
     incident_dir = Path(args.incident_dir or default_incident_dir(args.scenario))
-    return launch(
-        game_day_playbook(folder, incident_dir),
-        folder,
-        incident_dir,
-        actor=args.actor,
-        keymap_path=args.keymap,
-        gameday=GameDay(args.scenario, folder),
-    )
+    created = not incident_dir.exists()
+    try:
+        return launch(
+            game_day_playbook(folder, incident_dir),
+            folder,
+            incident_dir,
+            actor=args.actor,
+            keymap=keymap,
+            gameday=GameDay(args.scenario, folder),
+        )
+    except ConsoleError:
+        if created:
+            _remove_playbook_copy(incident_dir)
+        raise
+
+
+def user_keymap(path: Path | None) -> dict[str, str]:
+    """The keymap file, checked (an unknown binding id is a ConsoleError)."""
+    from console.ui.bindings import BINDING_IDS
+    from console.ui.keymap import load_keymap
+
+    return load_keymap(path, BINDING_IDS)
 
 
 def game_day_playbook(folder: Path, incident_dir: Path) -> Path:
@@ -128,13 +147,24 @@ def game_day_playbook(folder: Path, incident_dir: Path) -> Path:
     return copy
 
 
+def _remove_playbook_copy(incident_dir: Path) -> None:
+    """A game day that did not open leaves no folder behind: the playbook copy this command
+    made goes, and the folder too when nothing else was written into it. Once a trail exists
+    the copy is the one its entries name, and stays."""
+    if (incident_dir / "trail.jsonl").exists():
+        return
+    (incident_dir / "playbook.toml").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # someone else wrote there: keep it
+        incident_dir.rmdir()
+
+
 def launch(
     playbook: Path,
     telemetry: Path,
     incident_dir: Path,
     *,
     actor,
-    keymap_path,
+    keymap,
     gameday=None,
     alert_at=None,
     metric=None,
@@ -142,10 +172,7 @@ def launch(
     """Open the investigation (errors end on stderr, before the screen changes), run the app."""
     from console.engine.investigation import Investigation
     from console.ui.app import IncidentApp
-    from console.ui.bindings import BINDING_IDS
-    from console.ui.keymap import load_keymap
 
-    keymap = load_keymap(keymap_path, BINDING_IDS)
     inv = Investigation.open(
         playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric
     )

@@ -14,7 +14,8 @@ def register(sub) -> None:
         group,
         "check",
         "Check a telemetry folder or .duckdb file against the contract and a playbook: "
-        "tables, columns, types, timestamps, and every playbook expression. Exit 0 with a "
+        "tables, columns, types, timestamps, duplicate prediction ids, and every playbook "
+        "expression (bound, then run on a sample under [limits] check_seconds). Exit 0 with a "
         "summary per table, or 2 listing every problem.",
         "incident-console telemetry check --playbook playbooks/fraud.toml --telemetry data/",
         run_check,
@@ -37,7 +38,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     playbook = load_playbook(args.playbook)
     with open_store(args.telemetry, playbook.tables, allow_missing=True) as store:
-        require_fit(playbook, store)
+        require_fit(playbook, store, thorough=True)
         summaries = table_summaries(store)
     print(f"telemetry {store.location} fits {args.playbook}")
     for summary in summaries:

@@ -19,12 +19,26 @@ def register(sub) -> None:
     p = add_command(
         group,
         "verify",
-        "Check the hash chain, head.json and (with a key in the environment) its signature.",
-        "incident-console trail verify inc/ --head 3f1c...e9",
+        "Check the hash chain, head.json, the evidence files and (with a key in the "
+        "environment) every entry's MAC and head.json's signature.",
+        'incident-console trail verify inc/ --head "count=6 hash=3f1c...e9 updated_at=..."',
         _verify,
     )
     p.add_argument("dir", type=Path, help="the incident folder (holding trail.jsonl)")
-    p.add_argument("--head", default=None, help="a head hash saved elsewhere (export, report)")
+    p.add_argument(
+        "--head",
+        default=None,
+        help="a head kept elsewhere: the line `trail head` printed, or a bare head hash",
+    )
+
+    p = add_command(
+        group,
+        "head",
+        "Print the trail's head as one line to keep outside the folder (for verify --head).",
+        "incident-console trail head inc/",
+        _head,
+    )
+    p.add_argument("dir", type=Path, help="the incident folder (holding trail.jsonl)")
 
     p = add_command(
         group,
@@ -38,7 +52,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="the file to write")
     p.add_argument("--tz", default=None, help="show times in this zone (default UTC)")
     p.add_argument(
-        "--playbook", type=Path, default=None, help="hash the playbook's [privacy] sensitive keys"
+        "--playbook",
+        type=Path,
+        default=None,
+        help="also hash this playbook's [privacy] sensitive columns (those recorded when the "
+        "incident opened are always hashed)",
     )
 
     p = add_command(
@@ -56,31 +74,61 @@ def register(sub) -> None:
 
 def _verify(args) -> int:
     from console.audit import load_key, verify
+    from console.audit.head import parse_head
 
-    _require_trail(args.dir)
-    if args.head is not None and not _is_hash(args.head):
-        raise ConsoleError(f"--head {args.head!r} is not a sha256 hash (64 hex digits)")
+    _require_trail_or_head(args.dir)
+    given = parse_head(args.head) if args.head is not None else None
     key = load_key()
-    report = verify(args.dir, head_hash=args.head and args.head.lower(), key=key)
+    report = verify(args.dir, head_hash=given, key=key)
     if report.ok:
         signed = ", signature ok" if key else ""
         print(f"{args.dir}: ok, {report.count} entries, head {report.head}{signed}")
+        if report.note:
+            print(f"incident-console: note: {report.note}", file=sys.stderr)
         return 0
+    where = f" at entry {report.first_bad_seq}" if report.first_bad_seq is not None else ""
     print(
-        f"incident-console: trail {args.dir} fails verification at entry "
-        f"{report.first_bad_seq}: {report.problem}",
+        f"incident-console: trail {args.dir} fails verification{where}: {report.problem}",
         file=sys.stderr,
     )
     return 1
 
 
+def _head(args) -> int:
+    from console.audit import load_key
+    from console.audit.verification import verified_head
+
+    _require_trail(args.dir)
+    head, report = verified_head(args.dir, key=load_key())
+    if head is None:
+        print(
+            f"incident-console: trail {args.dir} fails verification: {report.describe()}",
+            file=sys.stderr,
+        )
+        return 1
+    print(head.line())
+    return 0
+
+
+def _require_trail_or_head(folder: Path) -> None:
+    # A head.json without its trail (or a garbage one) is a verification failure (exit 1),
+    # not a usage error: verify says so.
+    if not (folder / "trail.jsonl").is_file() and not (folder / "head.json").is_file():
+        raise ConsoleError(f"no trail in {folder}: expected {folder / 'trail.jsonl'}")
+
+
 def _export(args) -> int:
     from console.audit import export, load_key
+    from console.text import one_line
 
     _require_trail(args.dir)
     sensitive = _sensitive_keys(args.playbook) if args.playbook else ()
     done = export(args.dir, args.format, args.out, tz=args.tz, sensitive=sensitive, key=load_key())
-    print(f"wrote {done.path}: {done.count} entries, head {done.head.hash}")
+    beside = f" (header in {done.meta})" if done.meta else ""
+    print(f"wrote {done.path}{beside}: {done.count} entries, head {done.head.hash}")
+    if done.sensitive:
+        shown = ", ".join(one_line(c) for c in done.sensitive)
+        print(f"sensitive columns shown as salted hashes: {shown}")
     if not done.report.ok:
         print(f"incident-console: warning: {done.report.problem}", file=sys.stderr)
     return 0
@@ -89,22 +137,21 @@ def _export(args) -> int:
 def _note(args) -> int:
     from console.audit import Trail
 
+    if not args.step.strip():
+        raise ConsoleError("--step '': name the step the note belongs to (default note)")
     _require_trail(args.dir)
     with Trail.open(args.dir, actor=args.actor) as trail:
         if trail.recovered:
             r = trail.recovered.result
             print(
-                f"incident-console: recovered the trail after a crash: {r['torn_bytes']} torn "
-                f"bytes moved to {r['side_file']} (entry {trail.recovered.seq})",
+                f"incident-console: recovered the trail after a crash: {r['moved_bytes']} "
+                f"bytes of an unfinished append moved to {r['side_file']} "
+                f"(entry {trail.recovered.seq})",
                 file=sys.stderr,
             )
         entry = trail.note(args.text, step=args.step)
     print(f"appended entry {entry.seq} ({entry.ts}) to {trail.path}")
     return 0
-
-
-def _is_hash(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower())
 
 
 def _require_trail(folder: Path) -> None:
@@ -113,7 +160,8 @@ def _require_trail(folder: Path) -> None:
 
 
 def _sensitive_keys(playbook: Path) -> list[str]:
-    """The playbook's [privacy] sensitive keys (the playbook is loaded and validated)."""
+    """The playbook's [privacy] sensitive columns (the playbook is loaded and validated); the
+    export adds them to those the trail recorded when the incident opened."""
     from console.playbook.loader import load_playbook
 
     return list(load_playbook(playbook).sensitive)

@@ -41,7 +41,7 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         "locate": {"candidates": [], "ranking": []},
         "interventions": [],
         "root_cause": None,
-        "counterfactual": {"flipped": None, "total": None},
+        "counterfactual": {"flipped": None, "total": None, "errored": None},
         "explanation": None,
         "validation": None,
         "errors": [],
@@ -117,6 +117,7 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
             summary["counterfactual"] = {
                 "flipped": blast.flipped,
                 "total": blast.total,
+                "errored": blast.errored,
                 "correction": blast.correction,
                 "score_delta": blast.score_delta,
                 "segments": [s.to_dict() for s in blast.segments],

@@ -23,7 +23,8 @@ from console.engine.results import ChangeEvent, Window
 from console.errors import ConsoleError
 from console.playbook.graph import build_graph
 from console.playbook.model import Edge, Node, Playbook
-from console.telemetry.store import TelemetryStore
+from console.telemetry.binding import playbook_expressions
+from console.telemetry.store import QueryFailed, TelemetryStore
 from console.telemetry.windows import Window as TelemetryWindow
 from console.telemetry.windows import format_utc, parse_utc
 
@@ -186,8 +187,37 @@ class Context:
     # -- running SQL ----------------------------------------------------------------------
 
     def run(self, sql: str, params: Any = None) -> pa.Table:
-        """The query runner the stats functions take."""
-        return self.store.query(sql, params)
+        """The query runner the stats functions take.
+
+        A query DuckDB rejects at run time (a cast that fails on some rows) raises a
+        ConsoleError naming the playbook expression at fault, its node and its key.
+        """
+        try:
+            return self.store.query(sql, params)
+        except QueryFailed as exc:
+            raise self.blame(sql, exc) from exc
+
+    def blame(self, sql: str, failure: QueryFailed) -> ConsoleError:
+        """The error of a failed query, naming the playbook expression that fails on its own
+        (tried over every decisions row, in each form the engine reads it), or the failure
+        itself when none does. Runs only after a failure, so its extra scans cost nothing in
+        a healthy investigation."""
+        for item in playbook_expressions(self.playbook):
+            if item.expr not in sql:
+                continue
+            for form in item.forms():
+                try:
+                    self.store.query(item.probe(form))
+                except QueryFailed as exc:
+                    return ConsoleError(
+                        f"{self.playbook.path}: {item.key} (node {item.node}) fails on the "
+                        f"telemetry: {exc.detail}",
+                        node=item.node,
+                        key=item.key,
+                    )
+                except ConsoleError:
+                    return failure  # cancelled or out of time: no verdict on this one
+        return failure
 
 
 def result_window(window: TelemetryWindow) -> Window:

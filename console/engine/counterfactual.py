@@ -14,14 +14,23 @@ in words, and the report quotes it):
   its baseline distribution (quantile mapping, ties broken by a hash of the prediction id).
 
 The blast radius counts decisions that flip, the score change distribution and the segments
-(seg_* columns) with the most flips. explain() attributes one decision to its features with
-console.scoring.explain (exact on the margin for linear/logistic scorers, sampled Shapley
-otherwise) and finds the smallest single-feature change that flips it.
+(seg_* columns) with the most flips. Errored rows (status 'error', or no finite served score)
+are counted apart and never flip: the live model gave them no score to change. explain()
+attributes one decision to its features with console.scoring.explain (exact on the margin for
+linear/logistic scorers, sampled Shapley otherwise) and finds the smallest single-feature
+change that flips it.
+
+Both compute a row's corrected score the same way: _rows_sql corrects the whole incident
+window (a rank mapping ranks a row among all of it) and corrected_scores scores it; explain()
+keeps its one row only after the window's correction is computed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import networkx as nx
@@ -36,9 +45,11 @@ from console.engine.results import Attribution, BlastRadius, Explanation, Flip, 
 from console.engine.screening import baseline_stride
 from console.errors import ConsoleError
 from console.playbook.model import Edge
+from console.scoring.base import BaseScorer, NonFiniteScore
 from console.scoring.explain import attribute, smallest_flip
 from console.scoring.linear import LinearScorer
 from console.telemetry.store import duckdb_identifier
+from console.telemetry.windows import format_utc
 
 QUANTILES = 200
 BACKGROUND_ROWS = 2000
@@ -51,8 +62,8 @@ SEGMENTS = 10
 class Correction:
     describe: str
     exprs: dict[str, str]  # scorer feature -> SQL of its corrected value
-    ctes: list[str] = field(default_factory=list)  # WITH parts the exprs read (baseline quantiles)
-    joins: list[str] = field(default_factory=list)  # their names, cross-joined (one row each)
+    # parameters the exprs read: $q0, $q1, ... the baseline quantiles of each corrected feature
+    params: dict[str, list | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,54 +129,105 @@ def correction(ctx: Context, edge: Edge) -> Correction:
 
 
 def _baseline_quantile(ctx: Context, corr: Correction, i: int, feature: str, position: str) -> str:
-    node = ctx.node(feature)
-    value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
-    probs = ", ".join(f"{(k + 0.5) / QUANTILES!r}" for k in range(QUANTILES))
+    """SQL of the baseline quantile of `feature` at `position` (0..1): the quantiles are
+    bound as a parameter, computed once per investigation, so the blast radius and every
+    explanation map onto the very same list, and an explanation does not read the baseline."""
     name = f"q{i}"
-    # The same deterministic baseline sample as the screening: 200 quantiles need no more.
-    stride = baseline_stride(ctx)
-    sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
-    corr.ctes.append(
-        f"{name} AS (SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
-        f"WHERE ts >= $b_start AND ts < $b_end{sample} AND {value} IS NOT NULL)"
-    )
-    corr.joins.append(name)
+    corr.params[name] = _quantiles(ctx, feature)
+    kind = "DOUBLE[]" if ctx.node(feature).type == "numeric" else "VARCHAR[]"
     index = f"least({QUANTILES}, 1 + CAST(floor(({position}) * {QUANTILES}) AS BIGINT))"
-    return f"list_extract({name}.qs, {index})"
+    return f"list_extract(CAST(${name} AS {kind}), {index})"
 
 
-def _rows_sql(ctx: Context, corr: Correction, features: list[str], where: str) -> str:
+def _quantiles(ctx: Context, feature: str) -> list | None:
+    """QUANTILES quantiles of the feature over the baseline (None when it holds no value)."""
+    key = ("counterfactual_quantiles", feature)
+    if key not in ctx.cache:
+        node = ctx.node(feature)
+        value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
+        probs = ", ".join(f"{(k + 0.5) / QUANTILES!r}" for k in range(QUANTILES))
+        # The same deterministic baseline sample as the screening: 200 quantiles need no more.
+        stride = baseline_stride(ctx)
+        sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
+        found = ctx.run(
+            f"SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
+            f"WHERE ts >= $b_start AND ts < $b_end{sample} AND {value} IS NOT NULL",
+            {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
+        )
+        ctx.cache[key] = found.column("qs")[0].as_py()
+    return ctx.cache[key]
+
+
+def _errored_sql(ctx: Context) -> str:
+    """TRUE for a row the live model never scored: status 'error' (when the store has the
+    column) or no finite served score."""
+    unscored = "(score IS NULL OR NOT isfinite(CAST(score AS DOUBLE)))"
+    if not ctx.has_column("status"):
+        return unscored
+    return f"({unscored} OR coalesce(CAST(status AS VARCHAR) = 'error', false))"
+
+
+def _rows_sql(ctx: Context, corr: Correction, features: list[str], *, one: bool = False) -> str:
+    """The incident window's rows: id, served score and decision, whether the row errored, the
+    seg_* columns, and every scorer feature as served and as corrected.
+
+    The correction is always computed over the whole window: a rank mapping places each row
+    among all of the window's rows. `one` keeps the row `$id` only afterwards, outside that
+    computation, so Explain corrects a row exactly as the blast radius does.
+    """
     segs = [c for c in ctx.columns if c.startswith("seg_")]
     corrected = ", ".join(
         f"{corr.exprs.get(f, '(' + ctx.node(f).expr + ')')} AS {duckdb_identifier('corrected:' + f)}"
         for f in features
     )
     seg_sql = "".join(f", {duckdb_identifier(s)}" for s in segs)
-    with_sql = f"WITH {', '.join(corr.ctes)}\n" if corr.ctes else ""
-    joins = "".join(f", {name}" for name in corr.joins)
-    return (
-        f"{with_sql}SELECT prediction_id, ts, score, CAST(decision AS VARCHAR) AS decision{seg_sql}, "
-        f"{feature_select(ctx, features)}, {corrected}\nFROM decisions{joins} WHERE {where}"
+    window_rows = (
+        f"window_rows AS (SELECT prediction_id, ts, score, {_errored_sql(ctx)} AS errored, "
+        f"CAST(decision AS VARCHAR) AS decision{seg_sql}, {feature_select(ctx, features)}, "
+        f"{corrected}\nFROM decisions WHERE ts >= $i_start AND ts < $i_end)"
     )
+    only = " WHERE prediction_id = $id" if one else ""
+    return f"WITH {window_rows}\nSELECT * FROM window_rows{only}"
+
+
+def _rows_params(ctx: Context, corr: Correction, prediction_id: str | None = None) -> dict:
+    params: dict[str, Any] = {"i_start": ctx.incident.start, "i_end": ctx.incident.end}
+    params |= corr.params
+    if prediction_id is not None:
+        params["id"] = prediction_id
+    return params
+
+
+def corrected_scores(scorer: BaseScorer, features: list[str], rows: pa.Table) -> np.ndarray:
+    """The scorer's score of each row of _rows_sql with its corrected features: the one
+    computation behind the blast radius and Explain's corrected score."""
+    table = pa.table({f: rows.column(f"corrected:{f}") for f in features})
+    try:
+        return scorer.score(table)
+    except NonFiniteScore as exc:
+        raise ConsoleError(
+            f"{exc} (prediction_id {rows.column('prediction_id')[exc.row].as_py()!r} "
+            f"of the incident window, re-scored with the correction)"
+        ) from None
 
 
 def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
     scorer = scorer_of(ctx)
     features = scorer.features
     corr = correction(ctx, edge)
-    sql = _rows_sql(ctx, corr, features, "ts >= $i_start AND ts < $i_end")
-    params = {"i_start": ctx.incident.start, "i_end": ctx.incident.end}
-    if corr.ctes:
-        params |= {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end}
+    sql = _rows_sql(ctx, corr, features)
+    params = _rows_params(ctx, corr)
     rows = ctx.run(sql, params)
     ctx.require_rows(ctx.incident, rows.num_rows)
-    corrected = pa.table({f: rows.column(f"corrected:{f}") for f in features})
-    new_scores = scorer.score(corrected)
+    with scorer.deadline():
+        new_scores = corrected_scores(scorer, features, rows)
     new_decisions = scorer.decide(new_scores).astype(str)
     old_decisions = np.array(rows.column("decision").to_pylist(), dtype=object).astype(str)
     live = rows.column("score").cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-    flipped = new_decisions != old_decisions
-    delta = new_scores - live
+    errored = np.array(rows.column("errored").to_pylist(), dtype=bool)
+    # An errored row's decision came from no score (a fallback): it has nothing to flip.
+    flipped = (new_decisions != old_decisions) & ~errored
+    delta = np.where(errored, np.nan, new_scores - live)
     finite = delta[np.isfinite(delta)]
     score_delta = {
         "mean": _q(finite, None),
@@ -198,6 +260,7 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
         score_delta=score_delta,
         segments=segments[:SEGMENTS],
         flipped_ids=flipped_ids,
+        errored=int(errored.sum()),
     )
     keep = pc.filter(
         pa.table(
@@ -218,32 +281,43 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
 def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
     scorer = scorer_of(ctx)
     features = scorer.features
-    corr = correction(ctx, edge) if edge is not None else Correction("", {})
-    sql = _rows_sql(ctx, corr, features, "prediction_id = $id")
-    params: dict[str, Any] = {"id": prediction_id}
-    if corr.ctes:
-        params |= {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end}
-    found = ctx.run(sql, params)
+    found = ctx.run(
+        f"SELECT score, {_errored_sql(ctx)} AS errored, CAST(decision AS VARCHAR) AS decision, "
+        f"{feature_select(ctx, features)} FROM decisions WHERE prediction_id = $id LIMIT 1",
+        {"id": prediction_id},
+    )
     if found.num_rows == 0:
         raise ConsoleError(f"no decision with prediction_id {prediction_id!r} in the telemetry")
-    record = found.slice(0, 1).to_pylist()[0]
+    record = found.to_pylist()[0]
     background = ctx.run(
         f"SELECT {feature_select(ctx, features)} FROM decisions WHERE ts >= $b_start AND ts < $b_end "
         f"ORDER BY hash(prediction_id) LIMIT {BACKGROUND_ROWS}",
         {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
     )
+    served = _plain(record["score"])
+    notes = []
+    if record["errored"]:
+        why = "no served score" if served is None else "status 'error'"
+        notes.append(
+            f"errored ({why}): the live model did not score this decision, so it never "
+            f"counts as a flip"
+        )
     row = {f: record[f] for f in features}
-    table = pa.table({f: found.column(f).slice(0, 1) for f in features})
-    score = float(scorer.score(table)[0]) if record["score"] is None else float(record["score"])
-    corrected_score = None
-    if edge is not None:
-        fixed = pa.table({f: found.column(f"corrected:{f}").slice(0, 1) for f in features})
-        corrected_score = float(scorer.score(fixed)[0])
-    attributions = attribute(scorer, row, background)
-    flip = smallest_flip(scorer, row, background)
+    with scorer.deadline():
+        corrected_score = None
+        if edge is not None:
+            corrected_score = _corrected_score(ctx, scorer, edge, prediction_id, notes)
+        try:
+            attributions = attribute(scorer, row, background)
+            flip = smallest_flip(scorer, row, background)
+        except NonFiniteScore as exc:
+            raise ConsoleError(
+                f"{exc} (one of the variations of prediction_id {prediction_id!r} scored to "
+                f"explain it)"
+            ) from None
     return Explanation(
         prediction_id=prediction_id,
-        score=score,
+        score=served,
         decision=str(record["decision"]),
         corrected_score=corrected_score,
         attributions=[
@@ -259,7 +333,27 @@ def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
             float(flip.size),
         ),
         method="exact-linear" if isinstance(scorer, LinearScorer) else "sampled-shapley",
+        errored=bool(record["errored"]),
+        notes=notes,
     )
+
+
+def _corrected_score(
+    ctx: Context, scorer: BaseScorer, edge: Edge, prediction_id: str, notes: list[str]
+) -> float | None:
+    """The row's score with the broken value corrected, computed over the incident window as
+    the blast radius computes it; None (and a note) for a row outside that window."""
+    features = scorer.features
+    corr = correction(ctx, edge)
+    rows = ctx.run(_rows_sql(ctx, corr, features, one=True), _rows_params(ctx, corr, prediction_id))
+    if rows.num_rows == 0:
+        notes.append(
+            f"no corrected score: the decision is outside the incident window "
+            f"({format_utc(ctx.incident.start)} to {format_utc(ctx.incident.end)}) the "
+            f"correction is computed over"
+        )
+        return None
+    return float(corrected_scores(scorer, features, rows.slice(0, 1))[0])
 
 
 def _q(values: np.ndarray, q: float | None) -> float:
@@ -269,8 +363,18 @@ def _q(values: np.ndarray, q: float | None) -> float:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
+    """A feature value or score as JSON-ready data for the trail: a number (a DECIMAL as a
+    float; NaN and infinities as None), text, a boolean; a date or time as ISO text."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()  # a numpy scalar
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

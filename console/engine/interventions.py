@@ -44,6 +44,9 @@ from console.scoring.build import build_scorer
 from console.telemetry.store import duckdb_identifier
 
 MIN_ROWS = 30
+# A reference that disagrees with the served value on this share of the baseline's rows does
+# not reproduce the feature even when all was well: the playbook is wrong, not the pipeline.
+REFERENCE_BROKEN_RATE = 0.5
 SAMPLE_ROWS = 5000
 EVIDENCE_ROWS = 1000
 MODEL_DELTA_SHARE = 0.01  # share of re-scored rows allowed beyond max_score_delta
@@ -120,6 +123,14 @@ def _shadow_recompute(ctx: Context, edge: Edge, target: Window, params: dict) ->
     }
     if n_t < MIN_ROWS:
         verdict, reasons = "inconclusive", [f"{name} window holds {n_t} rows (need {MIN_ROWS})"]
+    elif rate_b is not None and n_b >= MIN_ROWS and rate_b > REFERENCE_BROKEN_RATE:
+        verdict = "inconclusive"
+        reasons = [
+            f"a playbook error, not an incident: nodes.{node.id}.reference ({node.reference}) "
+            f"differs from the served {node.id} ({node.expr}) on {x_b} of {n_b} baseline rows "
+            f"({rate_b:.2%}) as well as {rate_t:.2%} of {name} rows; fix nodes.{node.id}.reference "
+            f"or nodes.{node.id}.expr in {ctx.playbook.path}"
+        ]
     elif rate_t > max_rate:
         verdict = "broken"
         reasons = [
@@ -454,7 +465,7 @@ def _model_version(ctx: Context, edge: Edge, target: Window, params: dict) -> Ou
         "max_score_delta": max_delta,
         "sampled_rows": int(rows.num_rows),
         f"share_over_max_delta_{name}": over_t,
-        "by_version": list(per_version.values()),
+        "by_version": _by_version_text(per_version, name, rows=False),
         "unscored_rate_baseline": unscored.rate_baseline,
         f"unscored_rate_{name}": unscored.rate_incident,
         "unscored_p_value": unscored.p_value,
@@ -480,6 +491,10 @@ def _model_version(ctx: Context, edge: Edge, target: Window, params: dict) -> Ou
             + ", ".join(v["version"] for v in per_version.values() if v["window"] == name)
             + ")"
         )
+    reasons.append(
+        f"re-scored rows off by more than {max_delta:g} per model version, baseline -> {name}: "
+        + _by_version_text(per_version, name, rows=True)
+    )
     if unscored.flagged:
         broken = True
         reasons.append(f"rows without a score: {'; '.join(unscored.reasons)}")
@@ -522,6 +537,23 @@ def _model_version(ctx: Context, edge: Edge, target: Window, params: dict) -> Ou
         histogram=histogram,
     )
     return Outcome(result, sample_sql, params, evidence_table=evidence)
+
+
+def _by_version_text(per_version: dict[str, dict[str, Any]], name: str, rows: bool) -> str:
+    """Per model version, the share of re-scored rows off by more than max_score_delta in the
+    baseline and in the window, as text a person reads: "v1 0.0% -> 12.3%, v2 n/a -> 4.1%"
+    (rows: with the number of re-scored rows behind each share)."""
+    found = {(v["window"], v["version"]): v for v in per_version.values()}
+
+    def side(window: str, version: str) -> str:
+        item = found.get((window, version))
+        if item is None or item["share_over_max_delta"] is None:
+            return "n/a"
+        share = f"{item['share_over_max_delta']:.1%}"
+        return f"{share} of {item['rescored']:,}" if rows else share
+
+    versions = sorted({v["version"] for v in per_version.values()})
+    return ", ".join(f"{v} {side('baseline', v)} -> {side(name, v)}" for v in versions) or "none"
 
 
 # -- histograms and small helpers ----------------------------------------------------------

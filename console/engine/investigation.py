@@ -12,11 +12,16 @@ console.engine.results; the trail stores their to_dict(). docs/engine.md is the 
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
+import signal
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 
@@ -39,7 +44,7 @@ from console.engine.results import (
     ValidationResult,
     Window,
 )
-from console.engine.revive import NOT_RESULTS, last_results, revive_entry
+from console.engine.revive import STATE_STEPS, resume_state
 from console.engine.triage import run_triage
 from console.errors import ConsoleError
 from console.files import file_sha256
@@ -52,6 +57,38 @@ from console.telemetry.windows import format_utc, latest_timestamp, resolve_wind
 
 Edge = tuple[str, str]
 EDGE_MARKS = ("broken", "external", "cleared")
+# Test hook (tests/test_engine_accept_crash.py): the process SIGKILLs itself at the named point
+# of decide_proposal, to prove a crash there is noticed by the next open. Unset in real use.
+CRASH_AT_ENV = "INCIDENT_CONSOLE_CRASH_AT"
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _step(name: str, failed: str = "failed") -> Callable[[Method], Method]:
+    """How every step runs, in one place: its queries under the step's time limit ([limits]);
+    a ConsoleError recorded as (name, failed) with the call's arguments and the node and key
+    at fault, kept in Investigation.failures, then raised; a success clears that failure.
+    failed="explain_failed" (a drill-in of the counterfactual) leaves failures alone."""
+
+    def wrap(method: Method) -> Method:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def run(self: Investigation, *args: Any, **kwargs: Any) -> Any:
+            seconds, key = self.playbook.limits.for_step(name)
+            try:
+                with self.store.time_limit(seconds, name, f"{key} in {self.playbook.path}"):
+                    result = method(self, *args, **kwargs)
+            except ConsoleError as exc:
+                params = self._call_params(signature, args, kwargs, failed == "failed")
+                self._record_failure(name, failed, params, exc)
+                raise
+            if failed == "failed":
+                self.failures.pop(name, None)
+            return result
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 class Investigation:
@@ -71,6 +108,8 @@ class Investigation:
         self.proposal: Proposal | None = None
         self._writeback: writeback.Proposal | None = None
         self.report_result: ReportResult | None = None
+        # step -> the error of its latest failure; a later success of the step removes it.
+        self.failures: dict[str, str] = {}
         self._mutex = threading.Lock()
 
     # -- opening and closing ----------------------------------------------------------------
@@ -99,18 +138,20 @@ class Investigation:
         if metric not in playbook.nodes:
             raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
         store = open_store(telemetry_dir, playbook.tables)
+        limit = (playbook.limits.query_seconds, "open", f"limits.query_seconds in {playbook_path}")
         try:
-            require_fit(playbook, store)
-            if alert_at is None:
-                alert_at = hints.alert_at or _default_alert(store, playbook, metric)
-            if alert_at.tzinfo is None:
-                raise ConsoleError(f"alert time {alert_at} has no time zone")
-            alert_at = alert_at.astimezone(UTC)
-            windows = {
-                name: result_window(w)
-                for name, w in resolve_windows(playbook.windows, alert_at).items()
-            }
-            ctx = Context(playbook, store, Path(incident_dir), alert_at, metric, windows)
+            with store.time_limit(*limit):
+                require_fit(playbook, store)
+                if alert_at is None:
+                    alert_at = hints.alert_at or _default_alert(store, playbook, metric)
+                if alert_at.tzinfo is None:
+                    raise ConsoleError(f"alert time {alert_at} has no time zone")
+                alert_at = alert_at.astimezone(UTC)
+                windows = {
+                    name: result_window(w)
+                    for name, w in resolve_windows(playbook.windows, alert_at).items()
+                }
+                ctx = Context(playbook, store, Path(incident_dir), alert_at, metric, windows)
             trail = Trail.open(incident_dir, actor=actor)
         except BaseException:
             store.close()
@@ -126,35 +167,29 @@ class Investigation:
                 "telemetry": str(telemetry_dir),
                 "alert_at": format_utc(alert_at),
                 "metric": metric,
+                # Every export redacts these, with or without the playbook at hand.
+                "sensitive": list(playbook.sensitive),
             },
             {"windows": [w.to_dict() for w in windows.values()], "model": playbook.model.name},
         )
+        inv._settle_accept()
         return inv
 
     def _resume(self) -> None:
         """What an earlier session of this incident recorded still holds: the engineer's
-        triage decision and edge marks, and the latest result of each step (read back from
-        the trail, not recomputed), so a report written after a restart tells the whole story."""
-        entries = list(self.trail.entries())
-        found = last_results(entries)
-        self.triage_result = found.get("triage")
-        self.locate_result = found.get("locate")
-        self.blast_radius = found.get("counterfactual")
-        self.validation = found.get("validate")
-        for entry in entries:
-            if entry.step == "intervene" and entry.action not in NOT_RESULTS:
-                tested = revive_entry(InterventionResult, entry)
-                if tested is not None:
-                    self.interventions[tuple(tested.edge)] = tested
-            if (entry.step, entry.action) == ("triage", "decide"):
-                self.triage_decision = str(entry.params.get("verdict"))
-            elif entry.action == "mark_edge" and len(entry.params.get("edge") or ()) == 2:
-                edge = tuple(str(n) for n in entry.params["edge"])
-                self.marks.pop(edge, None)  # re-insert: the latest mark comes last
-                self.marks[edge] = (
-                    str(entry.params.get("mark")),
-                    str(entry.params.get("note", "")),
-                )
+        triage decision and edge marks, the latest result of each step (read back from the
+        trail, not recomputed) and the steps whose latest attempt failed, so a report written
+        after a restart tells the whole story. Only the latest entry of each kind is parsed
+        (Trail.latest_entries), so a long trail resumes fast and in bounded memory."""
+        state = resume_state(self.trail.latest_entries(STATE_STEPS))
+        self.triage_result = state.results.get("triage")
+        self.locate_result = state.results.get("locate")
+        self.blast_radius = state.results.get("counterfactual")
+        self.validation = state.results.get("validate")
+        self.interventions.update(state.interventions)
+        self.triage_decision = state.triage_decision
+        self.marks.update(state.marks)
+        self.failures.update(state.failures)
 
     def close(self) -> None:
         self.ctx.store.close()
@@ -211,8 +246,40 @@ class Investigation:
         with self._mutex:
             return self.trail.append(step, action, params or {}, body, evidence or [])
 
+    def _record_failure(
+        self, step: str, action: str, params: dict[str, Any], exc: ConsoleError
+    ) -> None:
+        """The trail entry of a failed step (docs/engine.md), written before the error is
+        shown; when even that cannot be written the error says so."""
+        message = str(exc)
+        if action == "failed":
+            self.failures[step] = message
+        params = {**params, "node": exc.node, "key": exc.key}
+        try:
+            self.record(step, action, params, {"error": message})
+        except (ConsoleError, OSError) as unrecorded:
+            raise ConsoleError(
+                f"{message}; this failure could not be recorded in the trail: {unrecorded}",
+                node=exc.node,
+                key=exc.key,
+            ) from exc
+
+    def _call_params(
+        self, signature: inspect.Signature, args: tuple, kwargs: dict[str, Any], root: bool
+    ) -> dict[str, Any]:
+        """A step's arguments as the trail stores them; with root, a defaulted edge is the one
+        the step used (the root cause)."""
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        params = {k: _plain(v) for k, v in bound.arguments.items() if k != "self"}
+        if root and "edge" in params and params["edge"] is None:
+            found = self.root_cause()
+            params["edge"] = list(found[0]) if found else None
+        return params
+
     # -- 1. triage ----------------------------------------------------------------------------
 
+    @_step("triage")
     def triage(self) -> TriageResult:
         result = run_triage(self.ctx)
         # The reported and recomputed series, bucket by bucket, kept as the triage's evidence.
@@ -243,6 +310,7 @@ class Investigation:
 
     # -- 2. locate ----------------------------------------------------------------------------
 
+    @_step("locate")
     def locate(self) -> LocateResult:
         result = run_locate(self.ctx)
         self.record("locate", "rank_candidates", {"metric": self.metric}, result)
@@ -251,15 +319,12 @@ class Investigation:
 
     # -- 3. intervene -------------------------------------------------------------------------
 
+    @_step("intervene")
     def intervene(self, edge: Edge, window: Window | None = None) -> InterventionResult:
         """Run the edge's planned intervention (baseline against the incident, or `window`)."""
         edge_obj = self.ctx.edge(*edge)
-        try:
-            outcome = run_intervention(self.ctx, edge_obj, window)
-            result = self._with_evidence(outcome, "intervene")
-        except ConsoleError as exc:
-            self.record("intervene", "failed", {"edge": list(edge)}, {"error": str(exc)})
-            raise
+        outcome = run_intervention(self.ctx, edge_obj, window)
+        result = self._with_evidence(outcome, "intervene")
         self.record(
             "intervene",
             result.type,
@@ -317,34 +382,23 @@ class Investigation:
 
     # -- 4. counterfactual --------------------------------------------------------------------
 
+    @_step("counterfactual")
     def counterfactual(self, edge: Edge | None = None) -> BlastRadius:
         """Re-score the incident window with the broken value corrected (the edge marked
         broken when none is given)."""
         edge = self._edge_or_root(edge)
-        try:
-            result, evidence = cf.blast_radius(self.ctx, self.ctx.edge(*edge))
-        except ConsoleError as exc:
-            self.record("counterfactual", "failed", {"edge": list(edge)}, {"error": str(exc)})
-            raise
+        result, evidence = cf.blast_radius(self.ctx, self.ctx.edge(*edge))
         ref = self._keep(evidence, "counterfactual", edge)
         self.record("counterfactual", "blast_radius", {"edge": list(edge)}, result, [ref])
         self.blast_radius = result
         return result
 
+    @_step("counterfactual", failed="explain_failed")
     def explain(self, prediction_id: str, edge: Edge | None = None) -> Explanation:
         if edge is None:
             found = self.root_cause()
             edge = found[0] if found and found[1] == "broken" else None
-        try:
-            result = cf.explain(self.ctx, prediction_id, self.ctx.edge(*edge) if edge else None)
-        except ConsoleError as exc:
-            self.record(
-                "counterfactual",
-                "explain_failed",
-                {"prediction_id": prediction_id},
-                {"error": str(exc)},
-            )
-            raise
+        result = cf.explain(self.ctx, prediction_id, self.ctx.edge(*edge) if edge else None)
         self.record(
             "counterfactual",
             "explain",
@@ -355,6 +409,7 @@ class Investigation:
 
     # -- 5. validate --------------------------------------------------------------------------
 
+    @_step("validate")
     def validate(self, edge: Edge | None = None, start: datetime | None = None) -> ValidationResult:
         edge = self._edge_or_root(edge)
         mark = self.marks.get(tuple(edge), ("broken", ""))[0]
@@ -379,31 +434,106 @@ class Investigation:
         return result
 
     def decide_proposal(self, accept: bool) -> Path | None:
-        """Accept (replace the authored playbook, keeping a backup) or reject the proposal."""
+        """Accept (replace the authored playbook, keeping a backup) or reject the proposal.
+
+        Accepting writes three things in order: the intent (the trail entry
+        `accept_intent` with the sha256 of the proposal and of the authored playbook before
+        and after), the replacement, and its confirmation (`accept_proposal`). A crash in
+        between leaves an intent without an outcome, which the next open settles.
+        """
         if self._writeback is None:
             raise ConsoleError("no playbook update has been proposed: run validate first")
+        proposed = self.proposal.path if self.proposal else ""
         if not accept:
+            self.record("validate", "reject_proposal", {"proposed": proposed})
+            return None
+        wb = self._writeback
+        proposed_sha256 = file_sha256(wb.proposed)
+        intent = self.record(
+            "validate",
+            "accept_intent",
+            {
+                "proposed": proposed,
+                "authored": str(wb.authored),
+                "proposed_sha256": proposed_sha256,
+                "authored_sha256_before": wb.authored_sha256,
+                "authored_sha256_after": proposed_sha256,
+            },
+        )
+        outcome = {"proposed": proposed, "intent": intent.seq}
+        try:
+            _crash_point("accept_intent")
+            done = writeback.accept(
+                wb.proposed,
+                wb.authored,
+                authored_sha256=wb.authored_sha256,
+                proposed_sha256=proposed_sha256,
+            )
+            _crash_point("accept_replaced")
+        except ConsoleError as exc:
+            # The validation stands; only the engineer's accept failed (no step failure).
             self.record(
                 "validate",
-                "reject_proposal",
-                {"proposed": self.proposal.path if self.proposal else ""},
+                "accept_failed",
+                {**outcome, "node": exc.node, "key": exc.key},
+                {"error": str(exc)},
             )
-            return None
-        done = writeback.accept(
-            self._writeback.proposed,
-            self._writeback.authored,
-            authored_sha256=self._writeback.authored_sha256,
-        )
+            raise
         self.record(
             "validate",
             "accept_proposal",
-            {"proposed": self.proposal.path if self.proposal else ""},
+            outcome,
             {"authored": str(done.authored), "backup": str(done.backup)},
         )
         return done.authored
 
+    def _settle_accept(self) -> None:
+        """Settle an accept that an earlier session recorded the intent of but not the outcome
+        (it was killed in between): the authored playbook holding the proposal records the
+        missing confirmation, the original one records that the accept did not happen."""
+        entries = list(self.trail.entries())
+        intent = next(
+            (e for e in reversed(entries) if (e.step, e.action) == ("validate", "accept_intent")),
+            None,
+        )
+        if intent is None or any(e.params.get("intent") == intent.seq for e in entries):
+            return
+        authored = Path(str(intent.params.get("authored", "")))
+        before = intent.params.get("authored_sha256_before")
+        after = intent.params.get("authored_sha256_after")
+        try:
+            found = file_sha256(authored)
+        except OSError as exc:
+            found, why = None, exc.strerror or str(exc)
+        params = {"proposed": intent.params.get("proposed"), "intent": intent.seq}
+        if found is not None and found == after:
+            backups = [
+                str(b) for b in sorted(authored.parent.glob(f"{authored.name}.*.bak"))
+                if file_sha256(b) == before
+            ]  # fmt: skip
+            result = {
+                "authored": str(authored),
+                "backup": backups[-1] if backups else None,
+                "recovered": "the authored playbook holds the proposal: the accept happened",
+            }
+            self.record("validate", "accept_proposal", params, result)
+            return
+        if found is not None and found == before:
+            outcome = "the authored playbook is unchanged: the accept did not happen"
+        elif found is None:
+            outcome = f"the authored playbook cannot be read ({why})"
+        else:
+            outcome = "the authored playbook is neither the original nor the proposal"
+        self.record(
+            "validate",
+            "accept_interrupted",
+            params,
+            {"authored": str(authored), "sha256": found, "outcome": outcome},
+        )
+
     # -- 6. report ----------------------------------------------------------------------------
 
+    @_step("report")
     def report(self) -> ReportResult:
         # The report quotes the trail up to this entry; the entry recording the report follows.
         result = report_step.write_report(self)
@@ -461,6 +591,24 @@ def _default_alert(store: TelemetryStore, playbook, metric: str) -> datetime:
     if latest is None:
         return newest_decision
     return latest.astimezone(UTC) + playbook.triage.bucket
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _plain(value: Any) -> Any:
+    """A step argument as JSON: edges as lists, times in ISO 8601, windows as dicts."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return format_utc(value)
+    if isinstance(value, Window):
+        return value.to_dict()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _evidence_name(seq: int, step: str, edge: Edge, window: str) -> str:

@@ -27,6 +27,7 @@ import math
 import networkx as nx
 
 from console.engine.context import Context
+from console.engine.interventions import REFERENCE_BROKEN_RATE
 from console.engine.results import Candidate, LocateResult
 from console.engine.screening import baseline_stride, mean_change, screen
 from console.engine.stats import Screening
@@ -188,7 +189,12 @@ def _breakage(
             threshold = float(edge.intervention.params.get("max_mismatch_rate", 0.01))
         base = mismatch.mean_baseline or 0.0
         inc = mismatch.mean_incident
-        if inc > threshold and inc > base + threshold:
+        if base > REFERENCE_BROKEN_RATE:
+            reasons.append(
+                f"served value disagrees with its reference on {base:.1%} of baseline rows too: "
+                f"nodes.{node_id}.reference looks wrong in the playbook (no breakage signal)"
+            )
+        elif inc > threshold and inc > base + threshold:
             points += 3.0
             reasons.append(
                 f"served value disagrees with its reference on {inc:.1%} of incident rows "

@@ -4,30 +4,50 @@ The sections follow the Google SRE example post-mortem (title, status, summary, 
 causes, trigger, detection, resolution, action items, lessons learned - what went well, what
 went wrong, where we got lucky - and a timeline in UTC), followed by the causal path from the
 sources through the root cause to the metric, the interventions with their numbers, the blast
-radius, the investigation log (every trail entry, in order) and the trail's head hash and entry
-count, so a reader can check the draft against `incident-console trail verify`.
+radius, the investigation log and the trail's head hash and entry count, so a reader can check
+the draft against `incident-console trail verify`.
 
 Nothing is left as an empty heading: a section the investigation could not fill says
-"Not determined" and why. The file is written atomically (temp file, fsync, rename).
+"Not determined" and why, and a step that failed says "Failed" with its error. The draft tells
+what the engineer decided (a rejected playbook update is not an action item). Every piece of
+data (notes, change-event summaries, actors, category values, node and column names, errors)
+is escaped (console/text.py) so it reads as written and cannot inject Markdown or HTML; values
+derived from a sensitive column are shown as the salted hashes the trail exports use. Up to
+LOG_LIMIT entries the log lists every entry; past it, the engineer's decisions, marks, notes and
+the failures, and a count of the rest by step and action. Written atomically.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from console.audit.export import Redactor, action_of, describe, read_lines, recorded_sensitive
+from console.audit.verification import TRAIL_FILE
 from console.engine.context import read_scenario_hints
 from console.engine.locate import root_node
 from console.engine.results import ReportResult
 from console.files import atomic_write
 from console.playbook.graph import paths_from_sources
 from console.telemetry.windows import format_utc
+from console.text import md_cell, md_code, md_text
 
 if TYPE_CHECKING:
     from console.engine.investigation import Investigation
 
 REPORT_FILE = "report.md"
 NOT_DETERMINED = "Not determined"
+# Up to this many trail entries the log lists them all; past it, it summarises them.
+LOG_LIMIT = 200
+# What the engineer decided or wrote, and what failed: always listed (the latest LOG_LIMIT).
+DECISIVE = frozenset(
+    {"decide", "mark_edge", "note", "correct", "accept_proposal", "reject_proposal", "failed",
+     "explain_failed"}
+)  # fmt: skip
+WANTED = DECISIVE | {"postfix"}  # postfix: a validation proposes anew
+STEP_NAMES = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
 
 
 def write_report(inv: Investigation) -> ReportResult:
@@ -40,23 +60,85 @@ def write_report(inv: Investigation) -> ReportResult:
     )
 
 
+class Draft:
+    """What the report needs besides the investigation's state: the engineer's decisions read
+    from the trail, and the redactor for values derived from sensitive columns."""
+
+    def __init__(self, inv: Investigation, head_count: int) -> None:
+        folder = inv.incident_dir
+        columns = recorded_sensitive(folder) | frozenset(inv.ctx.playbook.sensitive)
+        self.redactor = Redactor.for_trail(folder, columns, None) if columns else None
+        self.log: list[dict[str, Any]] = []
+        self.others: Counter[str] = Counter()  # the entries not listed, by action
+        self.proposal_decision: dict[str, Any] | None = None
+        full = head_count <= LOG_LIMIT
+        for number, line in enumerate(read_lines(folder), start=1):
+            if number > head_count:
+                break
+            action = action_of(line)
+            if not full and action is not None and action not in WANTED:
+                self.others[action] += 1  # counted from the bytes, never parsed
+                continue
+            record = json.loads(line)
+            self._note_decision(record)
+            if full or record["action"] in DECISIVE:
+                self.log.append(record)
+            else:
+                self.others[record["action"]] += 1
+        if len(self.log) > LOG_LIMIT:
+            self.others.update(record["action"] for record in self.log[:-LOG_LIMIT])
+            self.log = self.log[-LOG_LIMIT:]
+
+    def _note_decision(self, record: dict[str, Any]) -> None:
+        # A validation proposes anew; an accept or reject decides the latest proposal.
+        if record["step"] != "validate":
+            return
+        if record["action"] == "postfix":
+            self.proposal_decision = None
+        elif record["action"] in ("accept_proposal", "reject_proposal"):
+            self.proposal_decision = record
+
+    def about(self, edge: tuple[str, str] | list[str] | None) -> bool:
+        return self.redactor is not None and self.redactor.about({"edge": list(edge or ())})
+
+    def text(self, value: Any, about: bool = False) -> str:
+        """Data as inline Markdown: hashed when about a sensitive column, scanned otherwise."""
+        return md_text(self.plain(value, about))
+
+    def plain(self, value: Any, about: bool = False) -> str:
+        if self.redactor is None:
+            return str(value)
+        if about:
+            return self.redactor.hash(value)
+        return self.redactor.text(str(value))
+
+
 def render(inv: Investigation, head_hash: str, head_count: int) -> str:
     ctx = inv.ctx
     pb = ctx.playbook
+    d = Draft(inv, head_count)
     hints = read_scenario_hints(inv.telemetry_dir)
     found = inv.root_cause()
     metric = pb.nodes[ctx.metric]
-    title = hints.title or f"{pb.model.name}: {metric.id} anomaly at {format_utc(ctx.alert_at)}"
+    title = (
+        md_text(hints.title)
+        if hints.title
+        else f"{md_text(pb.model.name)}: {md_code(metric.id)} anomaly at {format_utc(ctx.alert_at)}"
+    )
     out: list[str] = [f"# Post-mortem draft: {title}", ""]
     out += [
-        f"- **Incident:** {ctx.incident_dir.resolve().name}",
-        f"- **Model:** {pb.model.name} (owner {pb.model.owner}; on-call {pb.model.oncall})",
-        f"- **Alert:** {metric.id} (series `{metric.series}`) at {format_utc(ctx.alert_at)}",
+        f"- **Incident:** {md_text(ctx.incident_dir.resolve().name)}",
+        f"- **Model:** {md_text(pb.model.name)} (owner {md_text(pb.model.owner)}; "
+        f"on-call {md_text(pb.model.oncall)})",
+        f"- **Alert:** {md_text(metric.id)} (series {md_code(metric.series)}) at "
+        f"{format_utc(ctx.alert_at)}",
         "- **Windows:** "
         + "; ".join(
-            f"{w.name} {format_utc(w.start)} to {format_utc(w.end)}" for w in ctx.windows.values()
+            f"{md_text(w.name)} {format_utc(w.start)} to {format_utc(w.end)}"
+            for w in ctx.windows.values()
         ),
-        f"- **Drafted:** {format_utc(datetime.now(UTC).replace(microsecond=0))} by incident-console for {inv.trail.actor}",
+        f"- **Drafted:** {format_utc(datetime.now(UTC).replace(microsecond=0))} by "
+        f"incident-console for {md_text(inv.trail.actor)}",
         "",
         "## Status",
         "",
@@ -64,15 +146,15 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         "",
         "## Summary",
         "",
-        _summary(inv, found),
+        _summary(inv, d, found),
         "",
         "## Impact",
         "",
-        *_impact(inv),
+        *_impact(inv, d),
         "",
         "## Root causes",
         "",
-        *_root_causes(inv, found),
+        *_root_causes(inv, d, found),
         "",
         "## Trigger",
         "",
@@ -84,11 +166,11 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         "",
         "## Resolution",
         "",
-        _resolution(inv, found),
+        _resolution(inv, d, found),
         "",
         "## Action items",
         "",
-        *_action_items(inv, found),
+        *_action_items(inv, d, found),
         "",
         "## Lessons learned",
         "",
@@ -98,7 +180,7 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         "",
         "### What went wrong",
         "",
-        *_bullets(_went_wrong(inv, found)),
+        *_bullets(_went_wrong(inv, d, found)),
         "",
         "### Where we got lucky",
         "",
@@ -106,7 +188,7 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         "",
         "## Timeline (UTC)",
         "",
-        *_timeline(inv, found),
+        *_timeline(inv),
         "",
         "## Causal path",
         "",
@@ -114,22 +196,22 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         "",
         "## Interventions",
         "",
-        *_interventions(inv),
+        *_interventions(inv, d),
         "",
         "## Blast radius",
         "",
-        *_blast(inv),
+        *_blast(inv, d),
         "",
         "## Investigation log (audit trail)",
         "",
-        *_log(inv),
+        *_log(inv, d, head_count),
         "",
         "## Audit trail",
         "",
         f"- Entries: {head_count} (this report quotes entries 1 to {head_count}; the entry "
         "recording the report follows them)",
         f"- Head hash: `{head_hash}`",
-        f"- Check it: `incident-console trail verify {ctx.incident_dir}`",
+        f"- Check it: {md_code(f'incident-console trail verify {ctx.incident_dir}')}",
         "",
     ]
     return "\n".join(out)
@@ -138,40 +220,59 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
 # -- sections --------------------------------------------------------------------------------
 
 
+def _failed(inv: Investigation, step: str) -> str | None:
+    """The error of the step's latest failure, as report text, or None."""
+    error = inv.failures.get(step)
+    return None if error is None else f"Failed: the {step} step failed: {md_text(error)}"
+
+
 def _status(inv: Investigation, found) -> str:
     v = inv.validation
+    failed = [s for s in STEP_NAMES if s in inv.failures]
+    tail = f" Failed steps: {', '.join(failed)} (see below)." if failed else ""
     if (
         inv.triage_result is not None
         and inv.triage_result.verdict == "false_alarm"
         and found is None
     ):
-        return "Closed as a false alarm (draft for review): the decisions did not move; the metric series did."
+        return (
+            "Closed as a false alarm (draft for review): the decisions did not move; the "
+            "metric series did." + tail
+        )
     if v is not None:
         state = "recovered" if v.recovered else "not yet recovered"
-        return f"Draft. Root cause identified; post-fix validation: {state}."
+        return f"Draft. Root cause identified; post-fix validation: {state}." + tail
     if found is not None:
-        return "Draft. Root cause identified; the fix has not been validated yet."
-    return f"Draft. Root cause {NOT_DETERMINED.lower()}: no edge was marked broken or external."
+        return "Draft. Root cause identified; the fix has not been validated yet." + tail
+    return (
+        f"Draft. Root cause {NOT_DETERMINED.lower()}: no edge was marked broken or external." + tail
+    )
 
 
-def _summary(inv: Investigation, found) -> str:
+def _summary(inv: Investigation, d: Draft, found) -> str:
     t = inv.triage_result
     if t is None:
-        return f"{NOT_DETERMINED}: triage was not run, so whether the anomaly was real is unknown."
+        return _failed(inv, "triage") or (
+            f"{NOT_DETERMINED}: triage was not run, so whether the anomaly was real is unknown."
+        )
     change = "n/a" if t.relative_change is None else f"{t.relative_change:+.1%}"
     text = (
-        f"The {t.metric} alert fired at {format_utc(inv.alert_at)}. Recomputed from the decision "
-        f"records, {t.metric} went from {_num(t.baseline_value)} (baseline) to "
-        f"{_num(t.incident_value)} in the incident window ({change}; tier {t.tier}); triage "
-        f"verdict: {t.verdict.replace('_', ' ')}"
-        + (f", classified as {t.classification.replace('_', ' ')}" if t.classification else "")
+        f"The {md_code(t.metric)} alert fired at {format_utc(inv.alert_at)}. Recomputed from the "
+        f"decision records, {md_code(t.metric)} went from {_num(t.baseline_value)} (baseline) to "
+        f"{_num(t.incident_value)} in the incident window ({change}; tier {md_text(t.tier)}); "
+        f"triage verdict: {md_text(t.verdict.replace('_', ' '))}"
+        + (
+            f", classified as {md_text(t.classification.replace('_', ' '))}"
+            if t.classification
+            else ""
+        )
         + "."
     )
     if found is not None:
         (source, target), mark = found
         text += f" Root cause: {_describe_cause(inv, (source, target), mark)}."
     elif t.verdict == "false_alarm":
-        failed = [c.name.replace("_", " ") for c in t.checks if not c.passed]
+        failed = [md_text(c.name.replace("_", " ")) for c in t.checks if not c.passed]
         text += (
             " The alert came from the metric series itself"
             + (f" ({', '.join(failed)})" if failed else "")
@@ -179,8 +280,17 @@ def _summary(inv: Investigation, found) -> str:
         )
     if inv.blast_radius is not None:
         b = inv.blast_radius
-        text += f" Correcting it would change {b.flipped} of {b.total} decisions in the incident window."
+        text += (
+            f" Correcting it would change {b.flipped} of {b.total} decisions in the incident "
+            "window."
+        )
+    elif "counterfactual" in inv.failures:
+        text += f" The counterfactual failed: {md_text(inv.failures['counterfactual'])}"
     return text
+
+
+def _edge(edge: tuple[str, str] | list[str]) -> str:
+    return f"{md_code(edge[0])} -> {md_code(edge[1])}"
 
 
 def _describe_cause(inv: Investigation, edge: tuple[str, str], mark: str) -> str:
@@ -188,75 +298,97 @@ def _describe_cause(inv: Investigation, edge: tuple[str, str], mark: str) -> str
     e = pb.edge(*edge)
     if mark == "external":
         return (
-            f"an external shift on {edge[0]} -> {edge[1]} ({pb.nodes[edge[0]].description.rstrip('.')}): "
+            f"an external shift on {_edge(edge)} "
+            f"({md_text(pb.nodes[edge[0]].description.rstrip('.'))}): "
             "our pipeline computed every feature as designed"
         )
-    return f"edge {edge[0]} -> {edge[1]} is broken ({e.mechanism.rstrip('.')})"
+    return f"edge {_edge(edge)} is broken ({md_text(e.mechanism.rstrip('.'))})"
 
 
-def _impact(inv: Investigation) -> list[str]:
+def _impact(inv: Investigation, d: Draft) -> list[str]:
     t = inv.triage_result
     lines = []
     if t is not None and t.baseline_value is not None and t.incident_value is not None:
+        change = "n/a" if t.relative_change is None else f"{t.relative_change:+.1%}"
         lines.append(
-            f"- {t.metric}: {_num(t.baseline_value)} -> {_num(t.incident_value)} "
-            f"({t.relative_change:+.1%}) over the incident window, tier {t.tier}."
+            f"- {md_code(t.metric)}: {_num(t.baseline_value)} -> {_num(t.incident_value)} "
+            f"({change}) over the incident window, tier {md_text(t.tier)}."
         )
     b = inv.blast_radius
     if b is not None:
         share = b.flipped / b.total if b.total else 0.0
         lines.append(
-            f"- {b.flipped} of {b.total} decisions in the incident window ({share:.1%}) would have "
-            f"been decided differently with the corrected value ({b.correction})."
+            f"- {b.flipped} of {b.total} decisions in the incident window ({share:.1%}) would "
+            f"have been decided differently with the corrected value "
+            f"({d.text(b.correction, d.about(b.edge))})."
         )
         for s in b.segments[:3]:
             lines.append(
-                f"- Segment {s.column} = {s.value}: {s.flipped} of {s.total} decisions flipped."
+                f"- Segment {md_code(s.column)} = {d.text(s.value)}: {s.flipped} of {s.total} "
+                "decisions flipped."
             )
+    failed = _failed(inv, "counterfactual")
     if not lines:
         why = (
             "triage was not run"
             if t is None
             else "the metric could not be computed and no blast radius was run"
         )
-        lines.append(f"{NOT_DETERMINED}: {why}.")
+        lines.append(_failed(inv, "triage") or f"{NOT_DETERMINED}: {why}.")
+        if failed:
+            lines.append(f"- {failed}")
     elif b is None:
-        why = (
-            "a false alarm changes no decision"
-            if t is not None and t.verdict == "false_alarm"
-            else "no counterfactual was run (it needs an edge marked broken)"
-        )
-        lines.append(f"- Decisions affected: {NOT_DETERMINED.lower()}; {why}.")
+        if failed:
+            lines.append(f"- Decisions affected: {failed}")
+        else:
+            why = (
+                "a false alarm changes no decision"
+                if t is not None and t.verdict == "false_alarm"
+                else "no counterfactual was run (it needs an edge marked broken)"
+            )
+            lines.append(f"- Decisions affected: {NOT_DETERMINED.lower()}; {why}.")
     return lines
 
 
-def _root_causes(inv: Investigation, found) -> list[str]:
+def _root_causes(inv: Investigation, d: Draft, found) -> list[str]:
     if found is None:
         t = inv.triage_result
         if t is not None and t.verdict == "false_alarm":
             return [
                 "No fault in the model or its inputs. The reported metric series is defective:",
-                *[f"- {c.name}: {c.detail}" for c in t.checks if not c.passed],
+                *[f"- {md_text(c.name)}: {md_text(c.detail)}" for c in t.checks if not c.passed],
             ]
+        failed = [_failed(inv, s) for s in ("locate", "intervene") if s in inv.failures]
         return [
-            f"{NOT_DETERMINED}: no edge was marked broken or external during the investigation."
+            f"{NOT_DETERMINED}: no edge was marked broken or external during the investigation.",
+            *[f"- {f}" for f in failed],
         ]
     edge, mark = found
     pb = inv.ctx.playbook
     e = pb.edge(*edge)
     tested = inv.interventions.get(edge)
+    sensitive = d.about(edge)
     lines = [
-        f"- **{'External shift' if mark == 'external' else 'Broken edge'}:** {edge[0]} -> {edge[1]} "
-        f"(status before the incident: {e.status}).",
-        f"- **Mechanism:** {e.mechanism}",
-        f"- **Owner:** {pb.nodes[edge[0]].owner} ({edge[0]}); {pb.nodes[edge[1]].owner} ({edge[1]}).",
+        f"- **{'External shift' if mark == 'external' else 'Broken edge'}:** {_edge(edge)} "
+        f"(status before the incident: {md_text(e.status)}).",
+        f"- **Mechanism:** {md_text(e.mechanism)}",
+        f"- **Owner:** {md_text(pb.nodes[edge[0]].owner)} ({md_code(edge[0])}); "
+        f"{md_text(pb.nodes[edge[1]].owner)} ({md_code(edge[1])}).",
     ]
     if tested is not None:
-        lines.append(f"- **Shown by:** {tested.type}: " + "; ".join(tested.reasons))
+        reasons = "; ".join(d.plain(r, sensitive) for r in tested.reasons)
+        lines.append(f"- **Shown by:** {md_text(tested.type)}: {md_text(reasons)}")
     note = inv.marks.get(edge, ("", ""))[1]
     if note:
-        lines.append(f"- **Engineer's note:** {note}")
+        lines.append(f"- **Engineer's note:** {d.text(note, sensitive)}")
     return lines
+
+
+def _change(c) -> str:
+    return (
+        f"{md_text(c.kind)} on {md_code(c.node)} at {format_utc(c.ts)}: {md_text(c.summary)} "
+        f"({md_text(c.actor)})"
+    )
 
 
 def _trigger(inv: Investigation, found) -> str:
@@ -269,15 +401,12 @@ def _trigger(inv: Investigation, found) -> str:
                 if inv.ctx.lookback().start <= c.ts < inv.alert_at and c.node == t.metric
             ]
             if events:
-                return "; ".join(
-                    f"{c.kind} on {c.node} at {format_utc(c.ts)}: {c.summary} ({c.actor})"
-                    for c in events
-                )
+                return "; ".join(_change(c) for c in events)
         return f"{NOT_DETERMINED}: no root cause was marked, so no change event can be tied to it."
     edge, mark = found
     events = _trigger_events(inv, edge, mark)
     if not events:
-        where = f"{edge[0]}, {edge[1]} or their causes"
+        where = f"{md_code(edge[0])}, {md_code(edge[1])} or their causes"
         if mark == "external":
             return (
                 f"{NOT_DETERMINED} in our change log: no change event on {where} since the "
@@ -287,9 +416,7 @@ def _trigger(inv: Investigation, found) -> str:
             f"{NOT_DETERMINED}: no change event on {where} since the baseline window ended; the "
             "change that broke the edge is missing from the change log."
         )
-    return "; ".join(
-        f"{c.kind} on {c.node} at {format_utc(c.ts)}: {c.summary} ({c.actor})" for c in events
-    )
+    return "; ".join(_change(c) for c in events)
 
 
 def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str):
@@ -309,120 +436,182 @@ def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str):
 
 
 def _detection(inv: Investigation) -> str:
-    pb = inv.ctx.playbook
+    node = inv.ctx.playbook.nodes[inv.ctx.metric]
     t = inv.triage_result
     text = (
-        f"The {pb.nodes[inv.ctx.metric].id} alert (series `{pb.nodes[inv.ctx.metric].series}`) "
+        f"The {md_code(node.id)} alert (series {md_code(node.series)}) "
         f"fired at {format_utc(inv.alert_at)}, {_hours(inv.alert_at - inv.ctx.incident.start)} "
         "after the start of the incident window."
     )
     if t is not None:
-        passed = [c.name for c in t.checks if c.passed]
-        failed = [c.name for c in t.checks if not c.passed]
-        text += f" Triage checks passed: {', '.join(passed) or 'none'}; failed: {', '.join(failed) or 'none'}."
+        passed = [md_text(c.name) for c in t.checks if c.passed]
+        failed = [md_text(c.name) for c in t.checks if not c.passed]
+        text += (
+            f" Triage checks passed: {', '.join(passed) or 'none'}; "
+            f"failed: {', '.join(failed) or 'none'}."
+        )
     return text
 
 
-def _resolution(inv: Investigation, found) -> str:
+def _resolution(inv: Investigation, d: Draft, found) -> str:
     v = inv.validation
+    decided = _proposal_decided(d)
     if v is not None:
         base = (
             f"Post-fix window {format_utc(v.window.start)} to {format_utc(v.window.end)}: "
-            f"{v.intervention.type} on {v.edge[0]} -> {v.edge[1]} is {v.intervention.verdict}; "
-            f"{inv.ctx.metric} baseline {_num(v.metric_baseline)}, incident {_num(v.metric_incident)}, "
-            f"post-fix {_num(v.metric_postfix)}: {'recovered' if v.recovered else 'not recovered'}."
+            f"{md_text(v.intervention.type)} on {_edge(v.edge)} is "
+            f"{md_text(v.intervention.verdict)}; {md_code(inv.ctx.metric)} baseline "
+            f"{_num(v.metric_baseline)}, incident {_num(v.metric_incident)}, post-fix "
+            f"{_num(v.metric_postfix)}: {'recovered' if v.recovered else 'not recovered'}."
         )
         fix = [c for c in inv.ctx.changes() if c.ts == v.window.start]
         if fix:
-            base = (
-                f"{fix[0].kind} at {format_utc(fix[0].ts)}: {fix[0].summary} ({fix[0].actor}). "
-                + base
-            )
-        return base
+            base = f"{_change(fix[0])}. " + base
+        return base + (f" {decided}" if decided else "")
+    failed = _failed(inv, "validate")
+    if failed:
+        return failed
     t = inv.triage_result
     if t is not None and t.verdict == "false_alarm" and found is None:
-        return "No change to the model or its inputs is needed; the metrics pipeline must be repaired (see action items)."
-    return f"{NOT_DETERMINED}: the fix was not validated in this investigation (no post-fix check was run)."
+        return (
+            "No change to the model or its inputs is needed; the metrics pipeline must be "
+            "repaired (see action items)."
+        )
+    return (
+        f"{NOT_DETERMINED}: the fix was not validated in this investigation (no post-fix check "
+        "was run)."
+    )
 
 
-def _action_items(inv: Investigation, found) -> list[str]:
+def _proposal_decided(d: Draft) -> str:
+    """The engineer's decision on the proposed playbook update, in words ("" when none)."""
+    r = d.proposal_decision
+    if r is None:
+        return ""
+    proposed = md_code(r["params"].get("proposed") or "the proposal")
+    if r["action"] == "reject_proposal":
+        return f"The proposed playbook update {proposed} was rejected by {md_text(r['actor'])}."
+    return (
+        f"The proposed playbook update {proposed} was accepted by {md_text(r['actor'])} "
+        f"into {md_code(r['result'].get('authored', ''))}."
+    )
+
+
+def _action_items(inv: Investigation, d: Draft, found) -> list[str]:
     pb = inv.ctx.playbook
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str]] = []
     t = inv.triage_result
     metric = pb.nodes[inv.ctx.metric]
     if found is None and t is not None and t.verdict == "false_alarm":
+        failed = ", ".join(md_cell(c.name) for c in t.checks if not c.passed)
         rows.append(
             (
-                f"Repair the pipeline that writes `{metric.series}` ({', '.join(c.name for c in t.checks if not c.passed)})",
+                f"Repair the pipeline that writes {md_code(metric.series)} ({failed})",
                 "mitigate",
-                metric.owner,
+                md_cell(metric.owner),
+                "open",
             )
         )
         rows.append(
             (
-                f"Alert on gaps, clock skew and duplicates of `{metric.series}` before alerting on its value",
+                f"Alert on gaps, clock skew and duplicates of {md_code(metric.series)} before "
+                "alerting on its value",
                 "prevent",
-                metric.owner,
+                md_cell(metric.owner),
+                "open",
             )
         )
     if found is not None:
-        edge, mark = found
-        e = pb.edge(*edge)
-        kind = e.intervention.type if e.intervention else ""
-        if mark == "external":
+        rows += _cause_items(inv, found)
+    for step in STEP_NAMES:
+        if step in inv.failures:
             rows.append(
                 (
-                    f"Annotate the dashboards with the external event behind {edge[1]} and agree how long to wait before acting",
+                    f"Fix what made the {step} step fail and run it again: "
+                    f"{md_cell(inv.failures[step])}",
                     "process",
-                    pb.nodes[edge[0]].owner,
+                    md_cell(pb.model.owner),
+                    "open",
                 )
             )
-            rows.append(
-                (
-                    f"Add a playbook intervention on {edge[0]} -> {edge[1]} (e.g. distribution_shift) so the next shift is tested, not inferred",
-                    "prevent",
-                    pb.model.owner,
-                )
-            )
-        else:
-            monitor = {
-                "shadow_recompute": f"Run the shadow recompute of {edge[1]} continuously and alert when the mismatch rate exceeds its max_mismatch_rate",
-                "null_rate": f"Alert on the missing-value rate of {edge[0]}",
-                "freshness": f"Alert on the age of {edge[0]} when served",
-                "distribution_shift": f"Contract test on the values of {edge[0]} (new or redefined categories) before they reach {edge[1]}",
-                "model_version": f"Alert on rows without a score and on re-score mismatches of {edge[1]}",
-            }.get(kind, f"Add a check for {edge[0]} -> {edge[1]}")
-            rows.append(
-                (
-                    monitor,
-                    "prevent",
-                    pb.nodes[edge[1]].owner
-                    if kind == "shadow_recompute"
-                    else pb.nodes[edge[0]].owner,
-                )
-            )
-            rows.append(
-                (
-                    f"Keep the fix of {edge[0]} -> {edge[1]} in place and document it",
-                    "mitigate",
-                    pb.nodes[edge[0]].owner,
-                )
-            )
-    if inv.proposal is not None:
-        rows.append(
-            (
-                f"Review `{inv.proposal.path}` ({inv.proposal.description}) and merge it into {pb.path.name}",
-                "process",
-                pb.model.owner,
-            )
-        )
+    rows += _proposal_items(inv, d)
     if not rows:
         return [
-            f"{NOT_DETERMINED}: no root cause was established, so no corrective action can be named yet."
+            f"{NOT_DETERMINED}: no root cause was established, so no corrective action can be "
+            "named yet."
         ]
     lines = ["| Action | Type | Owner | Status |", "|---|---|---|---|"]
-    lines += [f"| {a} | {k} | {o} | open |" for a, k, o in rows]
+    lines += [f"| {a} | {k} | {o} | {s} |" for a, k, o, s in rows]
     return lines
+
+
+def _cause_items(inv: Investigation, found) -> list[tuple[str, str, str, str]]:
+    pb = inv.ctx.playbook
+    edge, mark = found
+    e = pb.edge(*edge)
+    a, b = md_code(edge[0]), md_code(edge[1])
+    owner_a, owner_b = md_cell(pb.nodes[edge[0]].owner), md_cell(pb.nodes[edge[1]].owner)
+    if mark == "external":
+        return [
+            (
+                f"Annotate the dashboards with the external event behind {b} and agree how long "
+                "to wait before acting",
+                "process",
+                owner_a,
+                "open",
+            ),
+            (
+                f"Add a playbook intervention on {a} -> {b} (e.g. distribution\\_shift) so the "
+                "next shift is tested, not inferred",
+                "prevent",
+                md_cell(pb.model.owner),
+                "open",
+            ),
+        ]
+    kind = e.intervention.type if e.intervention else ""
+    monitor = {
+        "shadow_recompute": f"Run the shadow recompute of {b} continuously and alert when the "
+        "mismatch rate exceeds its max\\_mismatch\\_rate",
+        "null_rate": f"Alert on the missing-value rate of {a}",
+        "freshness": f"Alert on the age of {a} when served",
+        "distribution_shift": f"Contract test on the values of {a} (new or redefined "
+        f"categories) before they reach {b}",
+        "model_version": f"Alert on rows without a score and on re-score mismatches of {b}",
+    }.get(kind, f"Add a check for {a} -> {b}")
+    return [
+        (monitor, "prevent", owner_b if kind == "shadow_recompute" else owner_a, "open"),
+        (f"Keep the fix of {a} -> {b} in place and document it", "mitigate", owner_a, "open"),
+    ]
+
+
+def _proposal_items(inv: Investigation, d: Draft) -> list[tuple[str, str, str, str]]:
+    """The playbook update as the engineer left it: to review, merged, or none (rejected)."""
+    pb = inv.ctx.playbook
+    r = d.proposal_decision
+    if r is not None and r["action"] == "reject_proposal":
+        return []
+    if r is not None:
+        return [
+            (
+                f"Playbook update {md_code(r['params'].get('proposed', ''))} merged into "
+                f"{md_code(r['result'].get('authored', pb.path.name))} (backup "
+                f"{md_code(r['result'].get('backup', ''))})",
+                "process",
+                md_cell(pb.model.owner),
+                "done",
+            )
+        ]
+    if inv.proposal is None:
+        return []
+    return [
+        (
+            f"Review {md_code(inv.proposal.path)} ({md_cell(inv.proposal.description)}) and "
+            f"merge it into {md_code(pb.path.name)}",
+            "process",
+            md_cell(pb.model.owner),
+            "open",
+        )
+    ]
 
 
 def _went_well(inv: Investigation, found) -> list[str]:
@@ -430,14 +619,16 @@ def _went_well(inv: Investigation, found) -> list[str]:
     t = inv.triage_result
     if t is not None:
         out.append(
-            f"Triage recomputed {t.metric} from the decision records and ran {len(t.checks)} checks on the series before anyone acted."
+            f"Triage recomputed {md_code(t.metric)} from the decision records and ran "
+            f"{len(t.checks)} checks on the series before anyone acted."
         )
     if found is not None and inv.locate_result is not None:
-        ranked = [c.edge for c in inv.locate_result.candidates]
+        ranked = [tuple(c.edge) for c in inv.locate_result.candidates]
         edge, mark = found
-        if edge in ranked:
+        if tuple(edge) in ranked:
             out.append(
-                f"The ranking put the root cause's edge at position {ranked.index(edge) + 1} of {len(ranked)}."
+                f"The ranking put the root cause's edge at position "
+                f"{ranked.index(tuple(edge)) + 1} of {len(ranked)}."
             )
     if inv.interventions:
         out.append(
@@ -447,30 +638,34 @@ def _went_well(inv: Investigation, found) -> list[str]:
     return out or [f"{NOT_DETERMINED}: no step of the investigation was completed."]
 
 
-def _went_wrong(inv: Investigation, found) -> list[str]:
+def _went_wrong(inv: Investigation, d: Draft, found) -> list[str]:
     out = []
     if found is not None:
         edge, mark = found
         e = inv.ctx.playbook.edge(*edge)
         if e.status != "verified":
             out.append(
-                f"The edge {edge[0]} -> {edge[1]} was {e.status}: its mechanism had never been tested."
+                f"The edge {_edge(edge)} was {md_text(e.status)}: its mechanism had never been "
+                "tested."
             )
         for c in _trigger_events(inv, edge, mark):
             out.append(
-                f'The change "{c.summary}" ({c.actor}, {format_utc(c.ts)}) reached production with no check of its effect on {edge[1]}.'
+                f'The change "{md_text(c.summary)}" ({md_text(c.actor)}, {format_utc(c.ts)}) '
+                f"reached production with no check of its effect on {md_code(edge[1])}."
             )
         if mark == "external":
             out.append(
-                "The model has no input that tells it about the external event, so it could not adapt."
+                "The model has no input that tells it about the external event, so it could "
+                "not adapt."
             )
     t = inv.triage_result
     if t is not None:
         out += [
-            f"The metric series failed the {c.name} check: {c.detail}"
+            f"The metric series failed the {md_text(c.name)} check: {md_text(c.detail)}"
             for c in t.checks
             if not c.passed
         ]
+    out += [_failed(inv, s) or "" for s in STEP_NAMES if s in inv.failures]
     return out or [f"{NOT_DETERMINED}: no failure was identified beyond the alert itself."]
 
 
@@ -491,20 +686,21 @@ def _lucky(inv: Investigation, found) -> list[str]:
     ):
         out.append("Fewer than 5% of the incident's decisions were affected.")
     return out or [
-        f"{NOT_DETERMINED}: nothing in the data shows luck either way; the author should add what they know."
+        f"{NOT_DETERMINED}: nothing in the data shows luck either way; the author should add "
+        "what they know."
     ]
 
 
-def _timeline(inv: Investigation, found) -> list[str]:
+def _timeline(inv: Investigation) -> list[str]:
     ctx = inv.ctx
     events: list[tuple[datetime, str]] = [
-        (c.ts, f"{c.kind} on `{c.node}`: {c.summary} ({c.actor})")
+        (c.ts, f"{md_text(c.kind)} on {md_code(c.node)}: {md_text(c.summary)} ({md_text(c.actor)})")
         for c in ctx.changes()
         if ctx.lookback().start <= c.ts < ctx.incident.end
         or (inv.validation and c.ts == inv.validation.window.start)
     ]
     events.append((ctx.incident.start, "incident window starts"))
-    events.append((ctx.alert_at, f"alert on {ctx.metric}"))
+    events.append((ctx.alert_at, f"alert on {md_code(ctx.metric)}"))
     if inv.validation is not None:
         events.append((inv.validation.window.start, "post-fix window starts"))
     events.sort(key=lambda e: e[0])
@@ -518,10 +714,10 @@ def _causal_path(inv: Investigation, found) -> list[str]:
     edge, _ = found
     paths = [p for p in paths_from_sources(ctx.graph, ctx.metric) if _contains(p, edge)]
     if not paths:
-        return [f"{edge[0]} -> {edge[1]} (not on a causal path to {ctx.metric} in the playbook)"]
+        return [f"{_edge(edge)} (not on a causal path to {md_code(ctx.metric)} in the playbook)"]
     lines = []
     for p in paths[:3]:
-        shown = [f"**{n}**" if n in edge else n for n in p]
+        shown = [f"**{md_code(n)}**" if n in edge else md_code(n) for n in p]
         lines.append("- " + " -> ".join(shown))
     return lines
 
@@ -530,76 +726,76 @@ def _contains(path: list[str], edge: tuple[str, str]) -> bool:
     return any(a == edge[0] and b == edge[1] for a, b in zip(path, path[1:], strict=False))
 
 
-def _interventions(inv: Investigation) -> list[str]:
+def _interventions(inv: Investigation, d: Draft) -> list[str]:
+    failed = _failed(inv, "intervene")
     if not inv.interventions:
-        return [f"{NOT_DETERMINED}: no intervention was run ({_no_cause(inv)})."]
+        return [failed or f"{NOT_DETERMINED}: no intervention was run ({_no_cause(inv)})."]
     lines = [
         "| Edge | Intervention | Verdict | Numbers | Rows | Evidence |",
         "|---|---|---|---|---|---|",
     ]
     for edge, r in inv.interventions.items():
-        rows = ", ".join(f"{k} {v}" for k, v in r.rows.items())
-        evidence = ", ".join(f"`{e['path']}`" for e in r.evidence)
+        sensitive = d.about(edge)
+        reasons = "; ".join(d.plain(x, sensitive) for x in r.reasons)
+        rows = ", ".join(f"{md_cell(k)} {v}" for k, v in r.rows.items())
+        evidence = ", ".join(md_code(e["path"]) for e in r.evidence)
         lines.append(
-            f"| {edge[0]} -> {edge[1]} | {r.type} | {r.verdict} | {'; '.join(r.reasons).replace('|', '/')} | {rows} | {evidence} |"
+            f"| {_edge(edge)} | {md_cell(r.type)} | {md_cell(r.verdict)} | {md_cell(reasons)} "
+            f"| {rows} | {evidence} |"
         )
+    if failed:
+        lines += ["", failed]
     return lines
 
 
-def _blast(inv: Investigation) -> list[str]:
+def _blast(inv: Investigation, d: Draft) -> list[str]:
     b = inv.blast_radius
     if b is None:
+        failed = _failed(inv, "counterfactual")
+        if failed:
+            return [failed]
         why = _no_cause(inv) if inv.root_cause() is None else "it needs an edge marked broken"
         return [f"{NOT_DETERMINED}: the counterfactual re-scoring was not run ({why})."]
-    d = b.score_delta
+    delta = b.score_delta
     lines = [
-        f"- Correction: {b.correction}.",
+        f"- Correction: {d.text(b.correction, d.about(b.edge))}.",
         f"- Decisions flipped: {b.flipped} of {b.total}.",
-        f"- Score change: mean {d.get('mean', 0):+.4f}, p05 {d.get('p05', 0):+.4f}, "
-        f"p50 {d.get('p50', 0):+.4f}, p95 {d.get('p95', 0):+.4f}, max |change| {d.get('max_abs', 0):.4f}.",
+        f"- Score change: mean {delta.get('mean', 0):+.4f}, p05 {delta.get('p05', 0):+.4f}, "
+        f"p50 {delta.get('p50', 0):+.4f}, p95 {delta.get('p95', 0):+.4f}, max |change| "
+        f"{delta.get('max_abs', 0):.4f}.",
     ]
     if b.segments:
         lines += ["", "| Segment | Value | Flipped | Total |", "|---|---|---|---|"]
-        lines += [f"| {s.column} | {s.value} | {s.flipped} | {s.total} |" for s in b.segments]
+        lines += [
+            f"| {md_code(s.column)} | {md_cell(d.plain(s.value))} | {s.flipped} | {s.total} |"
+            for s in b.segments
+        ]
     return lines
 
 
-def _log(inv: Investigation) -> list[str]:
-    lines = ["| # | Time (UTC) | Actor | Step | Action | Result |", "|---|---|---|---|---|---|"]
-    for entry in inv.trail.entries():
+def _log(inv: Investigation, d: Draft, head_count: int) -> list[str]:
+    lines = []
+    if head_count > LOG_LIMIT:
+        listed = len(d.log)
+        counts = ", ".join(f"{md_text(action)} {n}" for action, n in d.others.most_common())
+        lines += [
+            f"The trail holds {head_count} entries, more than the {LOG_LIMIT} this draft lists. "
+            f"Below: the {listed} latest decisions, marks, notes and failures; the other "
+            f"{head_count - listed} entries by action: {counts or 'none'}. The full log "
+            f"is [{TRAIL_FILE}]({TRAIL_FILE}) in the incident folder; "
+            f"{md_code(f'incident-console trail export {inv.incident_dir} --format md --out trail.md')}"
+            " writes it as a readable timeline.",
+            "",
+        ]
+    lines += ["| # | Time (UTC) | Actor | Step | Action | What |", "|---|---|---|---|---|---|"]
+    for record in d.log:
+        shown = d.redactor.record(record) if d.redactor else record
+        what = describe(shown["step"], shown["action"], shown["params"], shown["result"])
         lines.append(
-            f"| {entry.seq} | {entry.ts} | {entry.actor} | {entry.step} | {entry.action} | "
-            f"{_entry_summary(entry.result, entry.params).replace('|', '/')} |"
+            f"| {record['seq']} | {record['ts']} | {md_cell(record['actor'])} | "
+            f"{md_cell(record['step'])} | {md_cell(record['action'])} | {md_cell(what)} |"
         )
     return lines
-
-
-def _entry_summary(result: dict[str, Any], params: dict[str, Any]) -> str:
-    if "verdict" in result and "tier" in result:
-        return f"{result['verdict']}, tier {result['tier']}, classification {result.get('classification')}"
-    if "candidates" in result:
-        top = [c["node"] for c in result["candidates"][:3]]
-        return f"{len(result['candidates'])} candidates; first: {', '.join(top)}"
-    if "verdict" in result and "type" in result:
-        return f"{result['type']} on {' -> '.join(result['edge'])}: {result['verdict']}"
-    if "attributions" in result:
-        top = result["attributions"][0]["feature"] if result["attributions"] else "none"
-        return (
-            f"explained {result['prediction_id']}: score {result['score']:.3g}, top feature {top}"
-        )
-    if "flipped" in result:
-        return f"{result['flipped']} of {result['total']} decisions flip"
-    if "recovered" in result:
-        return "recovered" if result["recovered"] else "not recovered"
-    if "mark" in params:
-        return f"marked {' -> '.join(params['edge'])} {params['mark']}"
-    if "text" in params:
-        return str(params["text"])[:120]
-    if "verdict" in params:
-        return f"decided {params['verdict']}"
-    if "error" in result:
-        return f"failed: {result['error']}"[:200]
-    return ", ".join(f"{k}" for k in list(params)[:4]) or "-"
 
 
 def _no_cause(inv: Investigation) -> str:

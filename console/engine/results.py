@@ -141,6 +141,9 @@ class BlastRadius(Result):
     score_delta: dict[str, float]  # mean, p05, p50, p95, max_abs
     segments: list[SegmentImpact]  # most affected first
     flipped_ids: list[str]  # a sample of prediction ids that flip, for drilling in
+    # rows of the window the live model never scored (status 'error', or no finite score):
+    # never counted as flips, since no served score was there to change
+    errored: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,16 @@ class Flip(Result):
 @dataclass(frozen=True)
 class Explanation(Result):
     prediction_id: str
-    score: float
+    score: float | None  # the served score; None when the live model gave none (errored)
     decision: str
-    corrected_score: float | None  # with the broken feature corrected, when one is known
+    # with the broken value corrected as the blast radius corrects it (the same window);
+    # None without a broken edge or for a row outside the incident window (see notes)
+    corrected_score: float | None
     attributions: list[Attribution]  # largest magnitude first
     flip: Flip | None
     method: str  # "exact-linear" | "sampled-shapley"
+    errored: bool = False  # the row errored (status 'error' or no served score): not a flip
+    notes: list[str] = field(default_factory=list)  # why a score above is missing, in words
 
 
 @dataclass(frozen=True)

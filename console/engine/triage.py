@@ -135,11 +135,7 @@ def run_triage(ctx: Context) -> TriageResult:
     )
     if within_noise:
         noise += f" (under {NOISE_Z:g}: noise)"
-    tier = "none"
-    if bad is not None and bad >= triage.critical:
-        tier = "critical"
-    elif bad is not None and bad >= triage.minor:
-        tier = "minor"
+    tier = tier_of(bad, triage.minor, triage.critical)
 
     same = "same_hours" in window_values and span < DAY_S
     reasons = [
@@ -147,13 +143,12 @@ def run_triage(ctx: Context) -> TriageResult:
         f"({window_rows.get('same_hours' if same else 'baseline', 0)} rows"
         f"{', the same hours of the day as the incident' if same else ''}), incident "
         f"{_fmt(inc_value)} ({window_rows.get('incident', 0)} rows), relative change "
-        f"{_pct(change)} (direction {triage.direction}; minor {triage.minor:.0%}, critical "
-        f"{triage.critical:.0%}){noise}"
+        f"{change_words(change, triage.direction, triage.minor, triage.critical)}{noise}"
     ]
     reported_change = relative_change(base_reported, inc_reported)
     reasons.append(
         f"reported series {series}: baseline {_fmt(base_reported)}, incident {_fmt(inc_reported)}, "
-        f"relative change {_pct(reported_change)}"
+        f"relative change {_pct(reported_change)}{_moved(reported_change)}"
     )
     if bad is None or bad < triage.minor or within_noise:
         verdict = "false_alarm"
@@ -565,6 +560,45 @@ def bad_change(change: float | None, direction: str) -> float | None:
     if direction == "down":
         return -change
     return abs(change)
+
+
+def tier_of(bad: float | None, minor: float, critical: float) -> str:
+    """critical / minor / none from the change in the bad direction (bad_change)."""
+    if bad is not None and bad >= critical:
+        return "critical"
+    if bad is not None and bad >= minor:
+        return "minor"
+    return "none"
+
+
+def change_words(change: float | None, direction: str, minor: float, critical: float) -> str:
+    """A relative change in words that follow from its sign and the metric's bad direction:
+    "-4.6%, down: not the bad direction (up), so no tier", "+30.0%, up: the bad direction,
+    critical (at least 15%)"."""
+    if change is None:
+        return "n/a (a window has no value)"
+    if change == 0:
+        return f"{_pct(change)}, unchanged: no tier"
+    moved = "up" if change > 0 else "down"
+    bad = bad_change(change, direction)
+    if bad is None or bad <= 0:
+        return f"{_pct(change)}, {moved}: not the bad direction ({direction}), so no tier"
+    which = "both directions are bad" if direction == "both" else "the bad direction"
+    tier = tier_of(bad, minor, critical)
+    if tier == "critical":
+        return f"{_pct(change)}, {moved}: {which}, critical (at least {critical:.0%})"
+    if tier == "minor":
+        return (
+            f"{_pct(change)}, {moved}: {which}, minor (at least {minor:.0%}; critical from "
+            f"{critical:.0%})"
+        )
+    return f"{_pct(change)}, {moved}: {which}, but under minor ({minor:.0%}), so no tier"
+
+
+def _moved(change: float | None) -> str:
+    if change is None or change == 0:
+        return ""
+    return ", up" if change > 0 else ", down"
 
 
 def _fmt(value: float | None) -> str:

@@ -20,10 +20,12 @@ from console.errors import ConsoleError
 from console.playbook.model import (
     EDGE_STATUSES,
     INTERVENTION_PARAMS,
+    LIMITED_STEPS,
     NODE_KINDS,
     NODE_TYPES,
     Edge,
     Intervention,
+    Limits,
     ModelInfo,
     Node,
     Playbook,
@@ -36,7 +38,17 @@ from console.playbook.values import ProblemLog, describe, join, quote, suggestio
 
 NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-TOP_LEVEL = ("model", "telemetry", "windows", "nodes", "edges", "triage", "scorer", "privacy")
+TOP_LEVEL = (
+    "model",
+    "telemetry",
+    "windows",
+    "nodes",
+    "edges",
+    "triage",
+    "scorer",
+    "privacy",
+    "limits",
+)
 MODEL_KEYS = ("name", "owner", "oncall", "description", "version_column")
 TELEMETRY_KEYS = ("decisions", "metrics", "changes")
 WINDOW_KEYS = ("incident", "baseline", "baseline_gap", "postfix")
@@ -62,7 +74,7 @@ SCORER_KEYS: dict[str, tuple[str, ...]] = {
     "linear": ("intercept", "weights"),
     "logistic": ("intercept", "weights"),
     "python": ("entry_point", "inputs"),
-    "http": ("url", "batch_size", "timeout", "retries", "inputs"),
+    "http": ("url", "batch_size", "timeout", "retries", "deadline", "inputs"),
 }
 # Parameters that are fractions, and the one that is a whole number; the rest are >= 0.
 _FRACTION_PARAMS = ("max_mismatch_rate", "max_increase", "alpha")
@@ -124,6 +136,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
     triage = _triage(log, data["triage"], nodes, declared) if "triage" in data else Triage("")
     scorer = _scorer(log, data["scorer"], nodes) if "scorer" in data else Scorer("linear")
     sensitive = _privacy(log, data.get("privacy", {}))
+    limits = _limits(log, data.get("limits", {}))
 
     if log.problems:
         count = len(log.problems)
@@ -141,6 +154,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
         triage=triage,
         scorer=scorer,
         sensitive=sensitive,
+        limits=limits,
     )
 
 
@@ -464,6 +478,7 @@ def _scorer(log: ProblemLog, value: Any, nodes: dict[str, Node]) -> Scorer:
         )
         fields["timeout"] = log.number(table, "timeout", "scorer", 5.0, minimum=0.001)
         fields["retries"] = log.number(table, "retries", "scorer", 2, minimum=0, integer=True)
+        fields["deadline"] = log.number(table, "deadline", "scorer", 120.0, minimum=0.001)
     if kind in ("python", "http"):
         fields["inputs"] = _inputs(log, table, nodes)
     return Scorer(**fields)
@@ -515,3 +530,24 @@ def _privacy(log: ProblemLog, value: Any) -> tuple[str, ...]:
     table = log.table(value, "privacy") or {}
     log.known_keys(table, "privacy", ("sensitive",))
     return log.string_list(table, "sensitive", "privacy")
+
+
+def _limits(log: ProblemLog, value: Any) -> Limits:
+    table = log.table(value, "limits") or {}
+    log.known_keys(table, "limits", ("query_seconds", "check_seconds", "steps"))
+    defaults = Limits()
+    steps_table = log.table(table.get("steps", {}), "limits.steps") or {}
+    log.known_keys(steps_table, "limits.steps", LIMITED_STEPS)
+    return Limits(
+        query_seconds=log.number(
+            table, "query_seconds", "limits", defaults.query_seconds, minimum=0.1
+        ),
+        check_seconds=log.number(
+            table, "check_seconds", "limits", defaults.check_seconds, minimum=0.1
+        ),
+        steps={
+            step: log.number(steps_table, step, "limits.steps", defaults.query_seconds, minimum=0.1)
+            for step in LIMITED_STEPS
+            if step in steps_table
+        },
+    )

@@ -128,8 +128,9 @@ class Scorer:
     # http: POST {"rows": [...]} -> {"scores": [...]}
     url: str = ""
     batch_size: int = 500
-    timeout: float = 5.0
+    timeout: float = 5.0  # seconds for one request, connect to last byte
     retries: int = 2
+    deadline: float = 120.0  # seconds for all the scoring of one step, retries included
     # python / http: node ids sent to the scorer (the loader fills in every feature node
     # when the playbook leaves it out); linear / logistic read the nodes their weights name.
     inputs: tuple[str, ...] = ()
@@ -143,6 +144,32 @@ class Scorer:
         return list(seen)
 
 
+# Steps whose queries may get their own time limit ([limits.steps]).
+LIMITED_STEPS: tuple[str, ...] = (
+    "triage",
+    "locate",
+    "intervene",
+    "counterfactual",
+    "validate",
+    "report",
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time limits on telemetry queries: a playbook expression is code and can run forever."""
+
+    query_seconds: float = 300.0  # any one query of an investigation step
+    check_seconds: float = 10.0  # `telemetry check`: each expression on a 1,000-row sample
+    steps: dict[str, float] = field(default_factory=dict)  # step -> seconds, overrides the above
+
+    def for_step(self, step: str) -> tuple[float, str]:
+        """(seconds, the key that sets them) for one query of the step."""
+        if step in self.steps:
+            return self.steps[step], f"limits.steps.{step}"
+        return self.query_seconds, "limits.query_seconds"
+
+
 @dataclass(frozen=True)
 class Playbook:
     path: Path
@@ -154,6 +181,7 @@ class Playbook:
     triage: Triage
     scorer: Scorer
     sensitive: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

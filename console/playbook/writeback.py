@@ -133,15 +133,20 @@ def accept(
     authored: str | Path,
     *,
     authored_sha256: str | None = None,
+    proposed_sha256: str | None = None,
     now: datetime | None = None,
 ) -> Accepted:
     """Replace the authored playbook with the proposal, keeping the old file as a backup.
 
     With authored_sha256 (Proposal.authored_sha256) it refuses when the authored file changed
-    since the proposal was made. The backup is `<name>.<UTC time>.bak` beside it.
+    since the proposal was made; with proposed_sha256, when the proposal is not the file the
+    caller recorded. The backup is `<name>.<UTC time>.bak` beside it.
     """
     proposed, authored = Path(proposed), Path(authored)
     load_playbook(proposed)
+    content = _read_bytes(proposed)
+    if proposed_sha256 is not None and _sha256(content) != proposed_sha256:
+        raise ConsoleError(f"{proposed}: changed since it was recorded; propose the update again")
     current = _read_bytes(authored)
     if authored_sha256 is not None and _sha256(current) != authored_sha256:
         raise ConsoleError(
@@ -154,7 +159,7 @@ def accept(
         backup = authored.with_name(f"{authored.name}.{stamp}-{serial}.bak")
         serial += 1
     atomic_write(backup, current)
-    atomic_write(authored, _read_bytes(proposed))
+    atomic_write(authored, content)
     return Accepted(authored=authored, backup=backup)
 
 

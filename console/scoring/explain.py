@@ -12,12 +12,12 @@ requests), so explaining one decision costs a handful of requests.
 smallest_flip(): per feature, the nearest value that flips the decision: numeric features by a
 grid over the range seen in the background, then bisection generalised to `split` points a
 round (size in background standard deviations), categorical ones by trying each category
-seen in the background (size 1.0, the most common flipping category wins). A NULL numeric value
-is searched from the background mean, and filling it counts at least as a category change:
-size max(1.0, |new - mean| / std). Measured from the mean alone, a missing value whose filling
-flips the decision would report a size near 0 and beat every real change, though replacing a
-NULL by a typical value is a change of kind, not a small change of amount. The smallest change
-over all features is returned.
+seen in the background (size 1.0, the most common flipping category wins). A missing numeric
+value (NULL, NaN or infinite) is searched from the background mean, and filling it counts at
+least as a category change: size max(1.0, |new - mean| / std). Measured from the mean alone,
+a missing value whose filling flips the decision would report a size near 0 and beat every
+real change, though replacing a NULL by a typical value is a change of kind, not a small
+change of amount. The smallest change over all features is returned.
 """
 
 from __future__ import annotations
@@ -281,7 +281,8 @@ def _numeric_plan(feature: str, column: pa.ChunkedArray, value: object, grid: in
     data = data[np.isfinite(data)]
     if data.size < 2 or float(data.std()) == 0.0:
         return None  # no spread seen in the background: no scale to measure a change by
-    known = not (value is None or (isinstance(value, float) and math.isnan(value)))
+    # An infinite value is missing, as NaN is (the NULL policy): no distance is measured from it.
+    known = value is not None and math.isfinite(float(value))
     origin = float(value) if known else float(data.mean())
     candidates = np.linspace(float(data.min()), float(data.max()), max(grid, 2))
     return _NumericPlan(feature, column.type, origin, known, float(data.std()), candidates)

@@ -3,8 +3,8 @@
 margin = intercept + sum(w_f * x_f) over numeric features + the weight of each categorical
 feature's value ("node=value" keys). linear scores the margin; logistic scores sigmoid(margin).
 
-NULL policy (docs/scoring.md): a NULL or NaN numeric input contributes 0 (as if the value were
-0, the usual fill-with-zero of a serving path); a NULL categorical value, or a value with no
+NULL policy (docs/scoring.md): a NULL, NaN or infinite numeric input contributes 0 (as if the
+value were 0, the usual fill-with-zero of a serving path); a NULL categorical value, or a value with no
 "node=value" weight, contributes 0. So re-scoring rows where the live model saw NULLs reproduces
 what a zero-filling model did with them.
 """
@@ -87,7 +87,7 @@ class LogisticScorer(LinearScorer):
 
 
 def numeric_values(column: pa.ChunkedArray, feature: str, who: str) -> np.ndarray:
-    """A column as float64 with NULL and NaN replaced by 0 (the NULL policy)."""
+    """A column as float64 with NULL, NaN and infinities replaced by 0 (the NULL policy)."""
     kind = column.type
     if not (
         pa.types.is_integer(kind)
@@ -101,4 +101,6 @@ def numeric_values(column: pa.ChunkedArray, feature: str, who: str) -> np.ndarra
             f"numbers (a categorical feature takes '{feature}=value' weights)"
         )
     values = column.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
-    return np.where(np.isnan(values), 0.0, values)
+    # An infinity is missing too (as everywhere in the engine): w * inf would make the score
+    # infinite or NaN, a number no decision can be read from.
+    return np.where(np.isfinite(values), values, 0.0)

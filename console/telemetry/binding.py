@@ -4,24 +4,121 @@ Every SQL expression of the playbook (node expr, derived-feature reference, fres
 is bound against the decisions table with `SELECT <expr> FROM decisions LIMIT 0`: DuckDB's
 binder checks names and types without reading a row. A failure names the node, the expression
 and the missing column, with the closest real column as a suggestion.
+
+Binding proves nothing about run time: a cast that fails on some values, or an expression that
+burns CPU forever. check_samples runs each expression, in the form the engine uses it, on the
+first SAMPLE_ROWS decision rows under a time limit (`telemetry check`), and
+playbook_expressions is the one list of expressions, with the node and playbook key of each,
+that the engine uses to name the expression behind a failed query.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from console.errors import ConsoleError
 from console.playbook.model import Playbook
-from console.telemetry.schema import check_schema
-from console.telemetry.store import QueryFailed, TelemetryStore, open_store
+from console.telemetry.schema import check_schema, check_unique_ids
+from console.telemetry.store import QueryFailed, QueryTimedOut, TelemetryStore, open_store
 
 # Binder messages that carry the unknown column's name.
 _MISSING_COLUMN = (
     re.compile(r'Referenced column "([^"]+)" not found'),
     re.compile(r'does not have a column named "([^"]+)"'),
 )
+
+
+SAMPLE_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class PlaybookExpression:
+    """One SQL expression of the playbook and where it is set."""
+
+    node: str  # the node it reads (a freshness age_expr: the edge's source)
+    key: str  # the playbook key, e.g. "nodes.f_amount.expr"
+    what: str  # how problems name it, e.g. "node 'f_amount' expr"
+    expr: str
+    aggregate: bool  # a metric node's expr
+    numeric: bool  # the engine reads it as DOUBLE
+
+    def forms(self) -> list[str]:
+        """The expression as the engine runs it: as written, then cast when read as numbers
+        (a value that does not convert fails only in the cast)."""
+        plain = f"({self.expr})"
+        return [plain, f"CAST({plain} AS DOUBLE)"] if self.numeric else [plain]
+
+    def probe(self, form: str, rows: int | None = None) -> str:
+        """A query evaluating the form on every decisions row (or the first `rows`)."""
+        source = "decisions" if rows is None else f"(SELECT * FROM decisions LIMIT {int(rows)})"
+        if self.aggregate:
+            return f"SELECT {form} AS value FROM {source} AS decisions"
+        return f"SELECT count({form}) AS value FROM {source} AS decisions"
+
+
+def playbook_expressions(playbook: Playbook) -> list[PlaybookExpression]:
+    """Every expression the engine will run, in playbook order."""
+    found = []
+    for node in playbook.nodes.values():
+        numeric = node.type == "numeric"
+        if node.expr:
+            metric = node.kind == "metric"
+            found.append(
+                PlaybookExpression(
+                    node.id, f"nodes.{node.id}.expr", f"node {node.id!r} expr", node.expr,
+                    aggregate=metric, numeric=numeric and not metric,
+                )
+            )  # fmt: skip
+        if node.reference:
+            found.append(
+                PlaybookExpression(
+                    node.id, f"nodes.{node.id}.reference", f"node {node.id!r} reference",
+                    node.reference, aggregate=False, numeric=numeric,
+                )
+            )  # fmt: skip
+    for edge in playbook.edges:
+        if edge.intervention and edge.intervention.type == "freshness":
+            age = edge.intervention.params.get("age_expr", "")
+            if age:
+                found.append(
+                    PlaybookExpression(
+                        edge.source,
+                        f"edges.{edge.source}->{edge.target}.intervention.age_expr",
+                        f"edge {edge.source} -> {edge.target} freshness age_expr",
+                        str(age), aggregate=False, numeric=True,
+                    )
+                )  # fmt: skip
+    return found
+
+
+def check_samples(playbook: Playbook, store: TelemetryStore) -> list[str]:
+    """Each expression run on the first SAMPLE_ROWS decision rows, every query stopped after
+    [limits] check_seconds: the expressions that fail or do not finish."""
+    seconds = playbook.limits.check_seconds
+    setting = f"limits.check_seconds in {playbook.path}"
+    problems: list[str] = []
+    with store.time_limit(seconds, "telemetry check", setting):
+        for item in playbook_expressions(playbook):
+            for form in item.forms():
+                try:
+                    store.query(item.probe(form, SAMPLE_ROWS))
+                except QueryTimedOut:
+                    problems.append(
+                        f"{item.what} {item.expr!r} ({item.key}) did not finish within "
+                        f"{seconds:g} s on {SAMPLE_ROWS:,} rows of {store.label('decisions')} "
+                        f"(limits.check_seconds)"
+                    )
+                    break
+                except QueryFailed as exc:
+                    problems.append(
+                        f"{item.what} {item.expr!r} ({item.key}) fails on the first "
+                        f"{SAMPLE_ROWS:,} rows of {store.label('decisions')}: {exc.detail}"
+                    )
+                    break
+    return problems
 
 
 def check_bindings(playbook: Playbook, telemetry: Path | TelemetryStore) -> list[str]:
@@ -35,10 +132,18 @@ def check_bindings(playbook: Playbook, telemetry: Path | TelemetryStore) -> list
         return list(store.missing) + _check(playbook, store)
 
 
-def require_fit(playbook: Playbook, store: TelemetryStore) -> None:
+def require_fit(playbook: Playbook, store: TelemetryStore, *, thorough: bool = False) -> None:
     """The contract's schema and every playbook expression checked against the store, raising
-    one ConsoleError listing every problem (before any step trips over a raw binder error)."""
+    one ConsoleError listing every problem (before any step trips over a raw binder error).
+
+    thorough (`telemetry check`): also look for repeated prediction ids, and run each
+    expression on a sample (check_samples) when all of them bind."""
     problems = check_schema(store, playbook.tables) + check_bindings(playbook, store)
+    if thorough and "decisions" in store.tables:
+        bound = not problems  # a sample run of expressions that do not bind tells nothing new
+        problems += check_unique_ids(store)
+        if bound:
+            problems += check_samples(playbook, store)
     if problems:
         raise ConsoleError(
             f"telemetry {store.location} does not fit {playbook.path} "
@@ -52,10 +157,10 @@ def _check(playbook: Playbook, store: TelemetryStore) -> list[str]:
     if "decisions" in store.tables:
         columns = [name for name, _ in store.columns("decisions")]
         label = store.label("decisions")
-        for what, expr, aggregate in _expressions(playbook):
-            problem = _bind(store, expr, aggregate, columns)
+        for item in playbook_expressions(playbook):
+            problem = _bind(store, item.expr, item.aggregate, columns)
             if problem:
-                problems.append(f"{what} {expr!r} does not bind to {label}: {problem}")
+                problems.append(f"{item.what} {item.expr!r} does not bind to {label}: {problem}")
         for what, column in _columns(playbook):
             if column not in columns:
                 problems.append(
@@ -64,23 +169,6 @@ def _check(playbook: Playbook, store: TelemetryStore) -> list[str]:
     if "metrics" in store.tables:
         problems += _check_series(playbook, store)
     return problems
-
-
-def _expressions(playbook: Playbook) -> list[tuple[str, str, bool]]:
-    """(what, expression, is an aggregate) for every expression the engine will run."""
-    found = []
-    for node in playbook.nodes.values():
-        if node.expr:
-            found.append((f"node {node.id!r} expr", node.expr, node.kind == "metric"))
-        if node.reference:
-            found.append((f"node {node.id!r} reference", node.reference, False))
-    for edge in playbook.edges:
-        if edge.intervention and edge.intervention.type == "freshness":
-            age = edge.intervention.params.get("age_expr", "")
-            if age:
-                what = f"edge {edge.source} -> {edge.target} freshness age_expr"
-                found.append((what, str(age), False))
-    return found
 
 
 def _columns(playbook: Playbook) -> list[tuple[str, str]]:

@@ -80,7 +80,10 @@ def write_evidence(
             f"evidence name {name!r} must be letters, digits, '_', '.' or '-' (at most 120)"
         )
     folder = Path(incident_dir) / EVIDENCE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConsoleError(f"cannot write evidence into {folder}: {exc.strerror or exc}") from None
     metadata = dict(table.schema.metadata or {})
     metadata[b"incident_console.sql"] = sql.encode()
     metadata[b"incident_console.params"] = json.dumps(params, default=str).encode()

@@ -210,3 +210,23 @@ def _check_values(
             f"{format_utc(row['latest'])}, now {format_utc(now)}, allowed clock skew {skew})"
         )
     return problems
+
+
+def check_unique_ids(store: TelemetryStore) -> list[str]:
+    """prediction_id must be unique: a repeated id double-counts a decision in every metric
+    recomputed from the table and in the blast radius. A pass over every id (seconds on ten
+    million rows), so `telemetry check` runs it, not every investigation."""
+    if dict(store.columns("decisions")).get("prediction_id") != "VARCHAR":
+        return []  # check_schema reports a missing or mistyped column
+    label = store.label("decisions")
+    row = store.query(
+        "SELECT count(*) AS ids, sum(n) - count(*) AS extra, arg_max(prediction_id, n) AS worst, "
+        "max(n) AS most FROM (SELECT prediction_id, count(*) AS n FROM decisions "
+        "WHERE prediction_id IS NOT NULL GROUP BY prediction_id HAVING count(*) > 1) AS d"
+    ).to_pylist()[0]
+    if not row["ids"]:
+        return []
+    return [
+        f"{label}: column prediction_id repeats {row['ids']:,} ids ({row['extra']:,} extra rows; "
+        f"e.g. {row['worst']!r} appears {row['most']:,} times); each prediction must have one row"
+    ]

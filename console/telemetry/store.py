@@ -19,6 +19,11 @@ Threading: each call to `query()` runs on its own cursor (a DuckDB connection to
 in-memory database: about 4 microseconds to make), so worker threads may query at once.
 `interrupt()` cancels every query running at the moment, from any thread; the cancelled call
 raises QueryCancelled.
+
+Time limits: DuckDB has no per-query timeout, and a playbook expression is code that can run
+forever (`(SELECT count(*) FROM range(10^12))`). Inside `with store.time_limit(seconds, step,
+setting):` each query of that thread is interrupted by a timer after `seconds` and raises
+QueryTimedOut naming the step and the setting that holds the limit.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,11 +59,34 @@ class QueryCancelled(ConsoleError):
 class QueryFailed(ConsoleError):
     """DuckDB rejected a query (a bad playbook expression, a column of the wrong type)."""
 
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message  # DuckDB's own first line, without our prefix
+
+
+class QueryTimedOut(ConsoleError):
+    """A query ran past the time limit in force (`TelemetryStore.time_limit`)."""
+
+
+@dataclass(frozen=True)
+class _Limit:
+    seconds: float
+    step: str  # what the limit is for, e.g. "locate"
+    setting: str  # where it is set, e.g. "limits.query_seconds in playbooks/fraud.toml"
+
+    def message(self) -> str:
+        return (
+            f"{self.step}: a telemetry query ran longer than {self.seconds:g} s and was stopped "
+            f"(setting {self.setting})"
+        )
+
 
 @dataclass
 class _Call:
     cursor: duckdb.DuckDBPyConnection
     cancelled: bool = False
+    limit: _Limit | None = None
+    timed_out: bool = False
 
 
 @dataclass(eq=False)
@@ -74,6 +103,7 @@ class TelemetryStore:
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _running: dict[int, _Call] = field(default_factory=dict)
     _closed: bool = False
+    _local: threading.local = field(default_factory=threading.local)  # this thread's limit
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -98,6 +128,7 @@ class TelemetryStore:
         with decisions); they live only for this call.
         """
         call = self._start()
+        timer = self._arm(call)
         try:
             # Parsed on the call's own cursor: DuckDB refuses concurrent use of a connection.
             statement = _single_select(call.cursor, sql)
@@ -105,21 +136,34 @@ class TelemetryStore:
                 if name in TABLES:
                     raise ConsoleError(f"extra table name {name!r} hides a telemetry table")
                 call.cursor.register(name, table)
-            if call.cancelled:
-                raise QueryCancelled("query cancelled")
+            _raise_if_stopped(call)
             result = call.cursor.sql(statement, params=params).to_arrow_table()
         except duckdb.Error as exc:
             if call.cancelled or isinstance(exc, duckdb.InterruptException):
+                _raise_if_stopped(call, exc)
                 raise QueryCancelled("query cancelled") from exc
+            detail = _first_line(exc)
             raise QueryFailed(
-                f"query on telemetry {self.location} failed: {_first_line(exc)}"
+                f"query on telemetry {self.location} failed: {detail}", detail
             ) from exc
         finally:
+            if timer is not None:
+                timer.cancel()
             self._finish(call)
-        if call.cancelled:
-            # interrupt() landed after the check above but before DuckDB started the query.
-            raise QueryCancelled("query cancelled")
+        # interrupt() or the timer landed after the check above but before DuckDB started.
+        _raise_if_stopped(call)
         return result
+
+    @contextmanager
+    def time_limit(self, seconds: float, step: str, setting: str) -> Iterator[None]:
+        """Within the block, each query this thread runs may take `seconds` at most; then it
+        is interrupted and raises QueryTimedOut naming `step` and `setting`."""
+        previous = getattr(self._local, "limit", None)
+        self._local.limit = _Limit(float(seconds), step, setting)
+        try:
+            yield
+        finally:
+            self._local.limit = previous
 
     def columns(self, table: str) -> list[tuple[str, str]]:
         """(name, DuckDB type) of each column of a contract table, in file order."""
@@ -162,6 +206,23 @@ class TelemetryStore:
             call = _Call(self._con.cursor())
             self._running[id(call)] = call
         return call
+
+    def _arm(self, call: _Call) -> threading.Timer | None:
+        """Start the timer of the thread's time limit for this call, if one is in force."""
+        call.limit = getattr(self._local, "limit", None)
+        if call.limit is None:
+            return None
+        timer = threading.Timer(call.limit.seconds, self._expire, args=(call,))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _expire(self, call: _Call) -> None:
+        with self._lock:
+            if self._running.get(id(call)) is not call:
+                return  # finished just as the timer fired
+            call.cancelled = call.timed_out = True
+        self._interrupt_until_done([call])
 
     def _finish(self, call: _Call) -> None:
         # Closed and unregistered under the lock: _interrupt_until_done interrupts only
@@ -313,6 +374,13 @@ def _single_select(cursor: duckdb.DuckDBPyConnection, sql: str) -> str:
             f"telemetry is read-only: only SELECT is allowed, got {statement.type.name}"
         )
     return statement.query
+
+
+def _raise_if_stopped(call: _Call, cause: BaseException | None = None) -> None:
+    if call.timed_out and call.limit is not None:
+        raise QueryTimedOut(call.limit.message()) from cause
+    if call.cancelled:
+        raise QueryCancelled("query cancelled") from cause
 
 
 def _first_line(exc: BaseException) -> str:

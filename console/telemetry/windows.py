@@ -55,9 +55,15 @@ class Window:
 def resolve_windows(windows: Windows, alert_at: datetime) -> dict[str, Window]:
     """{"baseline", "incident"} around the alert, as docs/playbooks.md [windows] describes."""
     alert_at = _aware("alert time", alert_at)
-    incident = Window("incident", alert_at - windows.incident, alert_at)
-    baseline_end = incident.start - windows.baseline_gap
-    baseline = Window("baseline", baseline_end - windows.baseline, baseline_end)
+    try:
+        incident = Window("incident", alert_at - windows.incident, alert_at)
+        baseline_end = incident.start - windows.baseline_gap
+        baseline = Window("baseline", baseline_end - windows.baseline, baseline_end)
+    except OverflowError:
+        raise ConsoleError(
+            f"alert time {format_utc(alert_at)}: the baseline and incident windows before it "
+            "would start before year 1"
+        ) from None
     return {"baseline": baseline, "incident": incident}
 
 
@@ -90,7 +96,10 @@ def parse_utc(text: str) -> datetime:
         raise ConsoleError(f"time {text!r} is not ISO 8601 (e.g. 2026-03-01T14:00:00Z)") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ConsoleError(f"time {text!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def format_utc(value: datetime) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.filter import LineFilter
+from textual.notifications import SeverityLevel
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar
 
 from console.audit import Entry, load_key
@@ -30,11 +32,15 @@ from console.engine.results import ReportResult
 from console.engine.revive import last_results, revive
 from console.errors import ConsoleError
 from console.gameday.grading import Grade
+from console.telemetry.windows import parse_utc
+from console.text import one_line
 from console.ui.bindings import APP_BINDINGS
 from console.ui.commands import IncidentCommands
+from console.ui.filters import NoControlCodes
+from console.ui.format import plain
 from console.ui.messages import EngineDone, EngineFailed, TrailRead
 from console.ui.modals import ErrorModal, PromptModal
-from console.ui.state import TITLES, Progress, edge_of, edge_text
+from console.ui.state import STEPS, TITLES, Progress, edge_of, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane
 from console.ui.steps.intervene import IntervenePane
@@ -68,6 +74,9 @@ RUNNING_TEXT = {
     "grade": "Grading the game day",
     "postfix_default": "Finding the fix (the first change after the alert)",
 }
+
+
+NO_CONTROL_CODES = NoControlCodes()
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,25 @@ class IncidentApp(App[None]):
         self.grade: Any = None  # the game day's Grade once graded in this session
         if keymap:
             self.set_keymap(keymap)
+
+    def get_line_filters(self) -> list[LineFilter]:
+        return [*super().get_line_filters(), NO_CONTROL_CODES]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification as plain text: they quote edges, typed values and grades, which
+        must never be read as markup (an unbalanced `[/b]` would even raise)."""
+        super().notify(
+            one_line(message), title=one_line(title), severity=severity, timeout=timeout,
+            markup=False,
+        )  # fmt: skip
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -195,6 +223,8 @@ class IncidentApp(App[None]):
                 self._pane("report").show("grade", self.grade)
             except (TypeError, ValueError, KeyError):
                 self.grade = None  # an older grade format: g grades again
+        for step, error in self.progress.failures.items():
+            self._pane(step).show_failed(error)
         self.edge = self._last_tested_edge(entries)
         self.goto(self.step)
 
@@ -241,13 +271,17 @@ class IncidentApp(App[None]):
                 header.change = change if isinstance(change, int | float) else None
 
     def _tick(self) -> None:
-        self.query_one(IncidentHeader).now = self.clock()
+        # The interval can fire while the app is shutting down and its widgets are gone.
+        for header in self.query(IncidentHeader):
+            header.now = self.clock()
 
     def _pane(self, step: str | None = None) -> StepPane:
         return self.query_one(f"#{step or self.step}", StepPane)
 
     def _refresh_rail(self) -> None:
-        self.query_one(StepRail).states = self.progress.states(self.step)
+        rail = self.query_one(StepRail)
+        rail.failed = frozenset(self.progress.failures)
+        rail.states = self.progress.states(self.step)
 
     def _add_entries(self, entries: list[Entry]) -> None:
         """New trail entries, read by a worker: into the tail and the step rail."""
@@ -255,7 +289,7 @@ class IncidentApp(App[None]):
             return
         self.tail.add(entries)
         for entry in entries:
-            self.progress.add(entry.step, entry.action, entry.params)
+            self.progress.add(entry.step, entry.action, entry.params, entry.result)
         self._refresh_rail()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tail")
@@ -293,12 +327,14 @@ class IncidentApp(App[None]):
         label = RUNNING_TEXT.get(task, task)
         if task == "intervene":
             label = f"{label} on {edge_text(args[0])}"
-        self.query_one("#busy-label", Label).update(f"{label}…  x cancels")
+        self.query_one("#busy-label", Label).update(plain(f"{label}…  x cancels"))
         self.query_one("#busy").display = True
         self.refresh_bindings()
         self.engine_call(task, fn, *args)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
+    # Not exclusive: start() already runs one call at a time, and a handler starting the next
+    # call while the previous worker thread is still returning must not cancel that worker.
+    @work(thread=True, exit_on_error=False, group="engine")
     def engine_call(self, task: str, fn: Callable[..., Any], *args: Any) -> None:
         self._call_and_post(task, fn, *args)
 
@@ -327,6 +363,11 @@ class IncidentApp(App[None]):
         # intervene, counterfactual and explain record their failures (and cancellations) in
         # the trail; the other steps leave no entry when they fail.
         self._add_entries(message.entries)
+        if message.task in STEPS:
+            # The trail's ("<step>", "failed") entry says why; a step that records none yet
+            # still shows the error it raised.
+            error = self.progress.failures.get(message.task, str(message.error))
+            self._pane(message.task).show_failed(error)
         if self.cancelling:
             self.notify(f"{RUNNING_TEXT.get(message.task, message.task)}: cancelled", timeout=4)
         elif message.expected:
@@ -628,11 +669,11 @@ class IncidentApp(App[None]):
                 self._validate(None)  # the engine's default: from the fix
                 return
             try:
-                start = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                self.notify(f"not a time: {value!r} (use 2026-11-20T14:00)", severity="error")
+                start = parse_utc(value)  # as --alert-at: no offset means UTC
+            except ConsoleError as exc:
+                self.notify(f"{exc} (use 2026-11-20T14:00)", severity="error")
                 return
-            self._validate(start if start.tzinfo else start.replace(tzinfo=UTC))
+            self._validate(start)
 
         self.push_screen(
             PromptModal(

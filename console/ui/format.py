@@ -7,7 +7,16 @@ from typing import Any
 
 from rich.text import Text
 
+from console.text import one_line, terminal
+
 BAR_BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def plain(value: Any, style: str = "", *, lines: bool = False) -> Text:
+    """Data (a note, a change event, a category, an error) as Text shown exactly as it is:
+    never read as Rich or Textual markup, its control characters made visible, on one line
+    unless `lines`."""
+    return Text(terminal(value) if lines else one_line(value), style=style)
 
 
 def fmt_num(value: Any, digits: int = 4) -> str:
@@ -75,10 +84,10 @@ def bar_chart(
     text = Text()
     text.append(" " * (label_width + 1))
     for name, style in zip(names, styles, strict=False):
-        text.append(f"{name[: bar_width + 6]:<{bar_width + 7}}", style=style)
+        text.append(f"{one_line(name)[: bar_width + 6]:<{bar_width + 7}}", style=style)
     for row, label in enumerate(labels):
         text.append("\n")
-        text.append(f"{label[:label_width]:<{label_width}} ")
+        text.append(f"{one_line(label)[:label_width]:<{label_width}} ")
         for name, style in zip(names, styles, strict=False):
             value = series[name][row] if row < len(series[name]) else 0.0
             text.append(bar(abs(value) / peak, bar_width), style=style)
@@ -95,7 +104,7 @@ def signed_bars(items: list[tuple[str, float]], width: int) -> Text:
     for index, (label, value) in enumerate(items):
         if index:
             text.append("\n")
-        text.append(f"{label[:label_width]:<{label_width}} ")
+        text.append(f"{one_line(label)[:label_width]:<{label_width}} ")
         if value < 0:
             # Eighth blocks are left-aligned, so a bar growing leftwards uses whole cells.
             cells = "█" * round(abs(value) / peak * half)

@@ -8,6 +8,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from console.text import terminal
+from console.ui.format import plain
+
 
 class ErrorModal(ModalScreen[None]):
     """Shows an error in a read-only text area, so it can be selected or copied whole."""
@@ -20,11 +23,13 @@ class ErrorModal(ModalScreen[None]):
     def __init__(self, title: str, message: str) -> None:
         super().__init__()
         self.title_text = title
-        self.message = message
+        # A scorer's error body or a value quoted in the message may hold terminal escapes:
+        # they are shown, and copied, as visible text.
+        self.message = terminal(message)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box", classes="modal-box"):
-            yield Label(self.title_text, id="error-title")
+            yield Label(plain(self.title_text), id="error-title")
             yield TextArea(self.message, read_only=True, id="error-text", soft_wrap=True)
             with Horizontal(classes="modal-buttons"):
                 yield Button("Copy (c)", id="error-copy-button")

@@ -20,9 +20,22 @@ TITLES: dict[str, str] = {
     "validate": "Validate",
     "report": "Report",
 }
-StepState = Literal["pending", "current", "done", "skipped", "broken"]
-# Entries that say nothing about progress through the steps.
-_NEUTRAL_ACTIONS = frozenset({"note", "correct", "open", "resume", "recovered", "grade"})
+StepState = Literal["pending", "current", "done", "skipped", "broken", "failed"]
+# Entries that say nothing about progress through the steps (a failed explain is a drill-in
+# that did not work, not a failure of the counterfactual step).
+_NEUTRAL_ACTIONS = frozenset(
+    {"note", "correct", "open", "resume", "recovered", "grade", "explain_failed"}
+)
+# The entry that holds each step's result (docs/engine.md); intervention entries are named
+# after the intervention type, so any intervene entry but these is a result.
+_RESULT_ACTIONS = {
+    "triage": "triage",
+    "locate": "rank_candidates",
+    "counterfactual": "blast_radius",
+    "validate": "postfix",
+    "report": "write",
+}
+_NOT_INTERVENTIONS = frozenset({"mark_edge", "failed"})
 
 
 @dataclass
@@ -34,10 +47,19 @@ class Progress:
     marks: dict[tuple[str, str], str] = field(default_factory=dict)  # edge -> last status
     proposal_decided: bool = False
     report_written: bool = False
+    # step -> the error of its latest attempt, while no later attempt succeeded
+    # (the ("<step>", "failed") entries, as Investigation.failures holds them).
+    failures: dict[str, str] = field(default_factory=dict)
 
-    def add(self, step: str, action: str, params: dict[str, Any]) -> None:
+    def add(self, step: str, action: str, params: dict[str, Any], result: Any = None) -> None:
         if action in _NEUTRAL_ACTIONS or step not in STEPS:
             return
+        if action == "failed":
+            error = result.get("error") if isinstance(result, dict) else None
+            self.failures[step] = str(error or "no error message recorded")
+            return
+        if _RESULT_ACTIONS.get(step, action) == action and action not in _NOT_INTERVENTIONS:
+            self.failures.pop(step, None)
         self.worked.add(step)
         if step == "triage" and action in ("decide", "decide_triage"):
             self.triage_decision = str(params.get("verdict") or params.get("decision") or "")
@@ -55,7 +77,7 @@ class Progress:
     def from_entries(cls, entries: Iterable[Any]) -> Progress:
         progress = cls()
         for entry in entries:
-            progress.add(entry.step, entry.action, entry.params)
+            progress.add(entry.step, entry.action, entry.params, entry.result)
         return progress
 
     @property
@@ -86,13 +108,16 @@ class Progress:
         return step in self.worked
 
     def states(self, current: str) -> dict[str, StepState]:
-        """pending / current / done / skipped / broken for each step, in order."""
+        """pending / current / failed / done / skipped / broken for each step, in order (the
+        rail shows a current step that failed with `failures`)."""
         later_done = False
         result: dict[str, StepState] = {}
         for step in reversed(STEPS):
             done = self.done(step)
             if step == current:
                 state: StepState = "current"
+            elif step in self.failures:
+                state = "failed"
             elif step == "intervene" and self.broken_edge is not None:
                 state = "broken"
             elif done:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
+
+from console.ui.format import plain
 
 
 class StepPane(Vertical):
@@ -18,6 +21,14 @@ class StepPane(Vertical):
         return Static(self.HINT, classes="pane-hint")
 
     def set_hint(self, text: str) -> None:
+        self.query_one(".pane-hint", Static).update(text)
+
+    def show_failed(self, error: str) -> None:
+        """The step's latest attempt failed: said in place of the hint, with its error, until
+        an attempt succeeds (show() sets the hint again)."""
+        text = Text(" FAILED ", style="bold white on red")
+        text.append_text(plain(f" {error}", "red"))
+        text.append("   r tries again", style="dim")
         self.query_one(".pane-hint", Static).update(text)
 
     def show(self, task: str, result: Any) -> None:

@@ -8,7 +8,8 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
 from console.engine.results import BlastRadius, Explanation
-from console.ui.format import bar, fmt_num, signed_bars
+from console.text import one_line
+from console.ui.format import bar, fmt_num, plain, signed_bars
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
@@ -42,12 +43,15 @@ class CounterfactualPane(StepPane):
             return
         share = result.flipped / result.total if result.total else 0.0
         summary = Text()
-        correction = Text(f"{edge_text(result.edge)} corrected: ", style="dim")
-        correction.append(result.correction, style="")
+        correction = Text(f"{one_line(edge_text(result.edge))} corrected: ", style="dim")
+        correction.append_text(plain(result.correction))
         self.query_one("#cf-correction", Static).update(correction)
         summary.append("flipped ", style="dim")
         summary.append(f"{result.flipped:,} / {result.total:,} ({share:.1%})", style="bold")
         summary.append(" " + bar(share, 12), style="red")
+        if result.errored:
+            # Never scored by the live model: nothing to flip, said apart from the flips.
+            summary.append(f"\n{result.errored:,} errored, never scored", style="yellow")
         deltas = "  ".join(
             f"{k} {fmt_num(result.score_delta[k], 3)}"
             for k in DELTA_KEYS
@@ -59,13 +63,17 @@ class CounterfactualPane(StepPane):
         segments.clear()
         for seg in result.segments:
             rate = seg.flipped / seg.total if seg.total else 0.0
+            # A str cell is read as markup: a segment value is data.
             segments.add_row(
-                f"{seg.column}={seg.value}", f"{seg.flipped:,}", f"{seg.total:,}", f"{rate:.1%}"
+                plain(f"{seg.column}={seg.value}"),
+                f"{seg.flipped:,}",
+                f"{seg.total:,}",
+                f"{rate:.1%}",
             )
         flipped = self.query_one("#cf-flipped", DataTable)
         flipped.clear()
         for prediction_id in result.flipped_ids:
-            flipped.add_row(prediction_id, key=prediction_id)
+            flipped.add_row(plain(prediction_id), key=prediction_id)
         self.query_one("#cf-explain", Static).update(
             Text("enter on a flipped decision (or i and an id) explains it", style="dim")
         )
@@ -83,23 +91,30 @@ class CounterfactualPane(StepPane):
 
     def _explanation(self, result: Explanation) -> None:
         self.explanation = result
-        text = Text()
-        text.append(f"{result.prediction_id}", style="bold")
-        text.append(f"  score {result.score:.3f} → {result.decision}")
+        text = plain(result.prediction_id, "bold")
+        if result.score is None:
+            text.append("  no served score", style="yellow")
+        else:
+            text.append(f"  score {result.score:.3f}")
+        text.append(" → ")
+        text.append_text(plain(result.decision))
         if result.corrected_score is not None:
             text.append(f"  corrected {result.corrected_score:.3f}", style="bold green")
         text.append(f"  ({result.method})\n", style="dim")
+        for note in result.notes:
+            text.append_text(plain(note, "yellow"))
+            text.append("\n")
         items = [
             (f"{a.feature}={fmt_num(a.value, 3)}", a.contribution)
-            for a in result.attributions[: self._attribution_rows()]
+            for a in result.attributions[: self._attribution_rows() - len(result.notes)]
         ]
         width = max(40, self.query_one("#cf-explain", Static).content_size.width or 60)
         text.append_text(signed_bars(items, width))
         if result.flip is not None:
             f = result.flip
             text.append("\nflips with ", style="dim")
-            text.append(
-                f"{f.feature}: {fmt_num(f.old_value, 3)} → {fmt_num(f.new_value, 3)}", style="bold"
+            text.append_text(
+                plain(f"{f.feature}: {fmt_num(f.old_value, 3)} → {fmt_num(f.new_value, 3)}", "bold")
             )
             text.append(f" (score {f.new_score:.3f}, size {f.size:.2f})")
         else:

@@ -11,7 +11,8 @@ from textual.widgets import Static
 
 from console.engine.results import Histogram, InterventionResult
 from console.playbook.model import Playbook
-from console.ui.format import bar_chart, fit_bins, fmt_num
+from console.text import one_line
+from console.ui.format import bar_chart, fit_bins, fmt_num, plain
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
@@ -58,13 +59,13 @@ class IntervenePane(StepPane):
         if spec.intervention is None:
             plan.append("\nno planned intervention on this edge", style="yellow")
         else:
-            params = ", ".join(f"{k}={v}" for k, v in spec.intervention.params.items())
+            params = one_line(", ".join(f"{k}={v}" for k, v in spec.intervention.params.items()))
             plan.append("\nplan ", style="dim")
             plan.append(spec.intervention.type, style="bold cyan")
             if params:
                 plan.append(f" ({params})")
         plan.append("\nmechanism ", style="dim")
-        plan.append(spec.mechanism)
+        plan.append(one_line(spec.mechanism))
         self.query_one("#iv-plan", Static).update(plan)
         if not self.has_result:
             self.set_hint("r run the intervention (read-only)   x cancel while it runs")
@@ -92,8 +93,9 @@ class IntervenePane(StepPane):
         for key, value in result.statistics.items():
             if key in HIDDEN_STATS:
                 continue
-            stats.add_row(key, short_value(value))
-        reasons = Text("\n".join(f"• {reason}" for reason in result.reasons))
+            # Rich reads a str cell as markup; a category name is data.
+            stats.add_row(plain(key), plain(short_value(value)))
+        reasons = plain("\n".join(f"• {one_line(reason)}" for reason in result.reasons), lines=True)
         self.query_one("#iv-stats", Static).update(Group(head, stats, reasons))
         self.result = result
         self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static, Tree
 
 from console.engine.results import Candidate, LocateResult
 from console.playbook.model import Playbook
-from console.ui.format import fmt_num
+from console.ui.format import fmt_num, plain
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
@@ -51,8 +51,8 @@ class LocatePane(StepPane):
         for c in self.candidates:
             table.add_row(
                 str(c.rank),
-                c.node,
-                c.intervention or "-",
+                plain(c.node),
+                plain(c.intervention or "-"),
                 Text(c.edge_status, style=STATUS_STYLES.get(c.edge_status, "")),
                 fmt_num(c.shift, 3),
                 str(len(c.changes)) if c.changes else "",
@@ -72,12 +72,12 @@ class LocatePane(StepPane):
         if candidate is not None:
             detail.append(f"{edge_text(candidate.edge)}", style="bold")
             detail.append(f" ({candidate.intervention or 'no intervention'}): ", style="dim")
-            detail.append("; ".join(candidate.reasons))
+            detail.append_text(plain("; ".join(candidate.reasons)))
             for change in candidate.changes[:2]:
-                detail.append(
-                    f"\n  {change.ts:%m-%d %H:%M} {change.kind} by {change.actor}: {change.summary}",
-                    style="yellow",
-                )
+                # Change events are telemetry: their summary may hold escapes or markup.
+                line = f"{change.ts:%m-%d %H:%M} {change.kind} by {change.actor}: {change.summary}"
+                detail.append("\n  ")
+                detail.append_text(plain(line, "yellow"))
         self.query_one("#locate-detail", Static).update(detail)
 
     def _tree(self, result: LocateResult) -> None:

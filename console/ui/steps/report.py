@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 from console.engine.results import ReportResult
+from console.text import one_line
 from console.ui.steps.base import StepPane
 
 
@@ -47,7 +48,7 @@ class ReportPane(StepPane):
         text = Text()
         if grade is not None:
             text.append("game day: ", style="bold magenta")
-            text.append(grade.headline() + "\n", style="bold")
+            text.append(one_line(grade.headline()) + "\n", style="bold")
         if report is not None:
             text.append(f"{report.path}", style="bold")
             text.append(
@@ -61,5 +62,5 @@ class ReportPane(StepPane):
                 "verifies ✓" if ok else "FAILS verification ✗", style="green" if ok else "bold red"
             )
             text.append(f", exported at head {exported['head'][:16]}…: ", style="dim")
-            text.append(", ".join(exported["files"]))
+            text.append(one_line(", ".join(exported["files"])))
         self.query_one("#report-status", Static).update(text)

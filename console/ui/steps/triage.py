@@ -11,7 +11,8 @@ from textual.widgets import DataTable, Sparkline, Static
 from textual_plotext import PlotextPlot
 
 from console.engine.results import TriageResult
-from console.ui.format import fmt_num, fmt_pct
+from console.text import one_line
+from console.ui.format import fmt_num, fmt_pct, plain
 from console.ui.steps.base import StepPane
 
 PLOT_BUCKETS = 96
@@ -75,11 +76,13 @@ class TriagePane(StepPane):
         table.clear()
         for check in result.checks:
             mark = Text("✓", style="green") if check.passed else Text("✗", style="bold red")
-            table.add_row(mark, check.name, check.detail)
+            table.add_row(mark, plain(check.name), plain(check.detail))
         self.checks = list(result.checks)
         self._detail()
         self.query_one("#triage-reasons", Static).update(
-            Text("\n".join(f"• {reason}" for reason in result.reasons), style="dim")
+            plain(
+                "\n".join(f"• {one_line(reason)}" for reason in result.reasons), "dim", lines=True
+            )
         )
         self._plot(result)
         self._sparks(result)
@@ -96,8 +99,8 @@ class TriagePane(StepPane):
         if not checks:
             return
         check = checks[min(table.cursor_row or 0, len(checks) - 1)]
-        text = Text(f"{check.name}: ", style="bold")
-        text.append(check.detail)
+        text = plain(f"{check.name}: ", "bold")
+        text.append_text(plain(check.detail, lines=True))
         self.query_one("#triage-detail", Static).update(text)
 
     def _sparks(self, result: TriageResult) -> None:

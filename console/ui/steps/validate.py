@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.engine.results import ValidationResult
-from console.ui.format import bar, fmt_num, fmt_window
+from console.ui.format import bar, fmt_num, fmt_window, plain
 from console.ui.steps.base import StepPane
 
 
@@ -59,7 +59,7 @@ class ValidatePane(StepPane):
             return
         diff.update(
             Group(
-                Text(f"proposed: {result.proposal.description}", style="bold"),
+                plain(f"proposed: {result.proposal.description}", "bold"),
                 Syntax(result.proposal.diff, "diff", theme="ansi_dark", word_wrap=True),
             )
         )

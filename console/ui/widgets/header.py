@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from console.text import one_line
 from console.ui.format import fmt_elapsed, fmt_pct, fmt_window
 
 TIER_STYLES = {"critical": "bold white on red", "minor": "black on yellow", "none": "dim"}
@@ -28,7 +29,7 @@ class IncidentHeader(Widget):
 
     def render(self) -> Text:
         top = Text()
-        top.append(f" {self.model} ", style="bold")
+        top.append(f" {one_line(self.model)} ", style="bold")
         top.append("│ ")
         top.append(self.metric, style="bold cyan")
         if self.change is not None:
@@ -48,7 +49,7 @@ class IncidentHeader(Widget):
             bottom.append(fmt_window(*self.baseline_window))
         bottom.append("  UTC", style="dim")
         if self.label:
-            bottom.append(f"  {self.label}", style="magenta")
+            bottom.append(f"  {one_line(self.label)}", style="magenta")
         width = max(1, self.size.width)
         top.truncate(width, overflow="ellipsis")
         bottom.truncate(width, overflow="ellipsis")

@@ -8,13 +8,21 @@ from textual.widget import Widget
 
 from console.ui.state import STEPS, TITLES
 
-MARKS = {"pending": "·", "current": "▶", "done": "✓", "skipped": "-", "broken": "✗"}
+MARKS = {
+    "pending": "·",
+    "current": "▶",
+    "done": "✓",
+    "skipped": "-",
+    "broken": "✗",
+    "failed": "!",
+}
 STYLES = {
     "pending": "dim",
     "current": "bold reverse",
     "done": "green",
     "skipped": "dim strike",
     "broken": "bold red",
+    "failed": "bold white on red",
 }
 WORDS = {
     "pending": "",
@@ -22,11 +30,15 @@ WORDS = {
     "done": "done",
     "skipped": "skipped",
     "broken": "broken found",
+    "failed": "failed",
 }
+CURRENT_FAILED_STYLE = "bold reverse red"
 
 
 class StepRail(Widget):
     states: reactive[dict[str, str]] = reactive(dict, always_update=True)
+    # Steps whose latest attempt failed: the current one is drawn in red and says so too.
+    failed: reactive[frozenset[str]] = reactive(frozenset)
 
     def render(self) -> Text:
         states = self.states or {step: "pending" for step in STEPS}
@@ -35,16 +47,19 @@ class StepRail(Widget):
         for number, step in enumerate(STEPS, start=1):
             state = states.get(step, "pending")
             title = TITLES[step]
+            style = STYLES[state]
+            words = WORDS[state]
+            if state == "current" and step in self.failed:
+                style, words = CURRENT_FAILED_STYLE, WORDS["failed"]
             if vertical:
                 if number > 1:
                     text.append("\n")
-                text.append(f" {MARKS[state]} {number} {title:<15}", style=STYLES[state])
-                if WORDS[state]:
-                    text.append(
-                        f"\n     {WORDS[state]}", style="dim" if state != "broken" else "red"
-                    )
+                text.append(f" {MARKS[state]} {number} {title:<15}", style=style)
+                if words:
+                    quiet = state not in ("broken", "failed") and words != WORDS["failed"]
+                    text.append(f"\n     {words}", style="dim" if quiet else "red")
             else:
                 short = title if self.size.width >= 90 or len(title) <= 9 else title[:7] + "."
-                text.append(f"{MARKS[state]}{number} {short}", style=STYLES[state])
+                text.append(f"{MARKS[state]}{number} {short}", style=style)
                 text.append(" ")
         return text

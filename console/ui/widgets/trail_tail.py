@@ -12,6 +12,7 @@ from textual.widget import Widget
 
 from console.audit import Entry, Tail
 from console.audit.export import summary
+from console.text import one_line
 
 STEP_STYLES = {
     "triage": "cyan",
@@ -62,8 +63,9 @@ class TrailTail(Widget):
         lines = []
         for entry in list(self._entries)[-rows:]:
             line = Text(f"#{entry.seq:<3} {self._time_text(entry)} ", style="dim")
-            line.append(f"{entry.step}/{entry.action}", style=STEP_STYLES.get(entry.step, ""))
-            line.append(f" {describe(entry)}")
+            # Steps, actions and notes are data: `trail note --step` writes any text.
+            line.append(one_line(f"{entry.step}/{entry.action}"), style=STEP_STYLES.get(entry.step))
+            line.append(f" {one_line(describe(entry))}")
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
         return Text("\n").join(lines)
