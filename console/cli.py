@@ -123,19 +123,20 @@ def _require_utf8(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             raise ConsoleError(f"{names.get(dest, dest)} '{shown}' is not valid UTF-8")
 
 
-def _argument_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+def _argument_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
     """dest -> how the user wrote it (--actor, TEXT), over the chosen sub-command parsers."""
     names: dict[str, str] = {}
-    while parser is not None:
-        chosen = None
-        for action in parser._actions:
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        chosen: argparse.ArgumentParser | None = None
+        for action in current._actions:
             if isinstance(action, argparse._SubParsersAction):
                 chosen = action.choices.get(getattr(args, action.dest, None) or "")
             else:
                 names[action.dest] = (
                     action.option_strings[-1] if action.option_strings else action.dest.upper()
                 )
-        parser = chosen
+        current = chosen
     return names
 
 

@@ -21,7 +21,7 @@ from console.errors import ConsoleError
 SHARED_MODE = 0o644
 
 
-def fsync_dir(path: str | os.PathLike) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """fsync a folder so a file created or renamed in it survives a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -45,7 +45,7 @@ def _temp_beside(target: Path) -> tuple[int, Path]:
     return fd, Path(tmp)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, *, sync_dir: bool = True) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, sync_dir: bool = True) -> None:
     """Write data (str as UTF-8) to a temp file beside path, fsync it, os.replace it over path.
 
     sync_dir=False skips the folder fsync, for a file rewritten often whose name already exists.
@@ -70,7 +70,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, sync_dir: bool =
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temp path beside path for a writer that wants a file name (e.g. pyarrow's
     ParquetWriter); when the block ends without an error the file is fsynced and replaces
     path, otherwise it is removed and path is untouched."""
@@ -90,7 +90,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fsync_dir(target.parent)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes, read in blocks (evidence can be large)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -99,7 +99,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def create_once(path: str | os.PathLike, data: bytes) -> bool:
+def create_once(path: str | os.PathLike[str], data: bytes) -> bool:
     """Create path with data unless it exists (then keep it); True when this call created it.
 
     The file is readable by its owner only (it holds secrets such as the export salt).

@@ -18,6 +18,11 @@ def open_scenario(folder: Path, incident: Path) -> Investigation:
     return Investigation.open(folder / "playbook.toml", folder, incident)
 
 
+def test_the_bundled_scenarios_are_found():
+    # The parametrized test below checks nothing when no scenario folder is found.
+    assert len(SCENARIOS) >= 7
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_triage_prose_says_the_direction_and_tier_its_numbers_give(scenario, tmp_path):
     with open_scenario(scenario, tmp_path / "inc") as inv:

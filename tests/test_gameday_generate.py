@@ -135,9 +135,9 @@ def test_served_features_equal_their_reference_in_the_baseline(name):
     playbook = load_playbook(folder / "playbook.toml")
     con = connect(folder)
     start, end = baseline(folder)
-    for node in playbook.nodes.values():
-        if not node.reference:
-            continue
+    derived = [node for node in playbook.nodes.values() if node.reference]
+    assert derived, "the playbook has no feature with a reference to check"
+    for node in derived:
         if node.type == "numeric":
             differs = f"abs(({node.expr}) - ({node.reference})) > 1e-9"
         else:
@@ -158,9 +158,9 @@ def test_metric_series_equal_the_metric_recomputed_from_decisions(name):
     cutoff = datetime.fromisoformat(
         tomllib.loads((folder / "scenario.toml").read_text())["data_start"]
     ) + timedelta(hours=scenario.incident_at if scenario.metrics_defect else 10_000)
-    for node in playbook.nodes.values():
-        if node.kind != "metric":
-            continue
+    metrics = [node for node in playbook.nodes.values() if node.kind == "metric"]
+    assert metrics, "the playbook has no metric node to check"
+    for node in metrics:
         worst, buckets = con.execute(
             f"""
             WITH recomputed AS (

@@ -1,4 +1,4 @@
-"""The layering rule of DESIGN.md: nothing below console/ui imports textual."""
+"""The layering rule of docs/architecture.md: nothing below console/ui imports textual."""
 
 import subprocess
 import sys

@@ -40,6 +40,14 @@ def cli_examples() -> list[list[str]]:
     return [shlex.split(line)[1:] for line in block.splitlines() if line.strip()]
 
 
+def test_the_parametrized_checks_below_have_something_to_check():
+    # An empty list would leave the parametrized tests with nothing to run.
+    assert len(cli_examples()) >= 5
+    assert {"docs/trail.md", "docs/architecture.md"} <= set(
+        re.findall(r"\]\((docs/[^)]+)\)", README)
+    )
+
+
 @pytest.mark.parametrize("argv", cli_examples(), ids=lambda a: " ".join(a[:2]))
 def test_readme_cli_examples_parse(argv):
     args = build_parser().parse_args(argv)

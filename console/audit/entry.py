@@ -112,7 +112,8 @@ def to_json_object(value: dict[str, Any] | None, what: str) -> dict[str, Any]:
         text = json.dumps(value, default=_plain, allow_nan=False, ensure_ascii=False)
     except ValueError as exc:
         raise ValueError(f"trail {what} holds NaN or Infinity, which JSON cannot carry") from exc
-    return json.loads(text)
+    plain: dict[str, Any] = json.loads(text)
+    return plain
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Evidence:
 
 
 def evidence_for(
-    path: str | os.PathLike, incident_dir: str | os.PathLike | None = None
+    path: str | os.PathLike[str], incident_dir: str | os.PathLike[str] | None = None
 ) -> Evidence:
     """Evidence for a file on disk: its sha256 now, its path relative to incident_dir if inside."""
     p = Path(path)
@@ -174,7 +175,7 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as stored (keys in canonical order; "mac" only when it has one)."""
-        d = {
+        d: dict[str, Any] = {
             "action": self.action,
             "actor": self.actor,
             "evidence": [ev.to_dict() for ev in self.evidence],

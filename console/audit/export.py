@@ -2,6 +2,11 @@
 
     export(incident_dir, fmt, out, tz=None, sensitive=()) -> ExportResult
 
+The formats are one table, FORMATS (name -> ExportFormat: its writer and whether its header
+goes in a `<out>.meta.json` beside it); the CLI's `--format` choices and the UI's export-all
+read it, so a new format is a writer function and a row here (plus its docs and a test).
+Each row's summary column is console.audit.vocabulary.summary, the one summariser.
+
 The trail is verified first; a trail that fails verification (other than a torn last line,
 which is left out and noted) is not exported. Every export carries the head (count, hash,
 signature) and the verification status: in the file (JSON Lines header line, Parquet schema
@@ -23,7 +28,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -34,11 +39,11 @@ from console.audit.entry import canonical
 from console.audit.head import HEAD_FILE, Head, read_head
 from console.audit.lock import LOCK_FILE
 from console.audit.verification import TRAIL_FILE, VerifyReport, check
+from console.audit.vocabulary import Action, Step, summary
 from console.errors import ConsoleError
 from console.files import atomic_path, atomic_write, create_once
 from console.text import csv_cell, md_cell, md_code, md_text
 
-FORMATS = ("jsonl", "parquet", "csv", "md")
 SALT_FILE = "export.salt"
 META_SUFFIX = ".meta.json"  # the CSV export's header lives in <out>.meta.json
 PARQUET_BATCH = 65_536
@@ -74,9 +79,10 @@ def export(
     folder = Path(incident_dir)
     if fmt not in FORMATS:
         raise ConsoleError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    form = FORMATS[fmt]
     zone = zone_for(tz)
     reserved = {(folder / name).resolve() for name in (TRAIL_FILE, HEAD_FILE, LOCK_FILE, SALT_FILE)}
-    targets = [Path(out)] + ([meta_path(out)] if fmt == "csv" else [])
+    targets = [Path(out)] + ([meta_path(out)] if form.meta_beside else [])
     for target in targets:
         if target.resolve() in reserved:
             raise ConsoleError(
@@ -93,7 +99,7 @@ def export(
     limit = scan.bytes_at(report.count)  # an entry beyond head.json is not exported
     columns = recorded_sensitive(folder, limit) | frozenset(sensitive)
     redact = Redactor.for_trail(folder, columns, limit) if columns else None
-    meta = {
+    meta: dict[str, Any] = {
         "incident": str(folder),
         "count": head.count,
         "head": head.hash,
@@ -107,18 +113,17 @@ def export(
         for record in read_records(folder, limit):
             yield redact.record(record) if redact else record
 
-    writer = {"jsonl": _jsonl, "parquet": _parquet, "csv": _csv, "md": _markdown}[fmt]
-    if fmt == "csv":
+    if form.meta_beside:
         atomic_write(meta_path(out), json.dumps({"trail_export": meta}, indent=2) + "\n")
     with atomic_path(out) as tmp:
-        writer(tmp, entries(), meta, zone)
+        form.write(tmp, entries(), meta, zone)
     return ExportResult(
         Path(out),
         head.count,
         head,
         report,
         tuple(meta["sensitive"]),
-        meta_path(out) if fmt == "csv" else None,
+        meta_path(out) if form.meta_beside else None,
     )
 
 
@@ -191,7 +196,11 @@ VALUE_KEYS = frozenset(
 )  # fmt: skip
 # The engine's own labels in those members; they are words, not a column's values.
 ENGINE_LABELS = frozenset({"(other)", "missing", "present"})
-_OPEN_MEMBERS = (b'"action":"open"', b'"step":"session"', b'"sensitive":')
+_OPEN_MEMBERS = (
+    f'"action":"{Action.OPEN}"'.encode(),
+    f'"step":"{Step.SESSION}"'.encode(),
+    b'"sensitive":',
+)
 
 
 def recorded_sensitive(folder: Path, limit: int | None = None) -> frozenset[str]:
@@ -200,7 +209,7 @@ def recorded_sensitive(folder: Path, limit: int | None = None) -> frozenset[str]
     for line in read_lines(folder, limit):
         if all(member in line for member in _OPEN_MEMBERS):
             record = json.loads(line)
-            if (record.get("step"), record.get("action")) == ("session", "open"):
+            if (record.get("step"), record.get("action")) == (Step.SESSION, Action.OPEN):
                 found.update(str(c) for c in record["params"].get("sensitive") or ())
     return frozenset(found)
 
@@ -330,78 +339,6 @@ def incident_salt(folder: Path) -> bytes:
         raise ConsoleError(f"{path} is not a readable export salt (64 hex digits): {exc}") from exc
 
 
-# -- what an entry did, in one line ------------------------------------------------------------
-
-
-def summary(entry: Any) -> str:
-    """One line saying what the entry did (an Entry or a stored entry dict): the decision and
-    what it was about, numbers to 4 significant digits, never cut."""
-    if isinstance(entry, dict):
-        return describe(entry["step"], entry["action"], entry["params"], entry["result"])
-    return describe(entry.step, entry.action, entry.params, entry.result)
-
-
-def describe(step: str, action: str, p: dict[str, Any], r: dict[str, Any]) -> str:
-    edge = _edge(p.get("edge") or r.get("edge"))
-    if action == "note":
-        text = str(p.get("text", ""))
-    elif action == "correct":
-        changes = _pairs(p.get("changes") or {})
-        text = f"corrects #{p.get('corrects')}: {p.get('text', '')}"
-        text += f" ({changes})" if changes else ""
-    elif step == "session" and action == "recovered":
-        text = (
-            f"recovered after a crash: {r.get('torn_bytes')} torn bytes moved to "
-            f"{r.get('side_file')}"
-        )
-    elif step == "session" and action == "open":
-        text = "opened: " + _pairs(p)
-    elif action == "mark_edge":
-        text = f"marked {edge} {p.get('mark')}" + _note(p)
-        if r.get("intervention_verdict") is not None:
-            text += f" (intervention verdict: {r['intervention_verdict']})"
-    elif action == "decide":
-        text = f"decided {p.get('verdict')}" + _note(p)
-    elif action in ("accept_proposal", "reject_proposal"):
-        verb = "accepted" if action == "accept_proposal" else "rejected"
-        text = f"{verb} the playbook update {p.get('proposed')}"
-        text += f" (now {r['authored']}, backup {r['backup']})" if r.get("authored") else ""
-    elif action in ("failed", "explain_failed"):
-        what = edge or p.get("prediction_id") or p.get("node") or step
-        text = f"{step} failed on {what}: {r.get('error')}"
-    elif action == "explain":
-        text = f"explained {p.get('prediction_id')}: " + _pairs(r)
-    elif "verdict" in r and "type" in r and edge:
-        reasons = r.get("reasons") if isinstance(r.get("reasons"), list) else []
-        text = f"{r['type']} on {edge}: {r['verdict']}" + "".join(f"; {x}" for x in reasons)
-    else:
-        text = _pairs(r) or _pairs(p)
-    return " ".join(text.split())
-
-
-def _edge(value: Any) -> str:
-    if isinstance(value, list) and len(value) == 2:
-        return f"{value[0]} -> {value[1]}"
-    return "" if value is None else str(value)
-
-
-def _note(p: dict[str, Any]) -> str:
-    return f": {p['note']}" if p.get("note") else ""
-
-
-def _pairs(d: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{key}={number(value)}" for key, value in d.items() if not isinstance(value, (dict, list))
-    )
-
-
-def number(value: Any) -> Any:
-    """A float to 4 significant digits (what a reader needs; the data keeps full precision)."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return value
-
-
 def local_ts(ts: str, zone: tzinfo | None, fmt: str | None = None) -> str:
     """A stored UTC ts in zone (None: UTC as stored), ISO 8601 or strftime(fmt)."""
     if zone is None and fmt is None:
@@ -409,15 +346,17 @@ def local_ts(ts: str, zone: tzinfo | None, fmt: str | None = None) -> str:
     moment = datetime.fromisoformat(ts)
     if zone is not None:
         moment = moment.astimezone(zone)
-        if fmt is None:
-            return moment.isoformat(timespec="microseconds")
+    if fmt is None:
+        return moment.isoformat(timespec="microseconds")
     return moment.strftime(fmt)
 
 
 # -- writers -----------------------------------------------------------------------------------
 
 
-def _jsonl(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
+def _jsonl(
+    path: Path, entries: Iterator[dict[str, Any]], meta: dict[str, Any], zone: tzinfo | None
+) -> None:
     # Entries keep their stored UTC ts (and hashes); the first line is the export header.
     with open(path, "wb") as f:
         f.write(canonical({"trail_export": meta}) + b"\n")
@@ -425,7 +364,9 @@ def _jsonl(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None)
             f.write(canonical(entry) + b"\n")
 
 
-def _parquet(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
+def _parquet(
+    path: Path, entries: Iterator[dict[str, Any]], meta: dict[str, Any], zone: tzinfo | None
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -449,8 +390,8 @@ def _parquet(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | Non
             writer.write_table(pa.table(columns, schema=schema))
 
 
-def _batches(entries: Iterator[dict], size: int) -> Iterator[list[dict]]:
-    batch: list[dict] = []
+def _batches(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
     for entry in entries:
         batch.append(entry)
         if len(batch) == size:
@@ -493,7 +434,9 @@ def _row(e: dict[str, Any], ts: str) -> list[Any]:
     ]
 
 
-def _csv(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
+def _csv(
+    path: Path, entries: Iterator[dict[str, Any]], meta: dict[str, Any], zone: tzinfo | None
+) -> None:
     # A header row and the rows, nothing else; the export's header is in <out>.meta.json.
     with open(path, "w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
@@ -502,7 +445,9 @@ def _csv(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -
             out.writerow([csv_cell(v) for v in _row(e, local_ts(e["ts"], zone))])
 
 
-def _markdown(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | None) -> None:
+def _markdown(
+    path: Path, entries: Iterator[dict[str, Any]], meta: dict[str, Any], zone: tzinfo | None
+) -> None:
     zone_name = md_text(meta["timezone"])
     signature = md_code(meta["signature"]) if meta["signature"] else "unsigned"
     lines = [
@@ -535,3 +480,25 @@ def _markdown(path: Path, entries: Iterator[dict], meta: dict, zone: tzinfo | No
                 md_cell(summary(e)),
             ]
             f.write("| " + " | ".join(cells) + " |\n")
+
+
+# -- the formats -------------------------------------------------------------------------------
+
+Writer = Callable[[Path, Iterator[dict[str, Any]], dict[str, Any], tzinfo | None], None]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """How one export format is written: write(path, entries, meta, zone) fills the
+    (temporary) file; with meta_beside the export's header goes to `<out>.meta.json`."""
+
+    write: Writer
+    meta_beside: bool = False
+
+
+FORMATS: dict[str, ExportFormat] = {
+    "jsonl": ExportFormat(_jsonl),
+    "parquet": ExportFormat(_parquet),
+    "csv": ExportFormat(_csv, meta_beside=True),
+    "md": ExportFormat(_markdown),
+}

@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from console.audit.entry import GENESIS, canonical
 from console.errors import ConsoleError
@@ -47,7 +48,7 @@ class Head:
     signature: str | None = None
     updated_at: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "count": self.count,
             "hash": self.hash,

@@ -52,6 +52,7 @@ from console.audit.entry import (
 from console.audit.head import HEAD_FILE, Head, load_key, make_head, read_head, write_head
 from console.audit.lock import TrailLock
 from console.audit.verification import Scan, check, trail_path
+from console.audit.vocabulary import Action, Step
 from console.errors import ConsoleError
 from console.files import atomic_write, fsync_dir
 
@@ -90,7 +91,7 @@ class Trail:
     @classmethod
     def open(
         cls,
-        incident_dir: str | os.PathLike,
+        incident_dir: str | os.PathLike[str],
         actor: str | None = None,
         session: str | None = None,
         key: bytes | None = None,
@@ -150,7 +151,7 @@ class Trail:
                 )
             unfinished = _unfinished(folder, s)
             count = unfinished.last_good_seq if unfinished else s.count
-            last_hash = s.hash_at(count) if unfinished else s.last_hash
+            last_hash = s.kept_hash_at(count) if unfinished else s.last_hash
             size = unfinished.keep_bytes if unfinished else s.good_bytes
             fd = os.open(path, os.O_WRONLY | os.O_APPEND)
             trail = cls(folder, actor, session, key, lock, fd, count, last_hash, size)
@@ -180,8 +181,8 @@ class Trail:
             "append did not complete (the writer stopped or failed before head.json)"
         )
         self.recovered = self.append(
-            "session",
-            "recovered",
+            Step.SESSION,
+            Action.RECOVERED,
             params={"reason": reason},
             result={
                 "moved_bytes": len(unfinished.moved),
@@ -214,7 +215,7 @@ class Trail:
         evidence_ = to_evidence(evidence)
         with self._mutex:
             self._check_writable()
-            fields = {
+            fields: dict[str, Any] = {
                 "action": action,
                 "actor": self.actor,
                 "evidence": [ev.to_dict() for ev in evidence_],
@@ -228,16 +229,17 @@ class Trail:
             }
             if self._key:
                 fields["mac"] = entry_mac(self._key, fields)
-            fields["hash"] = hashlib.sha256(canonical(fields)).hexdigest()
+            digest = hashlib.sha256(canonical(fields)).hexdigest()
+            fields["hash"] = digest
             line = canonical(fields) + b"\n"
             self._write_line(line)
-            head = make_head(self._count + 1, fields["hash"], utc_now(), self._key)
+            head = make_head(self._count + 1, digest, utc_now(), self._key)
             try:
                 write_head(self.incident_dir, head)
             except (OSError, ConsoleError) as exc:  # atomic_write names the file in a ConsoleError
                 self._take_back(exc)
             self._count += 1
-            self._last_hash = fields["hash"]
+            self._last_hash = digest
             self._size += len(line)
             self._head = head
             return Entry.from_dict(fields)
@@ -302,11 +304,11 @@ class Trail:
         self._head = make_head(self._count, self._last_hash, utc_now(), self._key)
         write_head(self.incident_dir, self._head)
 
-    def note(self, text: str, step: str = "note") -> Entry:
+    def note(self, text: str, step: str = Step.NOTE) -> Entry:
         """A free-text note (params {"text": text})."""
         if not text.strip():
             raise ConsoleError("a note needs some text")
-        return self.append(step, "note", params={"text": text})
+        return self.append(step, Action.NOTE, params={"text": text})
 
     def correct(self, seq: int, text: str, **changes: Any) -> Entry:
         """A correction of entry seq: a new entry (same step, action "correct") whose params
@@ -318,7 +320,7 @@ class Trail:
         original = next(self.entries(after=seq - 1))
         return self.append(
             original.step,
-            "correct",
+            Action.CORRECT,
             params={"corrects": seq, "text": text, "changes": changes},
         )
 
@@ -371,7 +373,7 @@ def _unfinished(folder: Path, s: Scan) -> Unfinished | None:
     beyond = head is not None and s.count == head.count + 1
     if not beyond and not s.torn:
         return None
-    keep = head.count if beyond else s.count
+    keep = head.count if head is not None and beyond else s.count
     keep_bytes = s.bytes_at(keep) if beyond else s.good_bytes
     with open(trail_path(folder), "rb") as f:
         f.seek(keep_bytes)
@@ -403,7 +405,7 @@ def _make_folder(folder: Path) -> None:
 
 
 def read_entries(
-    incident_dir: str | os.PathLike,
+    incident_dir: str | os.PathLike[str],
     after: int = 0,
     limit_bytes: int | None = None,
     steps: Collection[str] | None = None,
@@ -434,7 +436,7 @@ def read_entries(
 
 
 def read_latest(
-    incident_dir: str | os.PathLike,
+    incident_dir: str | os.PathLike[str],
     steps: Collection[str],
     limit_bytes: int | None = None,
 ) -> list[tuple[Entry, int]]:
@@ -451,8 +453,8 @@ def read_latest(
     if not path.exists():
         raise ConsoleError(f"no trail at {path}")
     wanted = frozenset(s.encode("utf-8") for s in steps)
-    latest: dict[tuple, tuple[int, bytes | Entry]] = {}
-    first: dict[tuple, int] = {}
+    latest: dict[tuple[bytes, bytes, bytes], tuple[int, bytes | Entry]] = {}
+    first: dict[tuple[bytes, bytes, bytes], int] = {}
     with open(path, "rb", buffering=1 << 20) as f:
         read = 0
         for seq, line in enumerate(f, start=1):
@@ -532,7 +534,7 @@ class Tail:
     failed one may still be cut back off).
     """
 
-    def __init__(self, incident_dir: str | os.PathLike, after: int = 0) -> None:
+    def __init__(self, incident_dir: str | os.PathLike[str], after: int = 0) -> None:
         self.incident_dir = Path(incident_dir)
         self.path = trail_path(self.incident_dir)
         self._offset = 0

@@ -35,11 +35,12 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from console.audit.entry import GENESIS, entry_hash, entry_mac, mac_of, shape_ok, shape_problem
 from console.audit.head import (
@@ -58,7 +59,8 @@ TRAIL_FILE = "trail.jsonl"
 HASH_MEMBER = b'"hash":"'
 MAC_MEMBER = b'"mac":"'
 # The C scanner behind json.loads, called directly: no per-line encoding detection.
-_scan_once = json.JSONDecoder().scan_once
+# typeshed does not declare scan_once (JSONDecoder sets it in __init__).
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ class Scan:
     def hash_at(self, count: int) -> str | None:
         return GENESIS if count == 0 else self.at.get(count, (None, 0))[0]
 
+    def kept_hash_at(self, count: int) -> str:
+        """The hash of entry `count`, which the scan was asked to keep (like bytes_at)."""
+        if count == self.count:
+            return self.last_hash
+        return GENESIS if count == 0 else self.at[count][0]
+
     def bytes_at(self, count: int) -> int:
         """File offset just after entry `count` (the last good one, or one looked for)."""
         if count == self.count:
@@ -117,7 +125,7 @@ def trail_path(incident_dir: Path) -> Path:
     return incident_dir / TRAIL_FILE
 
 
-def _line_hash(line: bytes, d: dict) -> str:
+def _line_hash(line: bytes, d: dict[str, Any]) -> str:
     """The entry's hash, recomputed; from the raw bytes when the line is canonical."""
     at = line.find(HASH_MEMBER)
     if at >= 0 and line[at + 72 : at + 74] == b'",':
@@ -128,7 +136,7 @@ def _line_hash(line: bytes, d: dict) -> str:
     return entry_hash(d)
 
 
-def _mac_fast(body: bytes, at: int, d: dict, key: bytes) -> bool:
+def _mac_fast(body: bytes, at: int, d: dict[str, Any], key: bytes) -> bool:
     """The MAC of a canonical line, from its hashed bytes (the "mac" member follows "hash")."""
     mac = d.get("mac")
     if mac is None or body[at : at + 7] != MAC_MEMBER or body[at + 71 : at + 73] != b'",':
@@ -322,14 +330,17 @@ def _scan_parallel(path: Path, size: int, workers: int, want: Want) -> Scan | No
     return total
 
 
-def _check_line(line: bytes, expected: int, prev: str, key: bytes | None) -> tuple[dict, str]:
+def _check_line(
+    line: bytes, expected: int, prev: str, key: bytes | None
+) -> tuple[dict[str, Any], str]:
     """(the entry, "") for a good line at position `expected`, else ({}, problem)."""
     try:
         d = json.loads(line)
     except ValueError:  # UnicodeDecodeError included
         return {}, "is not valid JSON"
-    if not shape_ok(d):
-        return {}, shape_problem(d)
+    problem = shape_problem(d)
+    if problem is not None:
+        return {}, problem
     if _line_hash(line, d) != d["hash"]:
         return (
             {},

@@ -14,6 +14,8 @@ from console.errors import ConsoleError
 
 
 def register(sub) -> None:
+    from console.audit.export import FORMATS
+
     group = add_group(sub, "trail", "Verify, export and annotate an incident's audit trail.")
 
     p = add_command(
@@ -48,7 +50,7 @@ def register(sub) -> None:
         _export,
     )
     p.add_argument("dir", type=Path, help="the incident folder")
-    p.add_argument("--format", required=True, choices=("jsonl", "parquet", "csv", "md"))
+    p.add_argument("--format", required=True, choices=tuple(FORMATS))
     p.add_argument("--out", required=True, type=Path, help="the file to write")
     p.add_argument("--tz", default=None, help="show times in this zone (default UTC)")
     p.add_argument(

@@ -23,6 +23,8 @@ from typing import Any
 
 import networkx as nx
 
+from console.audit.vocabulary import Step
+from console.engine.interventions import kind_of
 from console.engine.investigation import Investigation
 from console.engine.locate import root_node
 from console.engine.results import InterventionResult
@@ -89,11 +91,11 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         summary["interventions"].append(_intervention_summary(result))
         if result.verdict != "broken":
             continue
-        if result.type == "distribution_shift" and not _changed_upstream(inv, result.node):
+        if kind_of(result.type).may_be_external and not _changed_upstream(inv, result.node):
             inv.note(
                 f"{result.node} shifted with no change event on it or upstream: a possible external "
                 "shift, not a broken edge; testing the remaining candidates",
-                step="intervene",
+                step=Step.INTERVENE,
             )
             continue
         node = root_node(inv.ctx, inv.ctx.edge(*candidate.edge))

@@ -1,17 +1,14 @@
 """Counterfactual: re-score the incident window with the broken value corrected.
 
-What "corrected" means depends on how the edge was found broken (Correction.describe says it
-in words, and the report quotes it):
-
-- shadow_recompute: the feature is replaced by its reference expression over the raw inputs;
-- model_version: the served features are re-scored by the playbook scorer, so rows the live
-  model failed to score (or scored with another model) get the playbook model's score;
-- null_rate and freshness on a source: the rows where the source is missing (or stale) get,
-  for every scorer feature it feeds, a value drawn from that feature's baseline distribution
-  (a deterministic draw: the baseline quantile at a hash of the prediction id; 200 quantiles
-  of the screening's baseline sample, see console.engine.screening);
-- distribution_shift on a source: every scorer feature it feeds is mapped rank for rank onto
-  its baseline distribution (quantile mapping, ties broken by a hash of the prediction id).
+What "corrected" means depends on how the edge was found broken: each intervention type's
+module says it (InterventionKind.correction, from the forms in console.engine.corrections), and
+Correction.describe says it in words, which the report quotes. For example, shadow_recompute
+replaces the feature by its reference expression over the raw inputs; model_version re-scores
+the served features with the playbook scorer; null_rate and freshness draw, on the rows where
+the source is missing (or stale), every scorer feature it feeds from that feature's baseline
+distribution (the baseline quantile at a hash of the prediction id; 200 quantiles of the
+screening's baseline sample); distribution_shift (and an edge without an intervention) maps
+every scorer feature the source feeds rank for rank onto its baseline distribution.
 
 The blast radius counts decisions that flip, the score change distribution and the segments
 (seg_* columns) with the most flips. Errored rows (status 'error', or no finite served score)
@@ -29,20 +26,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from console.engine.context import Context
-from console.engine.expressions import as_text, finite_or_null
-from console.engine.interventions import feature_select, scorer_of
+from console.engine.corrections import Correction, fed_features, rank_map
+from console.engine.interventions import feature_select, kind_for, scorer_of
 from console.engine.results import Attribution, BlastRadius, Explanation, Flip, SegmentImpact
-from console.engine.screening import baseline_stride
 from console.errors import ConsoleError
 from console.playbook.model import Edge
 from console.scoring.base import BaseScorer, NonFiniteScore
@@ -51,19 +46,10 @@ from console.scoring.linear import LinearScorer
 from console.telemetry.store import duckdb_identifier
 from console.telemetry.windows import format_utc
 
-QUANTILES = 200
 BACKGROUND_ROWS = 2000
 FLIPPED_IDS = 50
 EVIDENCE_ROWS = 10_000
 SEGMENTS = 10
-
-
-@dataclass
-class Correction:
-    describe: str
-    exprs: dict[str, str]  # scorer feature -> SQL of its corrected value
-    # parameters the exprs read: $q0, $q1, ... the baseline quantiles of each corrected feature
-    params: dict[str, list | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,88 +60,13 @@ class EvidenceTable:
 
 
 def correction(ctx: Context, edge: Edge) -> Correction:
-    """How the broken edge's value is corrected for re-scoring (see the module docstring)."""
-    kind = edge.intervention.type if edge.intervention else ""
+    """How the broken edge's value is corrected for re-scoring: its intervention type's
+    correction (an edge without one: the rank mapping of what its source feeds)."""
     features = scorer_of(ctx).features
-    if kind == "shadow_recompute":
-        node = ctx.node(edge.target)
-        if node.id in features:
-            return Correction(
-                f"{node.id} recomputed from its reference `{node.reference}`",
-                {node.id: node.reference},
-            )
-    if kind == "model_version" or (kind == "shadow_recompute" and edge.target not in features):
-        return Correction("the playbook scorer's re-score of the features as served", {})
-    source = edge.source
-    graph = nx.DiGraph((e.source, e.target) for e in ctx.playbook.edges if not e.feedback)
-    graph.add_nodes_from(ctx.playbook.nodes)
-    fed = [f for f in features if f == source or nx.has_path(graph, source, f)]
-    if not fed:
-        raise ConsoleError(
-            f"{source} feeds none of the scorer's inputs ({', '.join(features)}): nothing to correct"
-        )
-    corr = Correction("", {})
-    src = ctx.node(source)
-    if kind in ("null_rate", "freshness"):
-        if kind == "null_rate":
-            affected = (
-                f"({src.expr}) IS NULL"
-                if src.type == "categorical"
-                else f"({finite_or_null(src.expr)}) IS NULL"
-            )
-            what = f"rows where {source} is missing"
-        else:
-            age = str(edge.intervention.params["age_expr"])
-            lag = edge.intervention.params["max_lag"]
-            seconds = lag.total_seconds() if hasattr(lag, "total_seconds") else float(lag)
-            affected = f"CAST(({age}) AS DOUBLE) > {seconds!r}"
-            what = f"rows where {source} was older than max_lag"
-        for i, feature in enumerate(fed):
-            value = _baseline_quantile(
-                ctx, corr, i, feature, f"(hash(prediction_id || '{i}') % 1000000) / 1000000.0"
-            )
-            corr.exprs[feature] = (
-                f"CASE WHEN {affected} THEN {value} ELSE ({ctx.node(feature).expr}) END"
-            )
-        corr.describe = f"{what}: {', '.join(fed)} drawn from the baseline distribution"
-        return corr
-    for i, feature in enumerate(fed):
-        node = ctx.node(feature)
-        value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
-        rank = f"percent_rank() OVER (ORDER BY {value} NULLS FIRST, hash(prediction_id))"
-        corr.exprs[feature] = _baseline_quantile(ctx, corr, i, feature, rank)
-    corr.describe = f"{', '.join(fed)} mapped rank for rank onto the baseline distribution"
-    return corr
-
-
-def _baseline_quantile(ctx: Context, corr: Correction, i: int, feature: str, position: str) -> str:
-    """SQL of the baseline quantile of `feature` at `position` (0..1): the quantiles are
-    bound as a parameter, computed once per investigation, so the blast radius and every
-    explanation map onto the very same list, and an explanation does not read the baseline."""
-    name = f"q{i}"
-    corr.params[name] = _quantiles(ctx, feature)
-    kind = "DOUBLE[]" if ctx.node(feature).type == "numeric" else "VARCHAR[]"
-    index = f"least({QUANTILES}, 1 + CAST(floor(({position}) * {QUANTILES}) AS BIGINT))"
-    return f"list_extract(CAST(${name} AS {kind}), {index})"
-
-
-def _quantiles(ctx: Context, feature: str) -> list | None:
-    """QUANTILES quantiles of the feature over the baseline (None when it holds no value)."""
-    key = ("counterfactual_quantiles", feature)
-    if key not in ctx.cache:
-        node = ctx.node(feature)
-        value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
-        probs = ", ".join(f"{(k + 0.5) / QUANTILES!r}" for k in range(QUANTILES))
-        # The same deterministic baseline sample as the screening: 200 quantiles need no more.
-        stride = baseline_stride(ctx)
-        sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
-        found = ctx.run(
-            f"SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
-            f"WHERE ts >= $b_start AND ts < $b_end{sample} AND {value} IS NOT NULL",
-            {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
-        )
-        ctx.cache[key] = found.column("qs")[0].as_py()
-    return ctx.cache[key]
+    kind = kind_for(edge)
+    if kind is None:
+        return rank_map(ctx, fed_features(ctx, edge.source, features))
+    return kind.correction(ctx, edge, features)
 
 
 def _errored_sql(ctx: Context) -> str:

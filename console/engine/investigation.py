@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 import pyarrow as pa
 
 from console.audit import Trail
+from console.audit.vocabulary import CAUSE_MARKS, EDGE_MARKS, Action, Step
 from console.engine import counterfactual as cf
 from console.engine import report as report_step
 from console.engine import validate as validate_step
@@ -56,14 +57,13 @@ from console.telemetry.store import TelemetryStore, open_store
 from console.telemetry.windows import format_utc, latest_timestamp, resolve_windows
 
 Edge = tuple[str, str]
-EDGE_MARKS = ("broken", "external", "cleared")
 # Test hook (tests/test_engine_accept_crash.py): the process SIGKILLs itself at the named point
 # of decide_proposal, to prove a crash there is noticed by the next open. Unset in real use.
 CRASH_AT_ENV = "INCIDENT_CONSOLE_CRASH_AT"
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
-def _step(name: str, failed: str = "failed") -> Callable[[Method], Method]:
+def _step(name: str, failed: str = Action.FAILED) -> Callable[[Method], Method]:
     """How every step runs, in one place: its queries under the step's time limit ([limits]);
     a ConsoleError recorded as (name, failed) with the call's arguments and the node and key
     at fault, kept in Investigation.failures, then raised; a success clears that failure.
@@ -79,10 +79,10 @@ def _step(name: str, failed: str = "failed") -> Callable[[Method], Method]:
                 with self.store.time_limit(seconds, name, f"{key} in {self.playbook.path}"):
                     result = method(self, *args, **kwargs)
             except ConsoleError as exc:
-                params = self._call_params(signature, args, kwargs, failed == "failed")
+                params = self._call_params(signature, args, kwargs, failed == Action.FAILED)
                 self._record_failure(name, failed, params, exc)
                 raise
-            if failed == "failed":
+            if failed == Action.FAILED:
                 self.failures.pop(name, None)
             return result
 
@@ -159,8 +159,8 @@ class Investigation:
         inv = cls(ctx, trail, telemetry_dir)
         inv._resume()
         inv.record(
-            "session",
-            "open",
+            Step.SESSION,
+            Action.OPEN,
             {
                 "playbook": str(playbook_path),
                 "playbook_sha256": file_sha256(playbook_path),
@@ -182,10 +182,10 @@ class Investigation:
         after a restart tells the whole story. Only the latest entry of each kind is parsed
         (Trail.latest_entries), so a long trail resumes fast and in bounded memory."""
         state = resume_state(self.trail.latest_entries(STATE_STEPS))
-        self.triage_result = state.results.get("triage")
-        self.locate_result = state.results.get("locate")
-        self.blast_radius = state.results.get("counterfactual")
-        self.validation = state.results.get("validate")
+        self.triage_result = state.results.get(Step.TRIAGE)
+        self.locate_result = state.results.get(Step.LOCATE)
+        self.blast_radius = state.results.get(Step.COUNTERFACTUAL)
+        self.validation = state.results.get(Step.VALIDATE)
         self.interventions.update(state.interventions)
         self.triage_decision = state.triage_decision
         self.marks.update(state.marks)
@@ -252,7 +252,7 @@ class Investigation:
         """The trail entry of a failed step (docs/engine.md), written before the error is
         shown; when even that cannot be written the error says so."""
         message = str(exc)
-        if action == "failed":
+        if action == Action.FAILED:
             self.failures[step] = message
         params = {**params, "node": exc.node, "key": exc.key}
         try:
@@ -279,7 +279,7 @@ class Investigation:
 
     # -- 1. triage ----------------------------------------------------------------------------
 
-    @_step("triage")
+    @_step(Step.TRIAGE)
     def triage(self) -> TriageResult:
         result = run_triage(self.ctx)
         # The reported and recomputed series, bucket by bucket, kept as the triage's evidence.
@@ -293,8 +293,8 @@ class Investigation:
         name = f"{self.trail.count + 1:04d}-triage-{self.metric}-series"[:120]
         ref = write_evidence(series, self.incident_dir, name, sql="\n;\n".join(result.sql))
         self.record(
-            "triage",
-            "triage",
+            Step.TRIAGE,
+            Action.TRIAGE,
             {"metric": self.metric, "alert_at": format_utc(self.alert_at)},
             result,
             [ref.to_dict()],
@@ -305,28 +305,28 @@ class Investigation:
     def decide_triage(self, verdict: Literal["confirmed", "false_alarm"], note: str = "") -> None:
         if verdict not in ("confirmed", "false_alarm"):
             raise ConsoleError(f"triage decision {verdict!r}: choose confirmed or false_alarm")
-        self.record("triage", "decide", {"verdict": verdict, "note": note})
+        self.record(Step.TRIAGE, Action.DECIDE, {"verdict": verdict, "note": note})
         self.triage_decision = verdict
 
     # -- 2. locate ----------------------------------------------------------------------------
 
-    @_step("locate")
+    @_step(Step.LOCATE)
     def locate(self) -> LocateResult:
         result = run_locate(self.ctx)
-        self.record("locate", "rank_candidates", {"metric": self.metric}, result)
+        self.record(Step.LOCATE, Action.RANK_CANDIDATES, {"metric": self.metric}, result)
         self.locate_result = result
         return result
 
     # -- 3. intervene -------------------------------------------------------------------------
 
-    @_step("intervene")
+    @_step(Step.INTERVENE)
     def intervene(self, edge: Edge, window: Window | None = None) -> InterventionResult:
         """Run the edge's planned intervention (baseline against the incident, or `window`)."""
         edge_obj = self.ctx.edge(*edge)
         outcome = run_intervention(self.ctx, edge_obj, window)
-        result = self._with_evidence(outcome, "intervene")
+        result = self._with_evidence(outcome, Step.INTERVENE)
         self.record(
-            "intervene",
+            Step.INTERVENE,
             result.type,
             {
                 "edge": list(edge),
@@ -365,8 +365,8 @@ class Investigation:
         self.ctx.edge(*edge)
         tested = self.interventions.get(tuple(edge))
         self.record(
-            "intervene",
-            "mark_edge",
+            Step.INTERVENE,
+            Action.MARK_EDGE,
             {"edge": list(edge), "mark": mark, "note": note},
             {"intervention_verdict": tested.verdict if tested else None},
         )
@@ -376,32 +376,32 @@ class Investigation:
     def root_cause(self) -> tuple[Edge, str] | None:
         """The edge most recently marked broken or external, with its mark."""
         for edge, (mark, _) in reversed(list(self.marks.items())):
-            if mark in ("broken", "external"):
+            if mark in CAUSE_MARKS:
                 return edge, mark
         return None
 
     # -- 4. counterfactual --------------------------------------------------------------------
 
-    @_step("counterfactual")
+    @_step(Step.COUNTERFACTUAL)
     def counterfactual(self, edge: Edge | None = None) -> BlastRadius:
         """Re-score the incident window with the broken value corrected (the edge marked
         broken when none is given)."""
         edge = self._edge_or_root(edge)
         result, evidence = cf.blast_radius(self.ctx, self.ctx.edge(*edge))
-        ref = self._keep(evidence, "counterfactual", edge)
-        self.record("counterfactual", "blast_radius", {"edge": list(edge)}, result, [ref])
+        ref = self._keep(evidence, Step.COUNTERFACTUAL, edge)
+        self.record(Step.COUNTERFACTUAL, Action.BLAST_RADIUS, {"edge": list(edge)}, result, [ref])
         self.blast_radius = result
         return result
 
-    @_step("counterfactual", failed="explain_failed")
+    @_step(Step.COUNTERFACTUAL, failed=Action.EXPLAIN_FAILED)
     def explain(self, prediction_id: str, edge: Edge | None = None) -> Explanation:
         if edge is None:
             found = self.root_cause()
             edge = found[0] if found and found[1] == "broken" else None
         result = cf.explain(self.ctx, prediction_id, self.ctx.edge(*edge) if edge else None)
         self.record(
-            "counterfactual",
-            "explain",
+            Step.COUNTERFACTUAL,
+            Action.EXPLAIN,
             {"prediction_id": prediction_id, "edge": list(edge) if edge else None},
             result,
         )
@@ -409,14 +409,14 @@ class Investigation:
 
     # -- 5. validate --------------------------------------------------------------------------
 
-    @_step("validate")
+    @_step(Step.VALIDATE)
     def validate(self, edge: Edge | None = None, start: datetime | None = None) -> ValidationResult:
         edge = self._edge_or_root(edge)
         mark = self.marks.get(tuple(edge), ("broken", ""))[0]
         outcome, window, metrics = validate_step.postfix_check(
             self.ctx, self.ctx.edge(*edge), start
         )
-        intervention = self._with_evidence(outcome, "validate") if outcome else None
+        intervention = self._with_evidence(outcome, Step.VALIDATE) if outcome else None
         proposal, wb = validate_step.propose_update(
             self.ctx, self.ctx.edge(*edge), mark, self.interventions.get(tuple(edge)), intervention
         )
@@ -424,8 +424,8 @@ class Investigation:
             self.ctx, edge, window, intervention, metrics, proposal
         )
         self.record(
-            "validate",
-            "postfix",
+            Step.VALIDATE,
+            Action.POSTFIX,
             {"edge": list(edge), "start": format_utc(window.start)},
             result,
             intervention.evidence if intervention else [],
@@ -445,13 +445,13 @@ class Investigation:
             raise ConsoleError("no playbook update has been proposed: run validate first")
         proposed = self.proposal.path if self.proposal else ""
         if not accept:
-            self.record("validate", "reject_proposal", {"proposed": proposed})
+            self.record(Step.VALIDATE, Action.REJECT_PROPOSAL, {"proposed": proposed})
             return None
         wb = self._writeback
         proposed_sha256 = file_sha256(wb.proposed)
         intent = self.record(
-            "validate",
-            "accept_intent",
+            Step.VALIDATE,
+            Action.ACCEPT_INTENT,
             {
                 "proposed": proposed,
                 "authored": str(wb.authored),
@@ -473,15 +473,15 @@ class Investigation:
         except ConsoleError as exc:
             # The validation stands; only the engineer's accept failed (no step failure).
             self.record(
-                "validate",
-                "accept_failed",
+                Step.VALIDATE,
+                Action.ACCEPT_FAILED,
                 {**outcome, "node": exc.node, "key": exc.key},
                 {"error": str(exc)},
             )
             raise
         self.record(
-            "validate",
-            "accept_proposal",
+            Step.VALIDATE,
+            Action.ACCEPT_PROPOSAL,
             outcome,
             {"authored": str(done.authored), "backup": str(done.backup)},
         )
@@ -493,7 +493,11 @@ class Investigation:
         missing confirmation, the original one records that the accept did not happen."""
         entries = list(self.trail.entries())
         intent = next(
-            (e for e in reversed(entries) if (e.step, e.action) == ("validate", "accept_intent")),
+            (
+                e
+                for e in reversed(entries)
+                if (e.step, e.action) == (Step.VALIDATE, Action.ACCEPT_INTENT)
+            ),
             None,
         )
         if intent is None or any(e.params.get("intent") == intent.seq for e in entries):
@@ -516,7 +520,7 @@ class Investigation:
                 "backup": backups[-1] if backups else None,
                 "recovered": "the authored playbook holds the proposal: the accept happened",
             }
-            self.record("validate", "accept_proposal", params, result)
+            self.record(Step.VALIDATE, Action.ACCEPT_PROPOSAL, params, result)
             return
         if found is not None and found == before:
             outcome = "the authored playbook is unchanged: the accept did not happen"
@@ -525,22 +529,22 @@ class Investigation:
         else:
             outcome = "the authored playbook is neither the original nor the proposal"
         self.record(
-            "validate",
-            "accept_interrupted",
+            Step.VALIDATE,
+            Action.ACCEPT_INTERRUPTED,
             params,
             {"authored": str(authored), "sha256": found, "outcome": outcome},
         )
 
     # -- 6. report ----------------------------------------------------------------------------
 
-    @_step("report")
+    @_step(Step.REPORT)
     def report(self) -> ReportResult:
         # The report quotes the trail up to this entry; the entry recording the report follows.
         result = report_step.write_report(self)
         digest = file_sha256(self.incident_dir / result.path)
         self.record(
-            "report",
-            "write",
+            Step.REPORT,
+            Action.WRITE,
             {"path": report_step.REPORT_FILE},
             {
                 "path": result.path,
@@ -556,7 +560,7 @@ class Investigation:
     def note(self, text: str, step: str | None = None) -> None:
         if not text.strip():
             raise ConsoleError("a note needs some text")
-        self.record(step or "note", "note", {"text": text})
+        self.record(step or Step.NOTE, Action.NOTE, {"text": text})
 
     # -- helpers ------------------------------------------------------------------------------
 

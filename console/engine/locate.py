@@ -5,9 +5,10 @@ whose planned intervention tests it (see tested_node and testing_edge). Candidat
 from the one-pass screening (console.engine.screening) by five kinds of evidence, each written
 into the candidate's reasons with its numbers:
 
-1. breakage signals (strong, up to 3 points each): the served value disagrees with its
-   reference recomputed from raw inputs; values older than the freshness limit; a jump in
-   missing values; categories never seen in the baseline; rows left without a score;
+1. breakage signals (strong, up to 3 points each): each intervention type's (its module's
+   breakage(): e.g. the served value disagrees with its reference recomputed from raw inputs;
+   values older than the age limit); a jump in missing values; categories never seen in the
+   baseline; rows left without a score;
 2. impact on the model (up to 3 points): for linear/logistic scorers, how far the node moved
    the scorer's margin (the change of the mean contribution of the features it feeds, in
    logits), so a feature the model barely weighs cannot outrank one it leans on however far it
@@ -27,7 +28,7 @@ import math
 import networkx as nx
 
 from console.engine.context import Context
-from console.engine.interventions import REFERENCE_BROKEN_RATE
+from console.engine.interventions import KINDS, kind_for, tested_node
 from console.engine.results import Candidate, LocateResult
 from console.engine.screening import baseline_stride, mean_change, screen
 from console.engine.stats import Screening
@@ -35,31 +36,18 @@ from console.playbook.graph import ancestors_backward
 from console.playbook.model import Edge
 
 STATUS_POINTS = {"tentative": 0.3, "unverified": 0.15, "verified": 0.0}
-# Which intervention types speak most directly about the node they test.
-TYPE_ORDER = ("shadow_recompute", "null_rate", "freshness", "distribution_shift", "model_version")
+# Which intervention types speak most directly about the node they test: each type's
+# locate_rank (console.engine.interventions); an edge without one comes last.
+UNPLANNED_RANK = max(kind.locate_rank for kind in KINDS) + 1
 RELEVANT_IMPACT = 0.75  # impact points (about 0.03 logits) that make a node's change matter
 IMPACT_SCALE = 0.1  # logits: an impact of this size earns half the impact points
 
 
-def tested_node(edge: Edge) -> str:
-    """The node an edge's planned intervention measures.
-
-    shadow_recompute recomputes the target from its reference; model_version re-scores the
-    target model; distribution_shift, null_rate and freshness (the age of the value the source
-    hands on) measure the source.
-    """
-    kind = edge.intervention.type if edge.intervention else ""
-    return edge.target if kind in ("shadow_recompute", "model_version") else edge.source
-
-
 def root_node(ctx: Context, edge: Edge) -> str:
     """The node an edge found broken puts the blame on: the node its intervention measures,
-    except that when model_version finds rows unscored or mis-scored behind a serving node
-    (a model-kind source that is not a scorer input), the serving node is the cause."""
-    kind = edge.intervention.type if edge.intervention else ""
-    if kind == "model_version" and ctx.node(edge.source).kind == "model":
-        return edge.source
-    return tested_node(edge)
+    unless its type says otherwise (model_version behind a serving node)."""
+    kind = kind_for(edge)
+    return kind.root_node(ctx, edge) if kind else edge.source
 
 
 def testing_edge(ctx: Context, node: str, on_path: set[str]) -> Edge | None:
@@ -68,8 +56,8 @@ def testing_edge(ctx: Context, node: str, on_path: set[str]) -> Edge | None:
     edges = [e for e in ctx.playbook.edges if not e.feedback]
 
     def order(e: Edge) -> tuple[int, int, int]:
-        kind = e.intervention.type if e.intervention else ""
-        rank = TYPE_ORDER.index(kind) if kind in TYPE_ORDER else len(TYPE_ORDER)
+        kind = kind_for(e)
+        rank = kind.locate_rank if kind else UNPLANNED_RANK
         return (rank, 0 if e.target in on_path else 1, ctx.playbook.edges.index(e))
 
     own = [
@@ -178,41 +166,9 @@ def _breakage(
 ) -> float:
     points = 0.0
     node = ctx.node(node_id)
-    mismatch = screening.get(f"mismatch:{node_id}")
-    if mismatch is not None and mismatch.mean_incident is not None:
-        threshold = 0.01
-        if (
-            edge.intervention
-            and edge.intervention.type == "shadow_recompute"
-            and edge.target == node_id
-        ):
-            threshold = float(edge.intervention.params.get("max_mismatch_rate", 0.01))
-        base = mismatch.mean_baseline or 0.0
-        inc = mismatch.mean_incident
-        if base > REFERENCE_BROKEN_RATE:
-            reasons.append(
-                f"served value disagrees with its reference on {base:.1%} of baseline rows too: "
-                f"nodes.{node_id}.reference looks wrong in the playbook (no breakage signal)"
-            )
-        elif inc > threshold and inc > base + threshold:
-            points += 3.0
-            reasons.append(
-                f"served value disagrees with its reference on {inc:.1%} of incident rows "
-                f"(baseline {base:.1%}, max_mismatch_rate {threshold:.1%})"
-            )
-    for e in ctx.playbook.edges:
-        if e.source != node_id or not e.intervention or e.intervention.type != "freshness":
-            continue
-        stale = screening.get(f"stale:{e.source}:{e.target}")
-        if stale is None or stale.mean_incident is None:
-            continue
-        base = stale.mean_baseline or 0.0
-        inc = stale.mean_incident
-        if inc > max(0.01, 2 * base):
-            points += 3.0
-            reasons.append(
-                f"{inc:.1%} of incident rows older than max_lag when served (baseline {base:.1%})"
-            )
+    # What each intervention type's screening says about the node (mismatch, staleness...).
+    for kind in KINDS:
+        points += kind.breakage(ctx, node_id, edge, screening, reasons)
     item = screening.get(node_id)
     if item is not None and item.null_effect is not None and item.null_effect >= 0.2:
         points += 1.5

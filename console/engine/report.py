@@ -24,9 +24,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from console.audit.export import Redactor, action_of, describe, read_lines, recorded_sensitive
+from console.audit.export import Redactor, action_of, read_lines, recorded_sensitive
 from console.audit.verification import TRAIL_FILE
+from console.audit.vocabulary import STEPS, Action, ProposalDecision, Step, summary
 from console.engine.context import read_scenario_hints
+from console.engine.interventions import kind_for
 from console.engine.locate import root_node
 from console.engine.results import ReportResult
 from console.files import atomic_write
@@ -43,11 +45,11 @@ NOT_DETERMINED = "Not determined"
 LOG_LIMIT = 200
 # What the engineer decided or wrote, and what failed: always listed (the latest LOG_LIMIT).
 DECISIVE = frozenset(
-    {"decide", "mark_edge", "note", "correct", "accept_proposal", "reject_proposal", "failed",
-     "explain_failed"}
+    {Action.DECIDE, Action.MARK_EDGE, Action.NOTE, Action.CORRECT, Action.ACCEPT_PROPOSAL,
+     Action.REJECT_PROPOSAL, Action.FAILED, Action.EXPLAIN_FAILED}
 )  # fmt: skip
-WANTED = DECISIVE | {"postfix"}  # postfix: a validation proposes anew
-STEP_NAMES = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
+WANTED = DECISIVE | {Action.POSTFIX}  # postfix: a validation proposes anew
+STEP_NAMES = STEPS
 
 
 def write_report(inv: Investigation) -> ReportResult:
@@ -91,11 +93,9 @@ class Draft:
 
     def _note_decision(self, record: dict[str, Any]) -> None:
         # A validation proposes anew; an accept or reject decides the latest proposal.
-        if record["step"] != "validate":
-            return
-        if record["action"] == "postfix":
+        if (record["step"], record["action"]) == (Step.VALIDATE, Action.POSTFIX):
             self.proposal_decision = None
-        elif record["action"] in ("accept_proposal", "reject_proposal"):
+        elif ProposalDecision.from_entry(record) is not None:
             self.proposal_decision = record
 
     def about(self, edge: tuple[str, str] | list[str] | None) -> bool:
@@ -252,7 +252,7 @@ def _status(inv: Investigation, found) -> str:
 def _summary(inv: Investigation, d: Draft, found) -> str:
     t = inv.triage_result
     if t is None:
-        return _failed(inv, "triage") or (
+        return _failed(inv, Step.TRIAGE) or (
             f"{NOT_DETERMINED}: triage was not run, so whether the anomaly was real is unknown."
         )
     change = "n/a" if t.relative_change is None else f"{t.relative_change:+.1%}"
@@ -284,7 +284,7 @@ def _summary(inv: Investigation, d: Draft, found) -> str:
             f" Correcting it would change {b.flipped} of {b.total} decisions in the incident "
             "window."
         )
-    elif "counterfactual" in inv.failures:
+    elif Step.COUNTERFACTUAL in inv.failures:
         text += f" The counterfactual failed: {md_text(inv.failures['counterfactual'])}"
     return text
 
@@ -327,14 +327,14 @@ def _impact(inv: Investigation, d: Draft) -> list[str]:
                 f"- Segment {md_code(s.column)} = {d.text(s.value)}: {s.flipped} of {s.total} "
                 "decisions flipped."
             )
-    failed = _failed(inv, "counterfactual")
+    failed = _failed(inv, Step.COUNTERFACTUAL)
     if not lines:
         why = (
             "triage was not run"
             if t is None
             else "the metric could not be computed and no blast radius was run"
         )
-        lines.append(_failed(inv, "triage") or f"{NOT_DETERMINED}: {why}.")
+        lines.append(_failed(inv, Step.TRIAGE) or f"{NOT_DETERMINED}: {why}.")
         if failed:
             lines.append(f"- {failed}")
     elif b is None:
@@ -358,7 +358,7 @@ def _root_causes(inv: Investigation, d: Draft, found) -> list[str]:
                 "No fault in the model or its inputs. The reported metric series is defective:",
                 *[f"- {md_text(c.name)}: {md_text(c.detail)}" for c in t.checks if not c.passed],
             ]
-        failed = [_failed(inv, s) for s in ("locate", "intervene") if s in inv.failures]
+        failed = [_failed(inv, s) for s in (Step.LOCATE, Step.INTERVENE) if s in inv.failures]
         return [
             f"{NOT_DETERMINED}: no edge was marked broken or external during the investigation.",
             *[f"- {f}" for f in failed],
@@ -468,7 +468,7 @@ def _resolution(inv: Investigation, d: Draft, found) -> str:
         if fix:
             base = f"{_change(fix[0])}. " + base
         return base + (f" {decided}" if decided else "")
-    failed = _failed(inv, "validate")
+    failed = _failed(inv, Step.VALIDATE)
     if failed:
         return failed
     t = inv.triage_result
@@ -485,15 +485,15 @@ def _resolution(inv: Investigation, d: Draft, found) -> str:
 
 def _proposal_decided(d: Draft) -> str:
     """The engineer's decision on the proposed playbook update, in words ("" when none)."""
-    r = d.proposal_decision
+    r = ProposalDecision.from_entry(d.proposal_decision) if d.proposal_decision else None
     if r is None:
         return ""
-    proposed = md_code(r["params"].get("proposed") or "the proposal")
-    if r["action"] == "reject_proposal":
-        return f"The proposed playbook update {proposed} was rejected by {md_text(r['actor'])}."
+    proposed = md_code(r.proposed or "the proposal")
+    if not r.accepted:
+        return f"The proposed playbook update {proposed} was rejected by {md_text(r.actor)}."
     return (
-        f"The proposed playbook update {proposed} was accepted by {md_text(r['actor'])} "
-        f"into {md_code(r['result'].get('authored', ''))}."
+        f"The proposed playbook update {proposed} was accepted by {md_text(r.actor)} "
+        f"into {md_code(r.authored)}."
     )
 
 
@@ -568,18 +568,11 @@ def _cause_items(inv: Investigation, found) -> list[tuple[str, str, str, str]]:
                 "open",
             ),
         ]
-    kind = e.intervention.type if e.intervention else ""
-    monitor = {
-        "shadow_recompute": f"Run the shadow recompute of {b} continuously and alert when the "
-        "mismatch rate exceeds its max\\_mismatch\\_rate",
-        "null_rate": f"Alert on the missing-value rate of {a}",
-        "freshness": f"Alert on the age of {a} when served",
-        "distribution_shift": f"Contract test on the values of {a} (new or redefined "
-        f"categories) before they reach {b}",
-        "model_version": f"Alert on rows without a score and on re-score mismatches of {b}",
-    }.get(kind, f"Add a check for {a} -> {b}")
+    kind = kind_for(e)
+    monitor = kind.action_item(a, b) if kind else f"Add a check for {a} -> {b}"
+    owner = owner_b if kind and kind.action_owner == "target" else owner_a
     return [
-        (monitor, "prevent", owner_b if kind == "shadow_recompute" else owner_a, "open"),
+        (monitor, "prevent", owner, "open"),
         (f"Keep the fix of {a} -> {b} in place and document it", "mitigate", owner_a, "open"),
     ]
 
@@ -588,7 +581,7 @@ def _proposal_items(inv: Investigation, d: Draft) -> list[tuple[str, str, str, s
     """The playbook update as the engineer left it: to review, merged, or none (rejected)."""
     pb = inv.ctx.playbook
     r = d.proposal_decision
-    if r is not None and r["action"] == "reject_proposal":
+    if r is not None and r["action"] == Action.REJECT_PROPOSAL:
         return []
     if r is not None:
         return [
@@ -727,7 +720,7 @@ def _contains(path: list[str], edge: tuple[str, str]) -> bool:
 
 
 def _interventions(inv: Investigation, d: Draft) -> list[str]:
-    failed = _failed(inv, "intervene")
+    failed = _failed(inv, Step.INTERVENE)
     if not inv.interventions:
         return [failed or f"{NOT_DETERMINED}: no intervention was run ({_no_cause(inv)})."]
     lines = [
@@ -751,7 +744,7 @@ def _interventions(inv: Investigation, d: Draft) -> list[str]:
 def _blast(inv: Investigation, d: Draft) -> list[str]:
     b = inv.blast_radius
     if b is None:
-        failed = _failed(inv, "counterfactual")
+        failed = _failed(inv, Step.COUNTERFACTUAL)
         if failed:
             return [failed]
         why = _no_cause(inv) if inv.root_cause() is None else "it needs an edge marked broken"
@@ -790,7 +783,7 @@ def _log(inv: Investigation, d: Draft, head_count: int) -> list[str]:
     lines += ["| # | Time (UTC) | Actor | Step | Action | What |", "|---|---|---|---|---|---|"]
     for record in d.log:
         shown = d.redactor.record(record) if d.redactor else record
-        what = describe(shown["step"], shown["action"], shown["params"], shown["result"])
+        what = summary(shown)
         lines.append(
             f"| {record['seq']} | {record['ts']} | {md_cell(record['actor'])} | "
             f"{md_cell(record['step'])} | {md_cell(record['action'])} | {md_cell(what)} |"

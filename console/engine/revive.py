@@ -20,21 +20,20 @@ from datetime import datetime
 from typing import Any
 
 from console.audit import Entry
+from console.audit.vocabulary import STEPS, Action, Facts, Step
 from console.engine import results as r
 
-# (step, action) of the entry holding each result, and the result's type. Intervention
-# entries are named after the intervention type, so they match on the step alone.
-RESULT_ENTRIES: dict[str, tuple[str, str | None, type]] = {
-    "triage": ("triage", "triage", r.TriageResult),
-    "locate": ("locate", "rank_candidates", r.LocateResult),
-    "intervene": ("intervene", None, r.InterventionResult),
-    "counterfactual": ("counterfactual", "blast_radius", r.BlastRadius),
-    "explain": ("counterfactual", "explain", r.Explanation),
-    "validate": ("validate", "postfix", r.ValidationResult),
+# The result type each result entry (console.audit.vocabulary.RESULT_ACTIONS) holds.
+RESULT_TYPES: dict[str, type] = {
+    Step.TRIAGE: r.TriageResult,
+    Step.LOCATE: r.LocateResult,
+    Step.INTERVENE: r.InterventionResult,
+    Step.COUNTERFACTUAL: r.BlastRadius,
+    Action.EXPLAIN: r.Explanation,
+    Step.VALIDATE: r.ValidationResult,
 }
-NOT_RESULTS = frozenset({"mark_edge", "note", "correct", "failed", "explain_failed"})
 # The steps whose entries a resume reads (every other entry is skipped unparsed).
-STATE_STEPS = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
+STATE_STEPS = STEPS
 
 Edge = tuple[str, ...]
 
@@ -82,29 +81,14 @@ def revive_entry(cls: type, entry: Entry) -> Any:
         return None
 
 
-def result_key(entry: Entry) -> str | None:
-    """The RESULT_ENTRIES key of the result an entry holds, None when it holds none."""
-    if entry.action in NOT_RESULTS:
-        return None
-    for key, (step, action, _cls) in RESULT_ENTRIES.items():
-        if entry.step == step and (action is None or entry.action == action):
-            return key
-    return None
-
-
 def last_results(entries: Iterable[Entry]) -> dict[str, Any]:
     """The latest result of each step in the trail, revived; steps whose entry does not
     read back (an older engine's format) are left out, and are simply run again."""
-    found: dict[str, tuple[str, Entry]] = {}
-    for entry in entries:
-        key = result_key(entry)
-        if key is not None:
-            found[key] = (key, entry)
-    return _revived(found)
+    return _revived(Facts.read(entries).results)
 
 
-def _revived(found: dict[Any, Entry]) -> dict[Any, Any]:
-    revived = {key: revive_entry(RESULT_ENTRIES[k][2], e) for key, (k, e) in found.items()}
+def _revived(found: dict[str, Any]) -> dict[str, Any]:
+    revived = {key: revive_entry(RESULT_TYPES[key], e) for key, e in found.items()}
     return {key: result for key, result in revived.items() if result is not None}
 
 
@@ -112,7 +96,7 @@ def _revived(found: dict[Any, Entry]) -> dict[Any, Any]:
 class ResumeState:
     """The facts of an incident a reopened Investigation restores."""
 
-    results: dict[str, Any]  # RESULT_ENTRIES key -> the latest result, revived
+    results: dict[str, Any]  # RESULT_TYPES key -> the latest result, revived
     interventions: dict[Edge, r.InterventionResult]  # edge -> its latest intervention
     triage_decision: str | None
     marks: dict[Edge, tuple[str, str]]  # edge -> (mark, note), the latest mark last
@@ -121,48 +105,24 @@ class ResumeState:
 
 def resume_state(latest: Iterable[tuple[Entry, int]]) -> ResumeState:
     """The facts of an incident from the latest entry of each kind (Trail.latest_entries:
-    (entry, seq of the first entry of its kind), in trail order).
+    (entry, seq of the first entry of its kind), in trail order), read by the one reader
+    (console.audit.vocabulary.Facts).
 
     Interventions keep the order in which their edges were first tested, as a live session
     has them. A step's failure stands when its ("<step>", "failed") entry is later than the
     step's latest result entry (an explain_failed never does: explain is a drill-in), as
-    Investigation.failures has it live (/work/briefs/failures.md).
+    Investigation.failures has it live.
     """
-    found: dict[str, tuple[str, Entry]] = {}
-    tested: dict[Edge, tuple[int, Entry]] = {}
-    decision: str | None = None
-    marks: dict[Edge, tuple[str, str]] = {}
-    succeeded: dict[str, int] = {}
-    failed: dict[str, tuple[int, str]] = {}
-    for entry, first_seq in latest:
-        key = result_key(entry)
-        if key is not None:
-            found[key] = (key, entry)
-        if key == "intervene" and isinstance(entry.result.get("edge"), list):
-            edge = tuple(str(n) for n in entry.result["edge"])
-            first_seq = min(first_seq, tested.get(edge, (first_seq, entry))[0])
-            tested[edge] = (first_seq, entry)
-        if key == entry.step or (entry.step, entry.action) == ("report", "write"):
-            succeeded[entry.step] = entry.seq
-        elif entry.action == "failed":
-            failed[entry.step] = (entry.seq, str(entry.result.get("error") or ""))
-        elif (entry.step, entry.action) == ("triage", "decide"):
-            decision = str(entry.params.get("verdict"))
-        elif entry.action == "mark_edge" and len(entry.params.get("edge") or ()) == 2:
-            edge = tuple(str(n) for n in entry.params["edge"])
-            marks.pop(edge, None)  # re-insert: the latest mark comes last
-            marks[edge] = (str(entry.params.get("mark")), str(entry.params.get("note", "")))
-    interventions = {}
-    for _, entry in sorted(tested.values(), key=lambda pair: pair[0]):
+    facts = Facts.read_latest(latest)
+    interventions: dict[Edge, r.InterventionResult] = {}
+    for entry in facts.interventions():
         result = revive_entry(r.InterventionResult, entry)
         if result is not None:
             interventions[tuple(result.edge)] = result
     return ResumeState(
-        results=_revived(found),
+        results=_revived(facts.results),
         interventions=interventions,
-        triage_decision=decision,
-        marks=marks,
-        failures={
-            step: error for step, (seq, error) in failed.items() if seq > succeeded.get(step, 0)
-        },
+        triage_decision=facts.triage.verdict if facts.triage else None,
+        marks={edge: (m.mark, m.note) for edge, m in facts.marks.items()},
+        failures={step: f.error for step, f in facts.failures.items()},
     )

@@ -5,9 +5,10 @@ between the baseline and incident windows. One query (stats.screen_many) reads
 the rows of both windows once and measures, for every node of the playbook that has an expression:
 
 - the node itself (standardised mean shift, missing-rate change, category shares);
-- `mismatch:<feature>`: the share of rows whose served value disagrees with the feature's
-  reference recomputed from raw inputs (the cheap form of shadow_recompute);
-- `stale:<from>:<to>`: the share of rows older than max_lag when served, per freshness edge;
+- what each intervention type screens (its module's screening_exprs, see
+  console.engine.interventions), e.g. `mismatch:<feature>`, the share of rows whose served
+  value disagrees with the feature's reference recomputed from raw inputs, and
+  `stale:<from>:<to>`, the share of rows older than max_lag when served, per edge;
 - `contrib:<feature>`: the feature's term of the scorer's margin (linear/logistic scorers), so
   that a shift is weighted by how much the model can feel it;
 - `live_margin`: the live score on the margin scale, and `unscored`: rows without a score.
@@ -19,25 +20,15 @@ result is cached on the Context: a second call costs nothing.
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
-
 from console.engine.context import Context, side_params
-from console.engine.expressions import (
-    as_double,
-    as_text,
-    contribution_exprs,
-    live_margin_expr,
-    mismatch_expr,
-    stale_expr,
-)
+from console.engine.expressions import as_double, as_text, contribution_exprs, live_margin_expr
+from console.engine.interventions import KINDS
+from console.engine.screen_sample import SCREEN_BASELINE_ROWS as SCREEN_BASELINE_ROWS
+from console.engine.screen_sample import baseline_stride as baseline_stride
+from console.engine.screen_sample import value_columns
 from console.engine.stats import Screening, screen_many
-from console.telemetry.store import duckdb_identifier
 
 ROW_KINDS = ("source", "feature", "model", "decision")
-# A screening is an effect size, not a test: half a million baseline rows measure a mean or a
-# share to the third decimal, and keep the pass over a week of a busy model to about a second.
-SCREEN_BASELINE_ROWS = 500_000
 
 
 def screening_exprs(ctx: Context) -> dict[str, tuple[str, str]]:
@@ -47,17 +38,9 @@ def screening_exprs(ctx: Context) -> dict[str, tuple[str, str]]:
     for node in playbook.nodes.values():
         if node.kind in ROW_KINDS and node.expr:
             exprs[node.id] = (node.expr, node.type)
-    for node in playbook.nodes.values():
-        if node.kind == "feature" and node.expr and node.reference:
-            served, ref = _value_columns(node.id)
-            mismatch = mismatch_expr(node, recompute_tolerance(ctx, node.id), served, ref)
-            exprs[f"mismatch:{node.id}"] = (mismatch, "numeric")
-    for edge in playbook.edges:
-        if edge.intervention is not None and edge.intervention.type == "freshness":
-            lag = edge.intervention.params.get("max_lag", timedelta(hours=2))
-            seconds = lag.total_seconds() if isinstance(lag, timedelta) else float(lag)
-            age = str(edge.intervention.params["age_expr"])
-            exprs[f"stale:{edge.source}:{edge.target}"] = (stale_expr(age, seconds), "numeric")
+    # What the intervention types screen: mismatch:<feature>, stale:<from>:<to>, ...
+    for kind in KINDS:
+        exprs.update(kind.screening_exprs(ctx))
     for feature, expr in contribution_exprs(playbook).items():
         exprs[f"contrib:{feature}"] = (expr, "numeric")
     margin = live_margin_expr(playbook.scorer)
@@ -66,27 +49,6 @@ def screening_exprs(ctx: Context) -> dict[str, tuple[str, str]]:
     if ctx.has_column("score"):
         exprs["unscored"] = ("CASE WHEN score IS NULL THEN 1.0 ELSE 0.0 END", "numeric")
     return exprs
-
-
-def _value_columns(node_id: str) -> tuple[str, str]:
-    """Columns of the screening subquery holding a derived feature's served and reference
-    values (each computed once per row, however often the mismatch test reads them)."""
-    return duckdb_identifier(f"served:{node_id}"), duckdb_identifier(f"reference:{node_id}")
-
-
-def baseline_stride(ctx: Context) -> int:
-    """k such that one baseline row in k (at most SCREEN_BASELINE_ROWS) is screened."""
-    if "baseline_stride" not in ctx.cache:
-        rows = (
-            ctx.run(
-                "SELECT count(*) AS n FROM decisions WHERE ts >= $b_start AND ts < $b_end",
-                {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
-            )
-            .column("n")[0]
-            .as_py()
-        )
-        ctx.cache["baseline_stride"] = max(1, math.ceil(int(rows) / SCREEN_BASELINE_ROWS))
-    return ctx.cache["baseline_stride"]
 
 
 def screening_from(ctx: Context) -> str:
@@ -99,23 +61,11 @@ def screening_from(ctx: Context) -> str:
     extra = []
     for node in ctx.playbook.nodes.values():
         if node.kind == "feature" and node.expr and node.reference:
-            served, ref = _value_columns(node.id)
+            served, ref = value_columns(node.id)
             cast = as_text if node.type == "categorical" else as_double
             extra.append(f"{cast(node.expr)} AS {served}, {cast(node.reference)} AS {ref}")
     columns = ", ".join(["*", *extra])
     return f"(SELECT {columns} FROM decisions WHERE {where}) AS d"
-
-
-def recompute_tolerance(ctx: Context, feature: str) -> float:
-    """The tolerance of the shadow_recompute edge into feature (the default when none)."""
-    for edge in ctx.playbook.edges:
-        if (
-            edge.target == feature
-            and edge.intervention
-            and edge.intervention.type == "shadow_recompute"
-        ):
-            return float(edge.intervention.params.get("tolerance", 1e-6))
-    return 1e-6
 
 
 def screen(ctx: Context) -> dict[str, Screening]:

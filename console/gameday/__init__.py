@@ -1,1 +1,1 @@
-"""gameday layer (see docs/ and ../shared/DESIGN.md)."""
+"""gameday layer: scenarios, answer keys, grading (docs/architecture.md, docs/gameday.md)."""

@@ -55,6 +55,20 @@ class Cat:
 Column = np.ndarray | Cat
 
 
+def numeric(column: Column, name: str) -> np.ndarray:
+    """The column as a numeric array; a categorical one here is a pipeline bug, named."""
+    if isinstance(column, Cat):
+        raise TypeError(f"column {name!r} is categorical where a numeric one is used")
+    return column
+
+
+def categorical(column: Column, name: str) -> Cat:
+    """The column as a Cat; a numeric one here is a pipeline bug, named."""
+    if not isinstance(column, Cat):
+        raise TypeError(f"column {name!r} is numeric where a categorical one is used")
+    return column
+
+
 @dataclass
 class Batch:
     """One chunk of decision rows, sorted by time."""
@@ -69,6 +83,12 @@ class Batch:
     @property
     def n(self) -> int:
         return len(self.ts)
+
+    def num(self, name: str) -> np.ndarray:
+        return numeric(self.cols[name], name)
+
+    def cat(self, name: str) -> Cat:
+        return categorical(self.cols[name], name)
 
 
 @dataclass(frozen=True)
@@ -102,16 +122,17 @@ class PlaybookScorer:
         )
 
     def margin(self, cols: dict[str, Column]) -> np.ndarray:
-        total: np.ndarray | None = None
+        total: np.ndarray | float = self.intercept
         for key, weight in self.weights.items():
             node, sep, value = key.partition("=")
-            column = cols[self.columns[node]]
+            name = self.columns[node]
             if sep:
-                term = np.where(column.is_(value), weight, 0.0)
+                term = np.where(categorical(cols[name], name).is_(value), weight, 0.0)
             else:
+                column = numeric(cols[name], name)
                 term = weight * np.where(np.isnan(column), 0.0, column)
-            total = term + (self.intercept if total is None else total)
-        return total
+            total = term + total
+        return np.asarray(total)
 
     def score(self, cols: dict[str, Column]) -> np.ndarray:
         return sigmoid(self.margin(cols))

@@ -25,17 +25,19 @@ import tomli_w
 
 from console.errors import ConsoleError
 from console.files import atomic_path, atomic_write
-from console.gameday.answers import ANSWER_FILE, AnswerKey, format_utc
+from console.gameday.answers import ANSWER_FILE, AnswerKey
 from console.gameday.batch import (
     US_PER_HOUR,
     Batch,
     Cat,
     PlaybookScorer,
+    numeric,
     prefixed_ids,
     token_strings,
 )
-from console.gameday.scenarios import Scenario, get_scenario
+from console.gameday.scenarios import MetricsDefect, Scenario, get_scenario
 from console.paths import playbook_path
+from console.telemetry.windows import format_utc
 
 DATA_START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 MIN_ROWS = 2_000
@@ -102,7 +104,7 @@ def generate_scenario(
 
     points = _write_decisions(scenario, scorer, out / "decisions.parquet", rows, seed)
     if scenario.metrics_defect is not None:
-        points = _apply_metrics_defect(scenario, points)
+        points = _apply_metrics_defect(scenario, scenario.metrics_defect, points)
     _write_parquet(out / "metrics.parquet", _metrics_table(points, model_name))
     _write_parquet(out / "changes.parquet", _changes_table(scenario))
     atomic_write(out / PLAYBOOK_FILE, playbook_bytes)
@@ -183,7 +185,7 @@ def _write_decisions(
                 batch, hour_index = _simulate(scenario, scorer, rng, counts, load, h0, h1)
                 points += _metric_points(scenario, scorer, batch, hour_index)
                 table = _decisions_table(scenario, batch, first_row, width)
-                if schema is None:
+                if writer is None or schema is None:  # the first chunk opens the file
                     schema = table.schema
                     writer = pq.ParquetWriter(
                         tmp,
@@ -260,8 +262,8 @@ def _metric_points(
     hours, starts, counts = np.unique(hour_index, return_index=True, return_counts=True)
     local = np.searchsorted(hours, hour_index)
     rate = np.bincount(local, weights=pipeline.rate_indicator(b, scorer.positive)) / counts
-    errors = np.bincount(local, weights=b.cols["status"].is_("error").astype(np.float64)) / counts
-    latency = b.cols["latency_ms"]
+    errors = np.bincount(local, weights=b.cat("status").is_("error").astype(np.float64)) / counts
+    latency = b.num("latency_ms")
     points = []
     for i, h in enumerate(hours.tolist()):
         p99 = float(np.quantile(latency[starts[i] : starts[i] + counts[i]], 0.99))
@@ -286,7 +288,8 @@ def _decisions_table(scenario: Scenario, b: Batch, first_row: int, width: int) -
     for column in names:
         value = b.cols[column]
         if column in tokens:
-            arrays[column] = token_strings(tokens[column][0], value, tokens[column][1])
+            number = numeric(value, column)
+            arrays[column] = token_strings(tokens[column][0], number, tokens[column][1])
         elif isinstance(value, Cat):
             arrays[column] = value.to_arrow()
         elif value.dtype.kind == "f":
@@ -300,9 +303,10 @@ def _decisions_table(scenario: Scenario, b: Batch, first_row: int, width: int) -
 # ---- metrics, changes, cards -------------------------------------------------------------
 
 
-def _apply_metrics_defect(scenario: Scenario, points: list[MetricPoint]) -> list[MetricPoint]:
+def _apply_metrics_defect(
+    scenario: Scenario, defect: MetricsDefect, points: list[MetricPoint]
+) -> list[MetricPoint]:
     """The metrics agent's fault: a gap, then late clock, duplicate rows, double counting."""
-    defect = scenario.metrics_defect
     gap_start, gap_end = (scenario.incident_at + h for h in defect.gap)
     skew_from = scenario.incident_at + defect.skew_from
     out = []

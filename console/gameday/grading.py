@@ -1,6 +1,7 @@
 """Grading a game day: the participant's trail against the scenario's answer key.
 
-What counts is what the participant *decided*, read from the trail: the triage call
+What counts is what the participant *decided*, read from the trail by the one reader
+(console.audit.vocabulary.Facts): the triage call
 (triage `decide`, params `verdict`) and the edges they marked (`mark_edge`, params `edge` and
 `mark`: broken / external / cleared). The grade records the root cause found or not (node,
 edge and kind), the time from the first trail entry to the first right call, the steps skipped
@@ -17,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from console.audit import Entry, Trail, read_entries
+from console.audit.vocabulary import STEPS, Action, EdgeMark, Facts, Step, TriageDecision
 from console.files import atomic_write, file_sha256
 from console.gameday.answers import AnswerKey, load_answer
 
 GRADE_HEADING = "## Game day grade"
-STEP_ORDER = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
 # The steps each kind of incident needs: a false alarm ends after triage, an external
 # shift has no broken pipeline edge to re-score or validate a fix of.
 EXPECTED_STEPS = {
-    "broken_edge": STEP_ORDER,
-    "external_shift": ("triage", "locate", "intervene", "report"),
-    "false_alarm": ("triage", "report"),
+    "broken_edge": STEPS,
+    "external_shift": (Step.TRIAGE, Step.LOCATE, Step.INTERVENE, Step.REPORT),
+    "false_alarm": (Step.TRIAGE, Step.REPORT),
 }
 KIND_OF_MARK = {"broken": "broken_edge", "external": "external_shift"}
 
@@ -110,23 +111,21 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def calls_from(entries: list[Entry]) -> list[Call]:
+def calls_from(facts: Facts) -> list[Call]:
+    """The participant's calls, in trail order: every triage decision and root-cause mark."""
     calls = []
-    for e in entries:
-        if e.step == "triage" and e.action in ("decide", "decide_triage"):
-            decision = str(e.params.get("verdict") or e.params.get("decision") or "")
-            calls.append(Call(e.seq, e.ts, decision))
-        elif e.action == "mark_edge":
-            edge = _edge(e.params.get("edge"))
-            status = str(e.params.get("mark") or e.params.get("status") or "")
-            if edge and status in KIND_OF_MARK:
-                calls.append(Call(e.seq, e.ts, KIND_OF_MARK[status], edge[0], edge))
+    for c in facts.calls:
+        if isinstance(c, TriageDecision):
+            calls.append(Call(c.seq, c.ts, c.verdict))
+        elif isinstance(c, EdgeMark) and c.mark in KIND_OF_MARK:
+            calls.append(Call(c.seq, c.ts, KIND_OF_MARK[c.mark], c.edge[0], c.edge))
     return calls
 
 
 def grade(entries: list[Entry], answer: AnswerKey) -> Grade:
     """Grade the trail entries of one game day against its answer key."""
-    calls = calls_from(entries)
+    facts = Facts.read(entries)
+    calls = calls_from(facts)
     right_nodes = {answer.node, *answer.also_accept}
     node_right = edge_right = kind_right = found = False
     first_right: Call | None = None
@@ -156,8 +155,8 @@ def grade(entries: list[Entry], answer: AnswerKey) -> Grade:
         start = datetime.fromisoformat(entries[0].ts.replace("Z", "+00:00"))
         end = datetime.fromisoformat(first_right.ts.replace("Z", "+00:00"))
         seconds = (end - start).total_seconds()
-    worked = {e.step for e in entries if e.action not in ("note", "correct")}
-    expected = EXPECTED_STEPS.get(answer.kind, STEP_ORDER)
+    worked = facts.touched
+    expected = EXPECTED_STEPS.get(answer.kind, STEPS)
     skipped = [step for step in expected if step not in worked]
     return Grade(
         scenario=answer.scenario,
@@ -200,8 +199,8 @@ def record_grade(trail: Trail, result: Grade, report: Path | None = None) -> Non
             }
         )
     trail.append(
-        "gameday",
-        "grade",
+        Step.GAMEDAY,
+        Action.GRADE,
         params={"scenario": result.scenario},
         result=result.to_dict(),
         evidence=evidence,
@@ -223,12 +222,3 @@ def _in_incident(path: Path, incident_dir: Path) -> str:
         return path.resolve().relative_to(incident_dir.resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def _edge(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return (str(value[0]), str(value[1]))
-    if isinstance(value, str) and "->" in value:
-        a, b = (part.strip() for part in value.split("->", 1))
-        return (a, b)
-    return None

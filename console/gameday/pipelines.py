@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from console.gameday.batch import Batch, Cat, PlaybookScorer, sigmoid
+from console.gameday.batch import Batch, Cat, PlaybookScorer
+from console.scoring.linear import sigmoid
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Pipeline(ABC):
 
     def rate_indicator(self, b: Batch, positive: str) -> np.ndarray:
         """Per row, the value the triage metric averages."""
-        return b.cols["decision"].is_(positive).astype(np.float64)
+        return b.cat("decision").is_(positive).astype(np.float64)
 
 
 def _log1p_sql(x: np.ndarray) -> np.ndarray:
@@ -130,14 +131,14 @@ class FraudPipeline(Pipeline):
 
     def features(self, b: Batch) -> None:
         c = b.cols
-        c["feat_log_amount"] = _log1p_sql(c["raw_amount"])
-        c["feat_merchant_category"] = c["raw_merchant_category"].mapped(func=str.lower)
-        c["feat_card_age"] = _log1p_sql(c["raw_card_age_days"])  # NaN stays NaN (NULL)
-        c["feat_velocity_1h"] = np.minimum(c["raw_txn_count_1h"], 20).astype(np.float64)
-        c["feat_velocity_24h"] = _log1p_sql(c["raw_txn_count_24h"].astype(np.float64))
-        c["feat_device_risk"] = c["raw_device_risk"] / 100.0
-        c["feat_ip_risk"] = c["raw_ip_risk"] / 100.0
-        same = c["raw_billing_country"].codes == c["raw_ip_country"].codes
+        c["feat_log_amount"] = _log1p_sql(b.num("raw_amount"))
+        c["feat_merchant_category"] = b.cat("raw_merchant_category").mapped(func=str.lower)
+        c["feat_card_age"] = _log1p_sql(b.num("raw_card_age_days"))  # NaN stays NaN (NULL)
+        c["feat_velocity_1h"] = np.minimum(b.num("raw_txn_count_1h"), 20).astype(np.float64)
+        c["feat_velocity_24h"] = _log1p_sql(b.num("raw_txn_count_24h").astype(np.float64))
+        c["feat_device_risk"] = b.num("raw_device_risk") / 100.0
+        c["feat_ip_risk"] = b.num("raw_ip_risk") / 100.0
+        same = b.cat("raw_billing_country").codes == b.cat("raw_ip_country").codes
         c["feat_geo_mismatch"] = np.where(same, 0.0, 1.0)
 
 
@@ -204,17 +205,19 @@ class CreditPipeline(Pipeline):
 
     def features(self, b: Batch) -> None:
         c = b.cols
-        income = c["raw_annual_income"]
-        c["feat_income_verified"] = np.where(c["raw_income_verification"].is_("verified"), 1.0, 0.0)
+        income = b.num("raw_annual_income")
+        c["feat_income_verified"] = np.where(
+            b.cat("raw_income_verification").is_("verified"), 1.0, 0.0
+        )
         c["feat_log_income"] = _log1p_sql(income)
-        c["feat_dti"] = c["raw_monthly_debt"] * 12 / np.maximum(income, 1)
-        c["feat_history_years"] = c["raw_credit_history_months"] / 12.0
-        c["feat_employment_type"] = c["raw_employment_type"].mapped(
+        c["feat_dti"] = b.num("raw_monthly_debt") * 12 / np.maximum(income, 1)
+        c["feat_history_years"] = b.num("raw_credit_history_months") / 12.0
+        c["feat_employment_type"] = b.cat("raw_employment_type").mapped(
             func=lambda v: ENCODER.get(v, "EMP_OTHER")
         )
-        c["feat_bureau_score"] = (c["raw_bureau_score"] - 680) / 100.0
-        c["feat_loan_to_income"] = c["raw_loan_amount"] / np.maximum(income, 1)
-        c["feat_inquiries"] = np.minimum(c["raw_inquiries_6m"], 10).astype(np.float64)
+        c["feat_bureau_score"] = (b.num("raw_bureau_score") - 680) / 100.0
+        c["feat_loan_to_income"] = b.num("raw_loan_amount") / np.maximum(income, 1)
+        c["feat_inquiries"] = np.minimum(b.num("raw_inquiries_6m"), 10).astype(np.float64)
 
 
 # ---- recommendations ---------------------------------------------------------------------
@@ -285,19 +288,23 @@ class RecsPipeline(Pipeline):
 
     def features(self, b: Batch) -> None:
         c = b.cols
-        c["feat_user_activity"] = _log1p_sql(c["raw_user_sessions_7d"].astype(np.float64))
-        c["feat_user_ctr"] = c["raw_user_clicks_7d"] / np.maximum(c["raw_user_impressions_7d"], 1)
-        house = c["raw_item_genre"].mapped(
+        c["feat_user_activity"] = _log1p_sql(b.num("raw_user_sessions_7d").astype(np.float64))
+        c["feat_user_ctr"] = b.num("raw_user_clicks_7d") / np.maximum(
+            b.num("raw_user_impressions_7d"), 1
+        )
+        house = b.cat("raw_item_genre").mapped(
             func=lambda v: v.lower() if v.lower() in GENRES else "other"
         )
         c["feat_item_genre"] = house
         c["feat_genre_match"] = np.where(
-            _genre_index(c["raw_item_genre"]) == _genre_index(c["raw_user_top_genre"]), 1.0, 0.0
+            _genre_index(b.cat("raw_item_genre")) == _genre_index(b.cat("raw_user_top_genre")),
+            1.0,
+            0.0,
         )
-        c["feat_item_freshness"] = np.exp(-c["raw_item_age_hours"] / 48.0)
-        c["feat_log_duration"] = _log1p_sql(c["raw_item_duration_s"].astype(np.float64))
-        c["feat_item_popularity"] = c["raw_item_popularity_24h"].astype(np.float64)
-        c["feat_device_type"] = c["raw_device_type"].mapped({})
+        c["feat_item_freshness"] = np.exp(-b.num("raw_item_age_hours") / 48.0)
+        c["feat_log_duration"] = _log1p_sql(b.num("raw_item_duration_s").astype(np.float64))
+        c["feat_item_popularity"] = b.num("raw_item_popularity_24h").astype(np.float64)
+        c["feat_device_type"] = b.cat("raw_device_type").mapped({})
 
     def truth(self, rng: np.random.Generator, scorer: PlaybookScorer, b: Batch) -> None:
         """How relevant each candidate really is: the scorer on the true features, plus
@@ -308,12 +315,12 @@ class RecsPipeline(Pipeline):
         b.hidden["relevance"] = scorer.margin(b.cols) + evening + taste
 
     def outcomes(self, rng: np.random.Generator, b: Batch) -> None:
-        top = b.cols["decision"].is_("top")
+        top = b.cat("decision").is_("top")
         placement = np.where(top, TOP_SLOT_LIFT, BELOW_FOLD_DROP)
         b.cols["label_clicked"] = rng.random(b.n) < sigmoid(b.hidden["relevance"] + placement)
 
     def rate_indicator(self, b: Batch, positive: str) -> np.ndarray:
-        return b.cols["label_clicked"].astype(np.float64)
+        return b.num("label_clicked").astype(np.float64)
 
 
 FRAUD = FraudPipeline(

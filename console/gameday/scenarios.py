@@ -107,7 +107,7 @@ def scale_numeric(column: str, factor: float, where: Callable[[Batch], np.ndarra
 
     def apply(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
         pick = rows if where is None else rows & where(b)
-        values = b.cols[column]
+        values = b.num(column)
         scaled = np.round(values * factor, decimals)
         if upper is not None:
             scaled = np.minimum(scaled, upper)
@@ -121,7 +121,7 @@ def add_points(column: str, points: int, share: float, upper: int = 100) -> Effe
 
     def apply(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
         pick = rows & (rng.random(b.n) < share)
-        b.cols[column] = np.where(pick, np.minimum(b.cols[column] + points, upper), b.cols[column])
+        b.cols[column] = np.where(pick, np.minimum(b.num(column) + points, upper), b.num(column))
 
     return apply
 
@@ -130,7 +130,7 @@ def remap_category(column: str, mapping: dict[str, str]) -> EffectFn:
     """Replace category values of a column on the rows in the window."""
 
     def apply(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
-        col: Cat = b.cols[column]
+        col: Cat = b.cat(column)
         moved = col.mapped(mapping)
         vocab = list(dict.fromkeys(col.vocab + moved.vocab))
         old = np.array([vocab.index(v) for v in col.vocab] + [-1], dtype=np.int32)
@@ -147,13 +147,13 @@ def streamco_iab_codes(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> 
     """StreamCo's feed v2 sends IAB taxonomy codes for the items it re-publishes (about
     two thirds of its catalogue in the window); our ingest copies them verbatim."""
     iab = rows & (b.hidden["provider"] == 0) & (rng.random(b.n) < 0.67)
-    b.cols["raw_item_genre"].codes = raw_genre_codes(b.hidden["provider"], b.hidden["genre"], iab)
+    b.cat("raw_item_genre").codes = raw_genre_codes(b.hidden["provider"], b.hidden["genre"], iab)
 
 
 def northwind_clips(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     """Northwind News starts sending short clips: durations drop to a third."""
     pick = rows & (b.hidden["provider"] == 2)
-    d = b.cols["raw_item_duration_s"]
+    d = b.num("raw_item_duration_s")
     b.cols["raw_item_duration_s"] = np.where(pick, np.maximum(np.round(d * 0.3), 5), d).astype(
         d.dtype
     )
@@ -258,7 +258,7 @@ RECS_METADATA = Scenario(
 def documents_no_longer_verified(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     """Veritax dictionary v3: 'verified' means payroll-confirmed only; incomes confirmed from
     documents now come back as 'self_reported'."""
-    col: Cat = b.cols["raw_income_verification"]
+    col: Cat = b.cat("raw_income_verification")
     moved = rows & b.hidden["verified_by_documents"]
     col.codes = np.where(moved, col.vocab.index("self_reported"), col.codes).astype(np.int32)
 
@@ -288,7 +288,7 @@ CREDIT_VENDOR = Scenario(
             scale_numeric(
                 "raw_loan_amount",
                 2.5,
-                lambda b: b.cols["raw_bureau_score"] >= 650,
+                lambda b: b.num("raw_bureau_score") >= 650,
                 decimals=-2,
                 upper=60_000,
             ),
@@ -373,24 +373,24 @@ CREDIT_VENDOR = Scenario(
 def card_age_missing(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     """CoreIssue's card-profile v5 moved opened_on; for migrated BIN ranges (a quarter of
     cards) the ingest finds no open date and writes NULL."""
-    migrated = rows & (b.cols["raw_card_token"] % 20 < 5)
-    b.cols["raw_card_age_days"] = np.where(migrated, np.nan, b.cols["raw_card_age_days"])
+    migrated = rows & (b.num("raw_card_token") % 20 < 5)
+    b.cols["raw_card_age_days"] = np.where(migrated, np.nan, b.num("raw_card_age_days"))
 
 
 def grocery_cashback(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     """FreshMart's co-brand cashback launch: a third of transactions move to grocery
     baskets (which the model scores lower)."""
-    category: Cat = b.cols["raw_merchant_category"]
+    category: Cat = b.cat("raw_merchant_category")
     move = rows & (rng.random(b.n) < 0.3)
     category.codes = np.where(move, category.vocab.index("GROCERY"), category.codes).astype(
         np.int32
     )
     basket = np.round(np.clip(np.exp(3.5 + 0.8 * rng.standard_normal(b.n)), 0.5, 25_000.0), 2)
-    b.cols["raw_amount"] = np.where(move, basket, b.cols["raw_amount"])
+    b.cols["raw_amount"] = np.where(move, basket, b.num("raw_amount"))
 
 
 def electronics_sale(b: Batch) -> np.ndarray:
-    cat: Cat = b.cols["raw_merchant_category"]
+    cat: Cat = b.cat("raw_merchant_category")
     return cat.is_("ELECTRONICS") | cat.is_("FASHION")
 
 
@@ -599,7 +599,7 @@ def oom_kills(intensity: float, slow_share: float) -> EffectFn:
     def apply(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
         fail = rows & (rng.random(b.n) < intensity * b.load**2)
         slow = rows & (rng.random(b.n) < slow_share * b.load)
-        latency = b.cols["latency_ms"]
+        latency = b.num("latency_ms")
         latency = np.where(slow, np.round(latency * rng.uniform(3.0, 8.0, b.n), 1), latency)
         timeout = np.round(250.0 + rng.exponential(20.0, b.n), 1)
         b.cols["latency_ms"] = np.where(fail, timeout, latency)
@@ -707,8 +707,8 @@ FRAUD_OOM = Scenario(
 def geoip_reallocation(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     """The geo-IP update re-allocates foreign address blocks seen on cross-border
     transactions to France; which rows are cross-border does not change."""
-    ip: Cat = b.cols["raw_ip_country"]
-    billing: Cat = b.cols["raw_billing_country"]
+    ip: Cat = b.cat("raw_ip_country")
+    billing: Cat = b.cat("raw_billing_country")
     france = ip.vocab.index("FR")
     foreign = ip.is_("BR") | ip.is_("NG") | ip.is_("IN")
     move = rows & foreign & (ip.codes != billing.codes) & (billing.codes != france)
@@ -792,15 +792,15 @@ def cup_final(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
     click sports items a little more and everything else much less."""
     fans = rows & (rng.random(b.n) < 0.5)
     sports = GENRES.index("sports")
-    top: Cat = b.cols["raw_user_top_genre"]
+    top: Cat = b.cat("raw_user_top_genre")
     top.codes = np.where(fans, sports, top.codes).astype(np.int32)
     follow = fans & (rng.random(b.n) < 0.2)  # candidate retrieval follows the user's top genre
     genre = np.where(follow, sports, b.hidden["genre"]).astype(np.int32)
     b.hidden["genre"] = genre
-    b.cols["raw_item_genre"].codes = raw_genre_codes(
+    b.cat("raw_item_genre").codes = raw_genre_codes(
         b.hidden["provider"], genre, np.zeros(b.n, bool)
     )
-    sessions = b.cols["raw_user_sessions_7d"]
+    sessions = b.num("raw_user_sessions_7d")
     b.cols["raw_user_sessions_7d"] = np.where(fans, np.round(sessions * 1.3), sessions).astype(
         sessions.dtype
     )

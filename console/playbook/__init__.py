@@ -1,1 +1,1 @@
-"""playbook layer (see docs/ and ../shared/DESIGN.md)."""
+"""playbook layer: TOML -> typed model + causal graph (docs/architecture.md, docs/playbooks.md)."""

@@ -32,9 +32,9 @@ def duration_problem(text: str) -> str | None:
 def parse_duration(text: str) -> timedelta:
     """ "6h" -> timedelta(hours=6); ConsoleError naming the text when it is not a duration."""
     problem = duration_problem(text)
-    if problem:
-        raise ConsoleError(f"{text!r}: {problem}")
     match = _DURATION.fullmatch(text.strip())
+    if problem or match is None:  # no match always has a problem; the test narrows the type
+        raise ConsoleError(f"{text!r}: {problem}")
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import networkx as nx
 
 from console.errors import ConsoleError
+from console.playbook.intervention_types import INTERVENTION_TYPES, Param
 from console.playbook.model import (
     EDGE_STATUSES,
-    INTERVENTION_PARAMS,
     LIMITED_STEPS,
     NODE_KINDS,
     NODE_TYPES,
@@ -77,7 +77,6 @@ SCORER_KEYS: dict[str, tuple[str, ...]] = {
     "http": ("url", "batch_size", "timeout", "retries", "deadline", "inputs"),
 }
 # Parameters that are fractions, and the one that is a whole number; the rest are >= 0.
-_FRACTION_PARAMS = ("max_mismatch_rate", "max_increase", "alpha")
 _ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
@@ -327,38 +326,49 @@ def _intervention(log: ProblemLog, value: Any, where: str) -> Intervention | Non
     table = log.table(value, where)
     if table is None:
         return None
-    kind = log.choice(table, "type", where, INTERVENTION_PARAMS, what="intervention type")
+    kind = log.choice(table, "type", where, INTERVENTION_TYPES, what="intervention type")
     if kind is None:
         return None
-    required, optional = INTERVENTION_PARAMS[kind]
-    log.known_keys(table, where, ("type", *required, *optional))
-    params: dict[str, Any] = {}
-    for name in required:
-        # The only required parameter today is age_expr, a SQL expression.
-        params[name] = log.string(table, name, where, required=True, non_empty=True)
-    for name, default in optional.items():
-        given = table.get(name, default)
-        full = join(where, name)
-        if name == "max_lag":
-            params[name] = log.check_duration(given, full, None)
-        elif name == "bins":
-            params[name] = log.check_number(given, full, default, minimum=2, integer=True)
-        else:
-            maximum = 1 if name in _FRACTION_PARAMS else None
-            params[name] = log.check_number(given, full, default, minimum=0, maximum=maximum)
+    spec = INTERVENTION_TYPES[kind]
+    # Required parameters first, then the optional ones, each in declared order.
+    ordered = sorted(spec.params, key=lambda p: not p.required)
+    log.known_keys(table, where, ("type", *(p.name for p in ordered)))
+    params = {p.name: _intervention_param(log, table, p, where) for p in ordered}
     return Intervention(type=kind, params=params)
+
+
+def _intervention_param(log: ProblemLog, table: dict[str, Any], param: Param, where: str) -> Any:
+    """One parameter checked against its schema (console.playbook.intervention_types)."""
+    if param.kind == "sql":
+        return log.string(table, param.name, where, required=True, non_empty=True)
+    full = join(where, param.name)
+    if param.required and param.name not in table:
+        log.add(f"{full}: required key is missing")
+        return None
+    given = table.get(param.name, param.default)
+    if param.kind == "duration":
+        return log.check_duration(given, full, None)
+    return log.check_number(
+        given,
+        full,
+        param.default,
+        minimum=param.minimum,
+        maximum=param.maximum,
+        integer=param.kind == "integer",
+    )
 
 
 def _check_intervention_nodes(
     log: ProblemLog, intervention: Intervention, source: Node, target: Node, where: str
 ) -> None:
     kind = intervention.type
-    if kind == "shadow_recompute" and not target.reference:
+    needs = INTERVENTION_TYPES[kind].requires
+    if needs == "target_reference" and not target.reference:
         log.add(
-            f"{where}.intervention: shadow_recompute needs a reference on the target node "
+            f"{where}.intervention: {kind} needs a reference on the target node "
             f"{quote(target.id)}, which has none"
         )
-    if kind in ("distribution_shift", "null_rate") and not source.expr:
+    if needs == "source_expr" and not source.expr:
         log.add(
             f"{where}.intervention: {kind} reads the source node {quote(source.id)}, "
             "which has no expr"
@@ -377,7 +387,7 @@ def _proofs(log: ProblemLog, value: Any, where: str) -> None:
         log.known_keys(table, at, PROOF_KEYS)
         for key in ("incident", "result"):
             log.string(table, key, at, required=True, non_empty=True)
-        log.choice(table, "intervention", at, INTERVENTION_PARAMS, what="intervention type")
+        log.choice(table, "intervention", at, INTERVENTION_TYPES, what="intervention type")
         when = table.get("at")
         if when is None:
             log.add(f"{at}.at: required key is missing")

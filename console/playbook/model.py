@@ -11,26 +11,26 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from console.audit.vocabulary import STEPS
+from console.playbook.intervention_types import INTERVENTION_TYPES
+
 NodeKind = Literal["source", "feature", "model", "decision", "metric", "external"]
 NodeType = Literal["numeric", "categorical"]
 EdgeStatus = Literal["verified", "unverified", "tentative"]
-InterventionType = Literal[
-    "shadow_recompute", "distribution_shift", "null_rate", "freshness", "model_version"
-]
 ScorerType = Literal["linear", "logistic", "python", "http"]
 
 NODE_KINDS: tuple[str, ...] = ("source", "feature", "model", "decision", "metric", "external")
 NODE_TYPES: tuple[str, ...] = ("numeric", "categorical")
 EDGE_STATUSES: tuple[str, ...] = ("verified", "unverified", "tentative")
 
-# Parameters each intervention type requires, and the optional ones with their defaults.
+# Parameters each intervention type requires, and the optional ones with their (TOML)
+# defaults, as read from the one table of types (console.playbook.intervention_types).
 INTERVENTION_PARAMS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "shadow_recompute": ((), {"tolerance": 1e-6, "max_mismatch_rate": 0.01}),
-    "distribution_shift": ((), {"psi_threshold": 0.2, "alpha": 0.001, "bins": 10}),
-    "null_rate": ((), {"max_increase": 0.02}),
-    # age_expr: SQL giving the age in seconds of the node's value when it was served.
-    "freshness": (("age_expr",), {"max_lag": "2h"}),
-    "model_version": ((), {"max_score_delta": 0.05}),
+    name: (
+        tuple(p.name for p in spec.params if p.required),
+        {p.name: p.default for p in spec.params if not p.required},
+    )
+    for name, spec in INTERVENTION_TYPES.items()
 }
 
 
@@ -84,7 +84,7 @@ class Node:
 
 @dataclass(frozen=True)
 class Intervention:
-    type: InterventionType
+    type: str  # a key of console.playbook.intervention_types.INTERVENTION_TYPES
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,14 +145,7 @@ class Scorer:
 
 
 # Steps whose queries may get their own time limit ([limits.steps]).
-LIMITED_STEPS: tuple[str, ...] = (
-    "triage",
-    "locate",
-    "intervene",
-    "counterfactual",
-    "validate",
-    "report",
-)
+LIMITED_STEPS: tuple[str, ...] = STEPS
 
 
 @dataclass(frozen=True)

@@ -199,8 +199,8 @@ class ProblemLog:
         return self.check_duration(value, join(where, key), default, allow_zero=allow_zero)
 
     def check_duration(
-        self, value: Any, name: str, default: Any, *, allow_zero: bool = False
-    ) -> Any:
+        self, value: Any, name: str, default: timedelta | None, *, allow_zero: bool = False
+    ) -> timedelta | None:
         if not isinstance(value, str):
             self.add(f"{name}: expected a duration string, got {describe(value)} ({DURATION_HINT})")
             return default

@@ -201,7 +201,7 @@ def apply_update(data: dict[str, Any], update: GraphUpdate) -> dict[str, Any]:
     return data
 
 
-def _find_edge(edges: list, source: str, target: str) -> dict | None:
+def _find_edge(edges: list[Any], source: str, target: str) -> dict[str, Any] | None:
     for table in edges:
         if isinstance(table, dict) and table.get("from") == source and table.get("to") == target:
             return table

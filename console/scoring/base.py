@@ -97,14 +97,17 @@ def as_scores(values: object, expected: int, who: str, offset: int = 0) -> np.nd
     return scores
 
 
-def _array_scores(values: np.ndarray | pa.Array | pa.ChunkedArray, expected: int, who: str):
+def _array_scores(
+    values: np.ndarray | pa.Array | pa.ChunkedArray, expected: int, who: str
+) -> np.ndarray:
     if len(values) != expected:
         raise ConsoleError(f"{who} returned {len(values)} scores for {expected} rows")
     try:
         if isinstance(values, np.ndarray):
             return values.astype(np.float64).reshape(-1)
         cast = values.cast(pa.float64())
-        return cast.fill_null(np.nan).to_numpy(zero_copy_only=False)
+        scores: np.ndarray = cast.fill_null(np.nan).to_numpy(zero_copy_only=False)
+        return scores
     except (TypeError, ValueError, pa.ArrowException) as exc:
         raise ConsoleError(f"{who} returned scores that are not numbers: {exc}") from None
 

@@ -23,7 +23,9 @@ change of amount. The smallest change over all features is returned.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from typing import SupportsFloat
 
 import numpy as np
 import pyarrow as pa
@@ -110,12 +112,14 @@ def smallest_flip(
     old_decision = str(scorer.decide([old_score])[0])
 
     def flips(scores: np.ndarray) -> np.ndarray:
-        return scorer.decide(scores) != old_decision
+        flipped: np.ndarray = scorer.decide(scores) != old_decision
+        return flipped
 
     # One scoring call for every feature's first candidates.
     plans: list[_Plan] = []
     for feature in scorer.features:
         column = background.column(feature)
+        plan: _Plan | None
         if _is_numeric(column.type):
             plan = _numeric_plan(feature, column, row.get(feature), grid)
         else:
@@ -133,14 +137,16 @@ def smallest_flip(
     # Narrow each bracket by scoring `split - 1` evenly spaced points inside it and keeping
     # the part between the last non-flipping and the first flipping one; every numeric feature
     # advances together, so each round is one scoring call.
-    bisecting = [p for p in plans if p.bracket is not None]
+    # Only a numeric plan brackets a flip.
+    bisecting = [p for p in plans if isinstance(p, _NumericPlan) and p.bracket is not None]
+    brackets = [p.bracket for p in bisecting if p.bracket is not None]
     inner = np.arange(1, split) / split
     for _ in range(rounds if bisecting else 0):
-        points = [p.bracket[0] + inner * (p.bracket[1] - p.bracket[0]) for p in bisecting]
+        points = [keep + inner * (flip - keep) for keep, flip in brackets]
         tables = [p.table_of(list(x), row_table) for p, x in zip(bisecting, points, strict=True)]
         flipped = flips(scorer.score(pa.concat_tables(tables))).reshape(len(bisecting), -1)
-        for plan, x, did in zip(bisecting, points, flipped, strict=True):
-            keep, flip = plan.bracket
+        for i, (x, did) in enumerate(zip(points, flipped, strict=True)):
+            keep, flip = brackets[i]
             hits = np.flatnonzero(did)
             if hits.size:
                 first = int(hits[0])
@@ -148,9 +154,9 @@ def smallest_flip(
                 keep = float(x[first - 1]) if first else keep
             else:
                 keep = float(x[-1])
-            plan.bracket = (keep, flip)
-    for plan in bisecting:
-        plan.settle()
+            brackets[i] = (keep, flip)
+    for plan, bracket in zip(bisecting, brackets, strict=True):
+        plan.settle(bracket)
 
     # One last call scores each feature's chosen value; a value that does not flip is dropped.
     chosen = [p for p in plans if p.choice is not None]
@@ -176,7 +182,7 @@ def smallest_flip(
     return best
 
 
-class _Plan:
+class _Plan(ABC):
     """The search for one feature's flipping value (numeric or categorical)."""
 
     def __init__(self, feature: str, column_type: pa.DataType) -> None:
@@ -192,9 +198,37 @@ class _Plan:
         array = pa.array(values, pa.float64()).cast(self.type, safe=False)
         return base.set_column(base.schema.get_field_index(self.feature), self.feature, array)
 
+    @abstractmethod
+    def table(self, row_table: pa.Table, background: pa.Table) -> pa.Table:
+        """The row once per first candidate (`count` rows)."""
+
+    @abstractmethod
+    def pick(self, flipped: np.ndarray) -> None:
+        """Set the bracket or the choice from which first candidates flipped."""
+
+    @abstractmethod
+    def choice_table(self, row_table: pa.Table, background: pa.Table) -> pa.Table:
+        """The row with the chosen value (only called once `choice` is set)."""
+
+    @abstractmethod
+    def choice_value(self, background: pa.Table) -> object:
+        """The chosen value as the column holds it."""
+
+    @abstractmethod
+    def choice_size(self) -> float:
+        """How large the chosen change is (see the module docstring)."""
+
 
 class _NumericPlan(_Plan):
-    def __init__(self, feature, column_type, origin, known, std, candidates) -> None:
+    def __init__(
+        self,
+        feature: str,
+        column_type: pa.DataType,
+        origin: float,
+        known: bool,
+        std: float,
+        candidates: np.ndarray,
+    ) -> None:
         super().__init__(feature, column_type)
         self.origin = origin  # the row's value, or the background mean when it is NULL
         self.known = known  # the row holds a value here (so the origin does not flip)
@@ -228,27 +262,35 @@ class _NumericPlan(_Plan):
         else:
             self.choice = flip_at
 
-    def settle(self) -> None:
-        keep, flip = self.bracket
+    def settle(self, bracket: tuple[float, float]) -> None:
+        keep, flip = bracket
         if pa.types.is_integer(self.type):
             # The first whole number past the non-flipping end, toward the flipping end.
             self.choice = math.floor(keep) + 1 if flip > keep else math.ceil(keep) - 1
         else:
             self.choice = flip
 
+    def _chosen(self) -> float:
+        assert self.choice is not None, "only a plan with a choice is asked for it"
+        return float(self.choice)
+
     def choice_table(self, row_table: pa.Table, background: pa.Table) -> pa.Table:
-        return self.table_of([float(self.choice)], row_table)
+        return self.table_of([self._chosen()], row_table)
 
     def choice_value(self, background: pa.Table) -> object:
-        return pa.array([float(self.choice)], pa.float64()).cast(self.type, safe=False)[0].as_py()
+        array = pa.array([self._chosen()], pa.float64()).cast(self.type, safe=False)
+        value: object = array[0].as_py()
+        return value
 
     def choice_size(self) -> float:
-        distance = abs(float(self.choice) - self.origin) / self.std
+        distance = abs(self._chosen() - self.origin) / self.std
         return distance if self.known else max(1.0, distance)
 
 
 class _CategoricalPlan(_Plan):
-    def __init__(self, feature, column_type, indices, values) -> None:
+    def __init__(
+        self, feature: str, column_type: pa.DataType, indices: list[int], values: list[object]
+    ) -> None:
         super().__init__(feature, column_type)
         self.indices = indices  # a background row holding each candidate category
         self.values = values  # candidate categories, most common first
@@ -264,31 +306,40 @@ class _CategoricalPlan(_Plan):
         if hits.size:
             self.choice = int(hits[0])
 
+    def _chosen(self) -> int:
+        assert isinstance(self.choice, int), "only a plan with a choice is asked for it"
+        return self.choice
+
     def choice_table(self, row_table: pa.Table, background: pa.Table) -> pa.Table:
         base = row_table
-        column = background.column(self.feature).take(pa.array([self.indices[self.choice]]))
+        column = background.column(self.feature).take(pa.array([self.indices[self._chosen()]]))
         return base.set_column(base.schema.get_field_index(self.feature), self.feature, column)
 
     def choice_value(self, background: pa.Table) -> object:
-        return self.values[self.choice]
+        return self.values[self._chosen()]
 
     def choice_size(self) -> float:
         return 1.0
 
 
-def _numeric_plan(feature: str, column: pa.ChunkedArray, value: object, grid: int):
-    data = column.cast(pa.float64()).drop_null().to_numpy(zero_copy_only=False)
+def _numeric_plan(
+    feature: str, column: pa.ChunkedArray, value: object, grid: int
+) -> _NumericPlan | None:
+    data: np.ndarray = column.cast(pa.float64()).drop_null().to_numpy(zero_copy_only=False)
     data = data[np.isfinite(data)]
     if data.size < 2 or float(data.std()) == 0.0:
         return None  # no spread seen in the background: no scale to measure a change by
     # An infinite value is missing, as NaN is (the NULL policy): no distance is measured from it.
-    known = value is not None and math.isfinite(float(value))
-    origin = float(value) if known else float(data.mean())
+    number = float(value) if isinstance(value, SupportsFloat) else math.nan  # None: missing
+    known = math.isfinite(number)
+    origin = number if known else float(data.mean())
     candidates = np.linspace(float(data.min()), float(data.max()), max(grid, 2))
     return _NumericPlan(feature, column.type, origin, known, float(data.std()), candidates)
 
 
-def _categorical_plan(feature: str, column: pa.ChunkedArray, value: object):
+def _categorical_plan(
+    feature: str, column: pa.ChunkedArray, value: object
+) -> _CategoricalPlan | None:
     counts = pc.value_counts(column.combine_chunks().drop_null())
     values = counts.field("values").to_pylist()
     frequency = counts.field("counts").to_pylist()
@@ -297,7 +348,7 @@ def _categorical_plan(feature: str, column: pa.ChunkedArray, value: object):
     if not ranked:
         return None
     as_list = column.to_pylist()
-    first = {}
+    first: dict[object, int] = {}
     for index, item in enumerate(as_list):
         first.setdefault(item, index)
     return _CategoricalPlan(feature, column.type, [first[v] for v in ranked], ranked)
@@ -365,7 +416,9 @@ def _one_value(value: object, kind: pa.DataType) -> pa.Array:
 
 
 def _is_numeric(kind: pa.DataType) -> bool:
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
 
 
 def _jsonable(data: dict[str, object]) -> dict[str, object]:

@@ -38,7 +38,7 @@ from console.scoring.base import BaseScorer, as_scores
 
 def json_rows(table: pa.Table) -> list[dict[str, object]]:
     """The table's rows as JSON-ready dicts (NaN/inf -> None, dates -> ISO text)."""
-    rows = table.to_pylist()
+    rows: list[dict[str, object]] = table.to_pylist()
     for row in rows:
         for key, value in row.items():
             if isinstance(value, float) and not math.isfinite(value):

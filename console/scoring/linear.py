@@ -22,7 +22,8 @@ from console.scoring.base import BaseScorer
 
 def sigmoid(margin: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-margin)) without overflow for large |margin|."""
-    return np.exp(-np.logaddexp(0.0, -margin))
+    probability: np.ndarray = np.exp(-np.logaddexp(0.0, -margin))
+    return probability
 
 
 class LinearScorer(BaseScorer):
@@ -75,8 +76,9 @@ class LinearScorer(BaseScorer):
         keys = list(weights)
         index = pc.index_in(text, value_set=pa.array(keys, pa.string()))
         lookup = np.append(np.array([weights[k] for k in keys], dtype=np.float64), 0.0)
-        positions = index.fill_null(len(keys)).to_numpy(zero_copy_only=False)
-        return lookup[positions]
+        positions: np.ndarray = index.fill_null(len(keys)).to_numpy(zero_copy_only=False)
+        looked_up: np.ndarray = lookup[positions]
+        return looked_up
 
 
 class LogisticScorer(LinearScorer):

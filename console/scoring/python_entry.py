@@ -40,7 +40,7 @@ def load_entry_point(entry_point: str, base_dir: Path | None) -> Callable[[pa.Ta
     finally:
         if added:
             sys.path.remove(str(base_dir))
-    func = module
+    func: object = module
     for part in attr.split("."):
         func = getattr(func, part, None)
         if func is None:

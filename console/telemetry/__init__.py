@@ -1,1 +1,1 @@
-"""telemetry layer (see docs/ and ../shared/DESIGN.md)."""
+"""telemetry layer: three read-only views, schema, evidence (docs/architecture.md)."""

@@ -1,8 +1,9 @@
 """Does the playbook read columns that the telemetry has?
 
-Every SQL expression of the playbook (node expr, derived-feature reference, freshness age_expr)
-is bound against the decisions table with `SELECT <expr> FROM decisions LIMIT 0`: DuckDB's
-binder checks names and types without reading a row. A failure names the node, the expression
+Every SQL expression of the playbook (node expr, derived-feature reference, an intervention's
+SQL parameter such as freshness age_expr) is bound against the decisions table with
+`SELECT <expr> FROM decisions LIMIT 0`: DuckDB's binder checks names and types without reading
+a row. A failure names the node, the expression
 and the missing column, with the closest real column as a suggestion.
 
 Binding proves nothing about run time: a cast that fails on some values, or an expression that
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.errors import ConsoleError
+from console.playbook.intervention_types import INTERVENTION_TYPES
 from console.playbook.model import Playbook
 from console.telemetry.schema import check_schema, check_unique_ids
 from console.telemetry.store import QueryFailed, QueryTimedOut, TelemetryStore, open_store
@@ -38,7 +40,7 @@ SAMPLE_ROWS = 1000
 class PlaybookExpression:
     """One SQL expression of the playbook and where it is set."""
 
-    node: str  # the node it reads (a freshness age_expr: the edge's source)
+    node: str  # the node it reads (an intervention's SQL parameter: the edge's source)
     key: str  # the playbook key, e.g. "nodes.f_amount.expr"
     what: str  # how problems name it, e.g. "node 'f_amount' expr"
     expr: str
@@ -80,15 +82,19 @@ def playbook_expressions(playbook: Playbook) -> list[PlaybookExpression]:
                 )
             )  # fmt: skip
     for edge in playbook.edges:
-        if edge.intervention and edge.intervention.type == "freshness":
-            age = edge.intervention.params.get("age_expr", "")
-            if age:
+        if edge.intervention is None:
+            continue
+        kind = edge.intervention.type
+        # Parameters of kind "sql" are per-row numbers read next to the edge's source.
+        for param in INTERVENTION_TYPES[kind].params:
+            expr = edge.intervention.params.get(param.name, "") if param.kind == "sql" else ""
+            if expr:
                 found.append(
                     PlaybookExpression(
                         edge.source,
-                        f"edges.{edge.source}->{edge.target}.intervention.age_expr",
-                        f"edge {edge.source} -> {edge.target} freshness age_expr",
-                        str(age), aggregate=False, numeric=True,
+                        f"edges.{edge.source}->{edge.target}.intervention.{param.name}",
+                        f"edge {edge.source} -> {edge.target} {kind} {param.name}",
+                        str(expr), aggregate=False, numeric=True,
                     )
                 )  # fmt: skip
     return found

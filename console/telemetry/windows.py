@@ -82,7 +82,7 @@ def latest_timestamp(store: TelemetryStore, metric_series: str | None = None) ->
     else:
         table = store.query("SELECT max(ts) AS latest FROM decisions")
         where = store.label("decisions")
-    latest = table.column("latest")[0].as_py()
+    latest: datetime | None = table.column("latest")[0].as_py()
     if latest is None:
         raise ConsoleError(f"no rows with a timestamp in {where}")
     return latest.astimezone(UTC)

@@ -28,6 +28,8 @@ from textual.notifications import SeverityLevel
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar
 
 from console.audit import Entry, load_key
+from console.audit.export import FORMATS as EXPORT_FORMATS
+from console.audit.vocabulary import Action, Step, View, edge_of
 from console.engine.results import ReportResult
 from console.engine.revive import last_results, revive
 from console.errors import ConsoleError
@@ -40,7 +42,7 @@ from console.ui.filters import NoControlCodes
 from console.ui.format import plain
 from console.ui.messages import EngineDone, EngineFailed, TrailRead
 from console.ui.modals import ErrorModal, PromptModal
-from console.ui.state import STEPS, TITLES, Progress, edge_of, edge_text
+from console.ui.state import STEPS, TITLES, Progress, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane
 from console.ui.steps.intervene import IntervenePane
@@ -52,7 +54,6 @@ from console.ui.widgets.header import IncidentHeader
 from console.ui.widgets.rail import StepRail
 from console.ui.widgets.trail_tail import TrailTail
 
-EXPORT_FORMATS = ("jsonl", "parquet", "csv", "md")
 # Actions that belong to one step: enabled only while that step is shown.
 STEP_ACTIONS = {
     "decide": "triage",
@@ -120,14 +121,14 @@ class IncidentApp(App[None]):
         opening: list[Entry] = []
         self.tail.read_new(opening.extend)
         self.opening = opening
-        self.report_text = self._read_report(opening)
         self.progress = Progress.from_entries(opening)
+        self.report_text = self._read_report()
         self.step = self.progress.next_step()
         self.edge: tuple[str, str] | None = self._last_tested_edge(opening)
         self.running: str | None = None
         self.cancelling = False
         self.results: dict[str, Any] = {}
-        self.graded = any(e.action == "grade" for e in opening)
+        self.graded = self.progress.facts.grade is not None
         self.grade: Any = None  # the game day's Grade once graded in this session
         if keymap:
             self.set_keymap(keymap)
@@ -192,7 +193,7 @@ class IncidentApp(App[None]):
         self._refresh_rail()
         self.query_one(IntervenePane).show_plan(self.edge, self._mark(self.edge))
         self.call_after_refresh(self._pane().focus_main)
-        if "triage" not in self.progress.worked:
+        if Step.TRIAGE not in self.progress.worked:
             self.start("triage", self.inv.triage)
         else:
             self._restore()
@@ -216,10 +217,10 @@ class IncidentApp(App[None]):
             self._done_validate(found["validate"], found["validate"].edge)
         if self.report_text is not None:
             self._restore_report(self.report_text)
-        grades = [e for e in entries if e.step == "gameday" and e.action == "grade"]
-        if grades:
+        graded = self.progress.facts.grade
+        if graded is not None:
             try:
-                self.grade = revive(Grade, grades[-1].result)
+                self.grade = revive(Grade, graded.result)
                 self._pane("report").show("grade", self.grade)
             except (TypeError, ValueError, KeyError):
                 self.grade = None  # an older grade format: g grades again
@@ -228,15 +229,10 @@ class IncidentApp(App[None]):
         self.edge = self._last_tested_edge(entries)
         self.goto(self.step)
 
-    @staticmethod
-    def _written_report(entries: list[Entry]) -> Entry | None:
-        written = [e for e in entries if e.step == "report" and e.action == "write"]
-        return written[-1] if written else None
-
-    def _read_report(self, entries: list[Entry]) -> str | None:
+    def _read_report(self) -> str | None:
         """The text of the last report the trail says was written; None when there is none
         or the file is gone (r writes it again)."""
-        entry = self._written_report(entries)
+        entry = self.progress.facts.report
         if entry is None:
             return None
         try:
@@ -245,11 +241,11 @@ class IncidentApp(App[None]):
             return None
 
     @staticmethod
-    def _report_path(entry: Entry) -> str:
+    def _report_path(entry: View) -> str:
         return str(entry.result.get("path") or entry.params.get("path") or "report.md")
 
     def _restore_report(self, markdown: str) -> None:
-        entry = self._written_report(self.opening)
+        entry = self.progress.facts.report
         if entry is None:
             return
         path = self._report_path(entry)
@@ -264,11 +260,11 @@ class IncidentApp(App[None]):
 
     def _header_from_trail(self, header: IncidentHeader) -> None:
         """On resume, the severity and change of the last triage in the trail."""
-        for entry in self.opening:
-            if entry.step == "triage" and entry.action == "triage":
-                header.tier = str(entry.result.get("tier", ""))
-                change = entry.result.get("relative_change")
-                header.change = change if isinstance(change, int | float) else None
+        entry = self.progress.facts.results.get(Step.TRIAGE)
+        if entry is not None:
+            header.tier = str(entry.result.get("tier", ""))
+            change = entry.result.get("relative_change")
+            header.change = change if isinstance(change, int | float) else None
 
     def _tick(self) -> None:
         # The interval can fire while the app is shutting down and its widgets are gone.
@@ -289,7 +285,7 @@ class IncidentApp(App[None]):
             return
         self.tail.add(entries)
         for entry in entries:
-            self.progress.add(entry.step, entry.action, entry.params, entry.result)
+            self.progress.add_entry(entry)
         self._refresh_rail()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tail")
@@ -308,7 +304,7 @@ class IncidentApp(App[None]):
             return self.progress.root_edge
         edge = None
         for entry in entries:
-            if entry.step == "intervene":
+            if entry.step == Step.INTERVENE:
                 edge = edge_of(entry.params.get("edge")) or edge
         return edge
 
@@ -709,8 +705,8 @@ class IncidentApp(App[None]):
             files.insert(0, report.path)
         check = verify(self.incident_dir, key=key)
         self.inv.trail.append(
-            "report",
-            "export",
+            Step.REPORT,
+            Action.EXPORT,
             params={"formats": list(EXPORT_FORMATS)},
             result={"files": files, "head": check.head, "verified": check.ok},
         )

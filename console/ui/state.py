@@ -2,7 +2,9 @@
 
 The rail and the resume logic both ask the same question - which steps are done, skipped, or
 found the broken edge - and the trail is the one record that survives a restart, so the answer
-is computed from trail entries alone (plain data, no textual), then shown by the rail.
+is computed from trail entries alone (plain data, no textual), then shown by the rail. The
+entries are read by the one reader, console.audit.vocabulary.Facts; Progress decides from its
+facts which steps are done, skipped or next.
 """
 
 from __future__ import annotations
@@ -11,74 +13,56 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-STEPS: tuple[str, ...] = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
-TITLES: dict[str, str] = {
-    "triage": "Triage",
-    "locate": "Locate",
-    "intervene": "Intervene",
-    "counterfactual": "Counterfactual",
-    "validate": "Validate",
-    "report": "Report",
-}
+from console.audit.vocabulary import STEPS, Facts, Step
+
+TITLES: dict[str, str] = {step: step.capitalize() for step in STEPS}
 StepState = Literal["pending", "current", "done", "skipped", "broken", "failed"]
-# Entries that say nothing about progress through the steps (a failed explain is a drill-in
-# that did not work, not a failure of the counterfactual step).
-_NEUTRAL_ACTIONS = frozenset(
-    {"note", "correct", "open", "resume", "recovered", "grade", "explain_failed"}
-)
-# The entry that holds each step's result (docs/engine.md); intervention entries are named
-# after the intervention type, so any intervene entry but these is a result.
-_RESULT_ACTIONS = {
-    "triage": "triage",
-    "locate": "rank_candidates",
-    "counterfactual": "blast_radius",
-    "validate": "postfix",
-    "report": "write",
-}
-_NOT_INTERVENTIONS = frozenset({"mark_edge", "failed"})
 
 
 @dataclass
 class Progress:
-    """What the trail says so far: steps with work recorded, the triage call, marked edges."""
+    """What the trail says so far (console.audit.vocabulary.Facts, the one reader): steps with
+    work recorded, the triage call, marked edges, the steps whose latest attempt failed."""
 
-    worked: set[str] = field(default_factory=set)
-    triage_decision: str | None = None
-    marks: dict[tuple[str, str], str] = field(default_factory=dict)  # edge -> last status
-    proposal_decided: bool = False
-    report_written: bool = False
-    # step -> the error of its latest attempt, while no later attempt succeeded
-    # (the ("<step>", "failed") entries, as Investigation.failures holds them).
-    failures: dict[str, str] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     def add(self, step: str, action: str, params: dict[str, Any], result: Any = None) -> None:
-        if action in _NEUTRAL_ACTIONS or step not in STEPS:
-            return
-        if action == "failed":
-            error = result.get("error") if isinstance(result, dict) else None
-            self.failures[step] = str(error or "no error message recorded")
-            return
-        if _RESULT_ACTIONS.get(step, action) == action and action not in _NOT_INTERVENTIONS:
-            self.failures.pop(step, None)
-        self.worked.add(step)
-        if step == "triage" and action in ("decide", "decide_triage"):
-            self.triage_decision = str(params.get("verdict") or params.get("decision") or "")
-        elif action == "mark_edge":
-            edge = edge_of(params.get("edge"))
-            if edge:
-                self.marks.pop(edge, None)  # re-insert: the latest mark is the last one
-                self.marks[edge] = str(params.get("mark") or params.get("status") or "")
-        elif action in ("accept_proposal", "reject_proposal", "decide_proposal"):
-            self.proposal_decided = True
-        elif step == "report":
-            self.report_written = True
+        self.add_entry({"step": step, "action": action, "params": params, "result": result})
+
+    def add_entry(self, entry: Any) -> None:
+        self.facts.add(entry)
 
     @classmethod
     def from_entries(cls, entries: Iterable[Any]) -> Progress:
-        progress = cls()
-        for entry in entries:
-            progress.add(entry.step, entry.action, entry.params, entry.result)
-        return progress
+        return cls(Facts.read(entries))
+
+    @property
+    def worked(self) -> set[str]:
+        return self.facts.worked
+
+    @property
+    def triage_decision(self) -> str | None:
+        return self.facts.triage.verdict if self.facts.triage else None
+
+    @property
+    def marks(self) -> dict[tuple[str, str], str]:
+        """edge -> its latest mark, the latest mark last."""
+        return {edge: m.mark for edge, m in self.facts.marks.items()}
+
+    @property
+    def proposal_decided(self) -> bool:
+        return self.facts.proposal_decided
+
+    @property
+    def report_written(self) -> bool:
+        return Step.REPORT in self.facts.worked
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """step -> the error of its latest attempt, while no later attempt succeeded."""
+        return {
+            step: f.error or "no error message recorded" for step, f in self.facts.failures.items()
+        }
 
     @property
     def broken_edge(self) -> tuple[str, str] | None:
@@ -89,21 +73,20 @@ class Progress:
     @property
     def root_edge(self) -> tuple[str, str] | None:
         """The last edge marked broken or external: what Counterfactual and Validate use."""
-        found = [edge for edge, status in self.marks.items() if status in ("broken", "external")]
-        return found[-1] if found else None
+        return self.facts.root_edge()
 
     @property
     def false_alarm(self) -> bool:
         return self.triage_decision == "false_alarm"
 
     def done(self, step: str) -> bool:
-        if step == "triage":
+        if step == Step.TRIAGE:
             return self.triage_decision is not None
-        if step == "intervene":
+        if step == Step.INTERVENE:
             return self.root_edge is not None
-        if step == "validate":
-            return self.proposal_decided or ("validate" in self.worked)
-        if step == "report":
+        if step == Step.VALIDATE:
+            return self.proposal_decided or (Step.VALIDATE in self.worked)
+        if step == Step.REPORT:
             return self.report_written
         return step in self.worked
 
@@ -118,11 +101,11 @@ class Progress:
                 state: StepState = "current"
             elif step in self.failures:
                 state = "failed"
-            elif step == "intervene" and self.broken_edge is not None:
+            elif step == Step.INTERVENE and self.broken_edge is not None:
                 state = "broken"
             elif done:
                 state = "done"
-            elif later_done or (self.false_alarm and step not in ("triage", "report")):
+            elif later_done or (self.false_alarm and step not in (Step.TRIAGE, Step.REPORT)):
                 state = "skipped"
             else:
                 state = "pending"
@@ -133,21 +116,11 @@ class Progress:
     def next_step(self) -> str:
         """The step to show when an incident is opened or resumed."""
         if self.false_alarm:
-            return "report"
+            return Step.REPORT
         for step in STEPS:
             if not self.done(step):
                 return step
-        return "report"
-
-
-def edge_of(value: Any) -> tuple[str, str] | None:
-    """An edge from its trail form: ["a", "b"] or "a -> b"."""
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return (str(value[0]), str(value[1]))
-    if isinstance(value, str) and "->" in value:
-        source, target = (part.strip() for part in value.split("->", 1))
-        return (source, target)
-    return None
+        return Step.REPORT
 
 
 def edge_text(edge: tuple[str, str]) -> str:

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from console.engine.interventions import kind_of
 from console.engine.results import Histogram, InterventionResult
 from console.playbook.model import Playbook
 from console.text import one_line
@@ -81,8 +82,8 @@ class IntervenePane(StepPane):
         # A distribution that moved says the node shifted, not yet why: the engineer calls it
         # broken (the mechanism failed) or external (the world moved).
         label = result.verdict.upper()
-        if result.type == "distribution_shift" and result.verdict == "broken":
-            label = "SHIFTED"
+        if result.verdict == "broken":
+            label = kind_of(result.type).broken_label
         head.append(f" {label} ", style=VERDICT_STYLES.get(result.verdict, "bold"))
         head.append(f"  {result.type} on {result.node}", style="bold")
         rows = ", ".join(f"{w} {n:,}" for w, n in result.rows.items())

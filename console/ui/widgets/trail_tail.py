@@ -11,18 +11,18 @@ from rich.text import Text
 from textual.widget import Widget
 
 from console.audit import Entry, Tail
-from console.audit.export import summary
+from console.audit.vocabulary import Step, summary
 from console.text import one_line
 
 STEP_STYLES = {
-    "triage": "cyan",
-    "locate": "blue",
-    "intervene": "magenta",
-    "counterfactual": "yellow",
-    "validate": "green",
-    "report": "bold",
-    "note": "italic",
-    "gameday": "bold magenta",
+    Step.TRIAGE: "cyan",
+    Step.LOCATE: "blue",
+    Step.INTERVENE: "magenta",
+    Step.COUNTERFACTUAL: "yellow",
+    Step.VALIDATE: "green",
+    Step.REPORT: "bold",
+    Step.NOTE: "italic",
+    Step.GAMEDAY: "bold magenta",
 }
 
 
@@ -65,22 +65,7 @@ class TrailTail(Widget):
             line = Text(f"#{entry.seq:<3} {self._time_text(entry)} ", style="dim")
             # Steps, actions and notes are data: `trail note --step` writes any text.
             line.append(one_line(f"{entry.step}/{entry.action}"), style=STEP_STYLES.get(entry.step))
-            line.append(f" {one_line(describe(entry))}")
+            line.append(f" {one_line(summary(entry, short=True))}")
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
         return Text("\n").join(lines)
-
-
-def describe(entry: Entry) -> str:
-    """The one-line summary of an entry, with the engineer's own calls spelled out (the
-    generic summary of a mark_edge entry would show its result, not the mark)."""
-    p = entry.params
-    if entry.action == "mark_edge" and isinstance(p.get("edge"), list):
-        return f"{' -> '.join(map(str, p['edge']))} marked {p.get('mark', '?')}"
-    if entry.step == "triage" and entry.action == "decide":
-        return f"anomaly {str(p.get('verdict', '?')).replace('_', ' ')}"
-    if entry.action == "grade":
-        r = entry.result
-        found = "root cause found" if r.get("found") else "root cause not found"
-        return f"{found}, false leads {len(r.get('false_leads') or [])}"
-    return summary(entry)

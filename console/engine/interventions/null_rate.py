@@ -1,0 +1,86 @@
+"""null_rate (measures the source): console.engine.stats null_rate_change with max_increase;
+broken when flagged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.engine.context import SIDE_CASE, SIDE_WHERE, Context
+from console.engine.corrections import Correction, draw_from_baseline, fed_features
+from console.engine.expressions import finite_or_null
+from console.engine.interventions.base import (
+    VERDICTS,
+    InterventionKind,
+    Outcome,
+    sample_sql,
+    stats_dict,
+    windows,
+)
+from console.engine.results import Histogram, InterventionResult, Window
+from console.engine.stats import null_rate_change
+from console.playbook.model import Edge
+
+
+class NullRate(InterventionKind):
+    name = "null_rate"
+    locate_rank = 1
+
+    def run(self, ctx: Context, edge: Edge, target: Window, params: dict[str, Any]) -> Outcome:
+        node = ctx.node(edge.source)
+        sample = sample_sql(node.expr)
+        name = target.name
+        change = null_rate_change(
+            ctx.run,
+            sample,
+            params,
+            kind=node.type,
+            max_increase=float(self.param(edge, "max_increase")),
+        )
+        verdict = VERDICTS.get(change.verdict, "inconclusive")
+        rate_b, rate_t = change.rate_baseline or 0.0, change.rate_incident or 0.0
+        histogram = Histogram(
+            edges=["missing", "present"],
+            series={"baseline": [rate_b, 1 - rate_b], name: [rate_t, 1 - rate_t]},
+        )
+        missing = (
+            "v IS NULL"
+            if node.type == "categorical"
+            else "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
+        )
+        evidence_sql = (
+            f"SELECT w, time_bucket($bucket, ts) AS bucket, count(*) AS n, "
+            f"count(*) FILTER (WHERE {missing}) AS missing FROM ("
+            f"SELECT {SIDE_CASE} AS w, ts, ({node.expr}) AS v FROM decisions WHERE {SIDE_WHERE}) "
+            "AS s GROUP BY ALL ORDER BY bucket"
+        )
+        result = InterventionResult(
+            edge=(edge.source, edge.target),
+            node=node.id,
+            type=self.name,
+            verdict=verdict,
+            statistics=stats_dict(change, name),
+            reasons=[f"{node.id}: " + "; ".join(change.reasons)],
+            sql=[*change.sql, evidence_sql],
+            rows={"baseline": change.n_baseline, name: change.n_incident},
+            windows=windows(ctx, target),
+            evidence=[],
+            histogram=histogram,
+        )
+        return Outcome(result, evidence_sql, {**params, "bucket": ctx.playbook.triage.bucket})
+
+    def correction(self, ctx: Context, edge: Edge, features: list[str]) -> Correction:
+        """Rows where the source is missing get a baseline draw of every feature it feeds."""
+        fed = fed_features(ctx, edge.source, features)
+        src = ctx.node(edge.source)
+        affected = (
+            f"({src.expr}) IS NULL"
+            if src.type == "categorical"
+            else f"({finite_or_null(src.expr)}) IS NULL"
+        )
+        return draw_from_baseline(ctx, fed, affected, f"rows where {edge.source} is missing")
+
+    def action_item(self, a: str, b: str) -> str:
+        return f"Alert on the missing-value rate of {a}"
+
+
+KIND = NullRate()
