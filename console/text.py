@@ -107,9 +107,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV field no spreadsheet evaluates: text starting with = + - @ or a control gets a
-    leading apostrophe (OWASP's advice). Numbers and None pass through as they are."""
-    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+    """A CSV field no spreadsheet evaluates and no terminal obeys: control characters but
+    newline and tab made visible (a CSV is also read with cat), and text starting with
+    = + - @ or a control gets a leading apostrophe (OWASP's advice). Numbers and None pass
+    through as they are."""
+    if not isinstance(value, str):
+        return value
+    value = terminal(value)
+    if not value.startswith(_FORMULA_START):
         return value
     try:
         float(value)  # "-0.5" is a number, not a formula

@@ -87,3 +87,4 @@ def test_csv_formulas_are_quoted_numbers_are_not():
     assert csv_cell("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0"
     assert csv_cell(3.5) == 3.5 and csv_cell(None) is None
     assert csv_cell("plain") == "plain"
+    assert csv_cell("x\x1b]0;t\x07y") == "x\\x1b]0;t\\x07y"  # cat trail.csv is safe too

@@ -18,6 +18,7 @@ def register(sub) -> None:
     add_list(group)
     add_generate(group)
     add_gameday_start(group)  # console/commands/open.py: opens the scenario in the console
+    add_grade(group)
 
 
 def add_list(group) -> None:
@@ -45,6 +46,27 @@ def add_generate(group) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: bundled seed)")
 
 
+def add_grade(group) -> None:
+    p = add_command(
+        group,
+        "grade",
+        "Finish a game day: grade the incident's trail against the scenario's answer key, "
+        "append the grade to the written report and record it in the trail (as the console's "
+        "g does).",
+        "incident-console gameday grade incidents/2026-11-22-recs-metadata-format",
+        _grade,
+    )
+    p.add_argument("dir", type=Path, help="the incident folder (holding trail.jsonl)")
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help="the scenario folder with answer.toml (default: the telemetry folder the "
+        "incident was opened on)",
+    )
+    p.add_argument("--actor", default=None, help="who records the grade (default user@host)")
+
+
 def _list(args: argparse.Namespace) -> int:
     from console.gameday.scenarios import list_scenarios
 
@@ -61,4 +83,18 @@ def _generate(args: argparse.Namespace) -> int:
 
     out = generate_scenario(args.scenario, args.out, rows=args.rows, seed=args.seed)
     print(f"wrote scenario {args.scenario} to {out}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from console.errors import ConsoleError
+    from console.gameday.grading import grade_incident
+    from console.text import one_line
+
+    if not (args.dir / "trail.jsonl").is_file():
+        raise ConsoleError(f"no trail in {args.dir}: expected {args.dir / 'trail.jsonl'}")
+    grade, report = grade_incident(args.dir, args.scenario, actor=args.actor)
+    print(one_line(grade.headline()))
+    if report is not None:
+        print(f"grade appended to {report}")
     return 0

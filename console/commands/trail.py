@@ -45,13 +45,21 @@ def register(sub) -> None:
     p = add_command(
         group,
         "export",
-        "Export the trail as JSON Lines, Parquet, CSV or a Markdown timeline.",
-        "incident-console trail export inc/ --format md --tz Europe/Paris --out timeline.md",
+        "Export the trail as JSON Lines, Parquet, CSV or a Markdown timeline; with --all, "
+        "every format into the incident's exports/ folder, recorded in the trail (as the "
+        "console's e does).",
+        "incident-console trail export inc/ --format md --tz Europe/Paris --out timeline.md\n"
+        "  incident-console trail export inc/ --all",
         _export,
     )
     p.add_argument("dir", type=Path, help="the incident folder")
-    p.add_argument("--format", required=True, choices=tuple(FORMATS))
-    p.add_argument("--out", required=True, type=Path, help="the file to write")
+    p.add_argument("--format", default=None, choices=tuple(FORMATS))
+    p.add_argument("--out", default=None, type=Path, help="the file to write")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every format into DIR/exports/trail.<format> (instead of --format and --out)",
+    )
     p.add_argument("--tz", default=None, help="show times in this zone (default UTC)")
     p.add_argument(
         "--playbook",
@@ -125,6 +133,14 @@ def _export(args) -> int:
 
     _require_trail(args.dir)
     sensitive = _sensitive_keys(args.playbook) if args.playbook else ()
+    if args.all:
+        if args.format is not None or args.out is not None or args.tz is not None:
+            raise ConsoleError(
+                "trail export --all writes every format in UTC: drop --format, --out and --tz"
+            )
+        return _export_all(args, sensitive)
+    if args.format is None or args.out is None:
+        raise ConsoleError("trail export: give --format and --out, or --all")
     done = export(args.dir, args.format, args.out, tz=args.tz, sensitive=sensitive, key=load_key())
     beside = f" (header in {done.meta})" if done.meta else ""
     print(f"wrote {done.path}{beside}: {done.count} entries, head {done.head.hash}")
@@ -133,6 +149,27 @@ def _export(args) -> int:
         print(f"sensitive columns shown as salted hashes: {shown}")
     if not done.report.ok:
         print(f"incident-console: warning: {done.report.problem}", file=sys.stderr)
+    return 0
+
+
+def _export_all(args, sensitive) -> int:
+    from console.audit import Trail, load_key, read_entries
+    from console.audit.vocabulary import Facts
+    from console.engine.usecases import export_all, written_report
+    from console.text import one_line
+
+    written = written_report(Facts.read(read_entries(args.dir)), args.dir)
+    with Trail.open(args.dir) as trail:
+        done = export_all(trail, sensitive, written, load_key())
+    for name in done.files:
+        print(f"wrote {one_line(str(args.dir / name))}")
+    if done.verified:
+        print(f"the trail verifies at head {done.head}")
+        return 0
+    print(
+        f"incident-console: warning: the trail fails verification at head {done.head}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -19,19 +19,38 @@ The returned summary is what `investigate --auto --json FILE` writes (docs/engin
 
 from __future__ import annotations
 
-from typing import Any
-
-import networkx as nx
+from typing import Any, Literal
 
 from console.audit.vocabulary import Step
 from console.engine.interventions import kind_of
 from console.engine.investigation import Investigation
 from console.engine.locate import root_node
-from console.engine.results import InterventionResult
+from console.engine.results import InterventionResult, LocateResult, TriageResult
 from console.engine.screening import screen
 from console.engine.triage import SMALL_EFFECT
 from console.errors import ConsoleError
+from console.playbook.graph import causal_graph, causal_parents, causes
 from console.telemetry.windows import format_utc
+
+CandidateCall = Literal["pass", "possible_external", "root"]
+
+
+def decide_candidate(verdict: str, may_be_external: bool, changed_upstream: bool) -> CandidateCall:
+    """What one intervention's verdict makes of its candidate: a broken edge is the root
+    cause, unless its type may show the world moving (may_be_external) and nothing changed on
+    the node or upstream of it."""
+    if verdict != "broken":
+        return "pass"
+    if may_be_external and not changed_upstream:
+        return "possible_external"
+    return "root"
+
+
+def pick_external(options: list[tuple[float, str, str]]) -> tuple[float, str, str] | None:
+    """Of (effect size, input, its external parent), the input that moved most, if by at
+    least a small effect (SMALL_EFFECT)."""
+    moved = [o for o in options if o[0] >= SMALL_EFFECT]
+    return max(moved) if moved else None
 
 
 def run_auto(inv: Investigation) -> dict[str, Any]:
@@ -49,7 +68,32 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         "errors": [],
     }
     triage = inv.triage()
-    summary["triage"] = {
+    summary["triage"] = _triage_summary(triage)
+    inv.decide_triage(triage.verdict, note="automatic: the triage verdict")
+    if triage.verdict == "false_alarm":
+        summary["counterfactual"]["reason"] = "false alarm: no decision to correct"
+        return _finish(inv, summary)
+    located = inv.locate()
+    summary["locate"] = _locate_summary(located)
+    root = _broken_edge(inv, located, summary) or _external(inv, summary)
+    summary["root_cause"] = root
+    if root is None:
+        inv.note(
+            "no planned intervention found a broken edge and no input moved: root cause not determined"
+        )
+        summary["counterfactual"]["reason"] = "no root cause"
+        return _finish(inv, summary)
+    edge = (root["edge"][0], root["edge"][1])
+    if root["kind"] == "broken_edge":
+        _counterfactual(inv, edge, summary)
+    else:
+        summary["counterfactual"]["reason"] = "external shift: there is no broken value to correct"
+    _validation(inv, edge, summary)
+    return _finish(inv, summary)
+
+
+def _triage_summary(triage: TriageResult) -> dict[str, Any]:
+    return {
         "verdict": triage.verdict,
         "classification": triage.classification,
         "tier": triage.tier,
@@ -58,13 +102,10 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         "relative_change": triage.relative_change,
         "checks": {c.name: c.passed for c in triage.checks},
     }
-    inv.decide_triage(triage.verdict, note="automatic: the triage verdict")
-    if triage.verdict == "false_alarm":
-        summary["counterfactual"]["reason"] = "false alarm: no decision to correct"
-        return _finish(inv, summary)
 
-    located = inv.locate()
-    summary["locate"] = {
+
+def _locate_summary(located: LocateResult) -> dict[str, Any]:
+    return {
         "candidates": [c.node for c in located.candidates],
         "ranking": [
             {
@@ -77,7 +118,12 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
             for c in located.candidates
         ],
     }
-    root: dict[str, Any] | None = None
+
+
+def _broken_edge(
+    inv: Investigation, located: LocateResult, summary: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Each candidate's planned intervention, best first, until one finds a root cause."""
     tested: set[tuple[str, str]] = set()
     for candidate in located.candidates:
         if candidate.intervention is None or candidate.edge in tested:
@@ -89,49 +135,46 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
             summary["errors"].append(str(exc))
             continue
         summary["interventions"].append(_intervention_summary(result))
-        if result.verdict != "broken":
-            continue
-        if kind_of(result.type).may_be_external and not _changed_upstream(inv, result.node):
+        may_be_external = kind_of(result.type).may_be_external
+        # Only asked when it matters: the change events upstream of a broken edge's node.
+        changed = (
+            result.verdict == "broken" and may_be_external and _changed_upstream(inv, result.node)
+        )
+        call = decide_candidate(result.verdict, may_be_external, changed)
+        if call == "possible_external":
             inv.note(
                 f"{result.node} shifted with no change event on it or upstream: a possible external "
                 "shift, not a broken edge; testing the remaining candidates",
                 step=Step.INTERVENE,
             )
+        if call != "root":
             continue
         node = root_node(inv.ctx, inv.ctx.edge(*candidate.edge))
         inv.mark_edge(candidate.edge, "broken", note="automatic: " + "; ".join(result.reasons))
-        root = {"node": node, "edge": list(candidate.edge), "kind": "broken_edge"}
-        break
-    if root is None:
-        root = _external(inv, summary)
-    summary["root_cause"] = root
-    if root is None:
-        inv.note(
-            "no planned intervention found a broken edge and no input moved: root cause not determined"
-        )
-        summary["counterfactual"]["reason"] = "no root cause"
-        return _finish(inv, summary)
+        return {"node": node, "edge": list(candidate.edge), "kind": "broken_edge"}
+    return None
 
-    edge = tuple(root["edge"])
-    if root["kind"] == "broken_edge":
-        try:
-            blast = inv.counterfactual(edge)
-            summary["counterfactual"] = {
-                "flipped": blast.flipped,
-                "total": blast.total,
-                "errored": blast.errored,
-                "correction": blast.correction,
-                "score_delta": blast.score_delta,
-                "segments": [s.to_dict() for s in blast.segments],
-            }
-            if blast.flipped_ids:
-                explanation = inv.explain(blast.flipped_ids[0], edge)
-                summary["explanation"] = explanation.to_dict()
-        except ConsoleError as exc:
-            summary["errors"].append(str(exc))
-            summary["counterfactual"]["error"] = str(exc)
-    else:
-        summary["counterfactual"]["reason"] = "external shift: there is no broken value to correct"
+
+def _counterfactual(inv: Investigation, edge: tuple[str, str], summary: dict[str, Any]) -> None:
+    try:
+        blast = inv.counterfactual(edge)
+        summary["counterfactual"] = {
+            "flipped": blast.flipped,
+            "total": blast.total,
+            "errored": blast.errored,
+            "correction": blast.correction,
+            "score_delta": blast.score_delta,
+            "segments": [s.to_dict() for s in blast.segments],
+        }
+        if blast.flipped_ids:
+            explanation = inv.explain(blast.flipped_ids[0], edge)
+            summary["explanation"] = explanation.to_dict()
+    except ConsoleError as exc:
+        summary["errors"].append(str(exc))
+        summary["counterfactual"]["error"] = str(exc)
+
+
+def _validation(inv: Investigation, edge: tuple[str, str], summary: dict[str, Any]) -> None:
     try:
         validation = inv.validate(edge)
         summary["validation"] = {
@@ -147,15 +190,12 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
         }
     except ConsoleError as exc:
         summary["errors"].append(str(exc))
-    return _finish(inv, summary)
 
 
 def _changed_upstream(inv: Investigation, node: str) -> bool:
     """A change event on node or any of its causes, in or just before the incident window."""
     ctx = inv.ctx
-    causal = nx.DiGraph((e.source, e.target) for e in ctx.playbook.edges if not e.feedback)
-    causal.add_nodes_from(ctx.playbook.nodes)
-    return any(ctx.changes_near(n) for n in {node, *nx.ancestors(causal, node)})
+    return any(ctx.changes_near(n) for n in causes(causal_graph(ctx.playbook), node))
 
 
 def _external(inv: Investigation, summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -163,21 +203,17 @@ def _external(inv: Investigation, summary: dict[str, Any]) -> dict[str, Any] | N
     screening = screen(ctx)
     ancestors = set(inv.locate_result.ancestors if inv.locate_result else [])
     options = []
-    for node in ctx.playbook.nodes.values():
-        if node.id not in ancestors or node.kind == "external" or node.id not in screening:
+    for item in ctx.playbook.nodes.values():
+        if item.id not in ancestors or item.kind == "external" or item.id not in screening:
             continue
-        parents = [
-            e.source for e in ctx.playbook.edges
-            if e.target == node.id and not e.feedback and ctx.node(e.source).kind == "external"
-        ]  # fmt: skip
-        if not parents or _changed_upstream(inv, node.id):
+        parents = [p for p in causal_parents(ctx.graph, item.id) if ctx.node(p).kind == "external"]
+        if not parents or _changed_upstream(inv, item.id):
             continue
-        magnitude = screening[node.id].magnitude
-        if magnitude >= SMALL_EFFECT:
-            options.append((magnitude, node.id, parents[0]))
-    if not options:
+        options.append((screening[item.id].magnitude, item.id, parents[0]))
+    picked = pick_external(options)
+    if picked is None:
         return None
-    magnitude, node, parent = max(options)
+    magnitude, node, parent = picked
     result = inv.intervene((parent, node))
     summary["interventions"].append(_intervention_summary(result))
     inv.mark_edge(

@@ -169,7 +169,8 @@ class Context:
                     for r in rows
                     if r["ts"] is not None
                 ]
-        return self.cache["changes"]
+        changes: list[ChangeEvent] = self.cache["changes"]
+        return changes
 
     def changes_near(self, node: str) -> list[ChangeEvent]:
         """Change events on node in or just before the incident window."""

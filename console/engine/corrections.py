@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from console.engine.context import Context
 from console.engine.expressions import as_text, finite_or_null
 from console.engine.screen_sample import baseline_stride
 from console.errors import ConsoleError
+from console.playbook.graph import causal_graph, fed_by
 
 QUANTILES = 200
 
@@ -37,9 +36,7 @@ def rescore() -> Correction:
 
 def fed_features(ctx: Context, source: str, features: list[str]) -> list[str]:
     """The scorer features source is or feeds (non-feedback edges); an error when none."""
-    graph = nx.DiGraph((e.source, e.target) for e in ctx.playbook.edges if not e.feedback)
-    graph.add_nodes_from(ctx.playbook.nodes)
-    fed = [f for f in features if f == source or nx.has_path(graph, source, f)]
+    fed = fed_by(causal_graph(ctx.playbook), source, features)
     if not fed:
         raise ConsoleError(
             f"{source} feeds none of the scorer's inputs ({', '.join(features)}): nothing to correct"

@@ -101,7 +101,9 @@ def _rows_sql(ctx: Context, corr: Correction, features: list[str], *, one: bool 
     return f"WITH {window_rows}\nSELECT * FROM window_rows{only}"
 
 
-def _rows_params(ctx: Context, corr: Correction, prediction_id: str | None = None) -> dict:
+def _rows_params(
+    ctx: Context, corr: Correction, prediction_id: str | None = None
+) -> dict[str, Any]:
     params: dict[str, Any] = {"i_start": ctx.incident.start, "i_end": ctx.incident.end}
     params |= corr.params
     if prediction_id is not None:

@@ -17,20 +17,21 @@ import inspect
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import pyarrow as pa
 
-from console.audit import Trail
+from console.audit import Entry, Evidence, Trail
 from console.audit.vocabulary import CAUSE_MARKS, EDGE_MARKS, Action, Step
 from console.engine import counterfactual as cf
 from console.engine import report as report_step
 from console.engine import validate as validate_step
 from console.engine.context import Context, read_scenario_hints, result_window
+from console.engine.counterfactual import EvidenceTable
 from console.engine.interventions import Outcome, run_intervention
 from console.engine.locate import run_locate
 from console.engine.results import (
@@ -51,6 +52,7 @@ from console.errors import ConsoleError
 from console.files import file_sha256
 from console.playbook import writeback
 from console.playbook.loader import load_playbook
+from console.playbook.model import Playbook
 from console.telemetry.binding import require_fit
 from console.telemetry.evidence import EvidenceRef, snapshot, write_evidence
 from console.telemetry.store import TelemetryStore, open_store
@@ -60,20 +62,25 @@ Edge = tuple[str, str]
 # Test hook (tests/test_engine_accept_crash.py): the process SIGKILLs itself at the named point
 # of decide_proposal, to prove a crash there is noticed by the next open. Unset in real use.
 CRASH_AT_ENV = "INCIDENT_CONSOLE_CRASH_AT"
-Method = TypeVar("Method", bound=Callable[..., Any])
+Params = ParamSpec("Params")
+Returned = TypeVar("Returned")
+Method = Callable[Concatenate["Investigation", Params], Returned]
 
 
-def _step(name: str, failed: str = Action.FAILED) -> Callable[[Method], Method]:
+def _step(
+    name: str, failed: str = Action.FAILED
+) -> Callable[[Method[Params, Returned]], Method[Params, Returned]]:
     """How every step runs, in one place: its queries under the step's time limit ([limits]);
     a ConsoleError recorded as (name, failed) with the call's arguments and the node and key
     at fault, kept in Investigation.failures, then raised; a success clears that failure.
     failed="explain_failed" (a drill-in of the counterfactual) leaves failures alone."""
 
-    def wrap(method: Method) -> Method:
+    def wrap(method: Method[Params, Returned]) -> Method[Params, Returned]:
         signature = inspect.signature(method)
 
+        # self is positional-only, as Concatenate types it (so the wrapper keeps the method's type).
         @functools.wraps(method)
-        def run(self: Investigation, *args: Any, **kwargs: Any) -> Any:
+        def run(self: Investigation, /, *args: Params.args, **kwargs: Params.kwargs) -> Returned:
             seconds, key = self.playbook.limits.for_step(name)
             try:
                 with self.store.time_limit(seconds, name, f"{key} in {self.playbook.path}"):
@@ -86,7 +93,7 @@ def _step(name: str, failed: str = Action.FAILED) -> Callable[[Method], Method]:
                 self.failures.pop(name, None)
             return result
 
-        return run  # type: ignore[return-value]
+        return run
 
     return wrap
 
@@ -208,7 +215,7 @@ class Investigation:
     # -- what the UI reads --------------------------------------------------------------------
 
     @property
-    def playbook(self):
+    def playbook(self) -> Playbook:
         return self.ctx.playbook
 
     @property
@@ -239,12 +246,12 @@ class Investigation:
         action: str,
         params: dict[str, Any] | None = None,
         result: Result | dict[str, Any] | None = None,
-        evidence: list[dict[str, str]] | None = None,
-    ):
+        evidence: Sequence[Evidence | dict[str, str]] | None = None,
+    ) -> Entry:
         """Append the step to the trail (written and fsynced before returning)."""
         body = result.to_dict() if isinstance(result, Result) else (result or {})
         with self._mutex:
-            return self.trail.append(step, action, params or {}, body, evidence or [])
+            return self.trail.append(step, action, params or {}, body, list(evidence or []))
 
     def _record_failure(
         self, step: str, action: str, params: dict[str, Any], exc: ConsoleError
@@ -265,7 +272,11 @@ class Investigation:
             ) from exc
 
     def _call_params(
-        self, signature: inspect.Signature, args: tuple, kwargs: dict[str, Any], root: bool
+        self,
+        signature: inspect.Signature,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        root: bool,
     ) -> dict[str, Any]:
         """A step's arguments as the trail stores them; with root, a defaulted edge is the one
         the step used (the root cause)."""
@@ -339,7 +350,7 @@ class Investigation:
             result.evidence,
         )
         if window is None:
-            self.interventions[tuple(edge)] = result
+            self.interventions[_key(edge)] = result
         return result
 
     def _with_evidence(self, outcome: Outcome, step: str) -> InterventionResult:
@@ -363,15 +374,15 @@ class Investigation:
         if mark not in EDGE_MARKS:
             raise ConsoleError(f"edge mark {mark!r}: choose one of {', '.join(EDGE_MARKS)}")
         self.ctx.edge(*edge)
-        tested = self.interventions.get(tuple(edge))
+        tested = self.interventions.get(_key(edge))
         self.record(
             Step.INTERVENE,
             Action.MARK_EDGE,
             {"edge": list(edge), "mark": mark, "note": note},
             {"intervention_verdict": tested.verdict if tested else None},
         )
-        self.marks.pop(tuple(edge), None)  # re-insert: the latest mark comes last
-        self.marks[tuple(edge)] = (mark, note)
+        self.marks.pop(_key(edge), None)  # re-insert: the latest mark comes last
+        self.marks[_key(edge)] = (mark, note)
 
     def root_cause(self) -> tuple[Edge, str] | None:
         """The edge most recently marked broken or external, with its mark."""
@@ -412,13 +423,13 @@ class Investigation:
     @_step(Step.VALIDATE)
     def validate(self, edge: Edge | None = None, start: datetime | None = None) -> ValidationResult:
         edge = self._edge_or_root(edge)
-        mark = self.marks.get(tuple(edge), ("broken", ""))[0]
+        mark = self.marks.get(edge, ("broken", ""))[0]
         outcome, window, metrics = validate_step.postfix_check(
             self.ctx, self.ctx.edge(*edge), start
         )
-        intervention = self._with_evidence(outcome, Step.VALIDATE) if outcome else None
+        intervention = self._with_evidence(outcome, Step.VALIDATE)
         proposal, wb = validate_step.propose_update(
-            self.ctx, self.ctx.edge(*edge), mark, self.interventions.get(tuple(edge)), intervention
+            self.ctx, self.ctx.edge(*edge), mark, self.interventions.get(edge), intervention
         )
         result = validate_step.validation_result(
             self.ctx, edge, window, intervention, metrics, proposal
@@ -428,7 +439,7 @@ class Investigation:
             Action.POSTFIX,
             {"edge": list(edge), "start": format_utc(window.start)},
             result,
-            intervention.evidence if intervention else [],
+            intervention.evidence,
         )
         self.validation, self.proposal, self._writeback = result, proposal, wb
         return result
@@ -566,7 +577,7 @@ class Investigation:
 
     def _edge_or_root(self, edge: Edge | None) -> Edge:
         if edge is not None:
-            return tuple(edge)
+            return _key(edge)
         found = self.root_cause()
         if found is None:
             raise ConsoleError(
@@ -574,7 +585,7 @@ class Investigation:
             )
         return found[0]
 
-    def _keep(self, table, step: str, edge: Edge) -> dict[str, str]:
+    def _keep(self, table: EvidenceTable, step: str, edge: Edge) -> dict[str, str]:
         name = _evidence_name(self.trail.count + 1, step, edge, "incident")
         ref: EvidenceRef = write_evidence(
             table.table, self.incident_dir, name, sql=table.sql, params=_json_params(table.params)
@@ -582,7 +593,7 @@ class Investigation:
         return ref.to_dict()
 
 
-def _default_alert(store: TelemetryStore, playbook, metric: str) -> datetime:
+def _default_alert(store: TelemetryStore, playbook: Playbook, metric: str) -> datetime:
     """The end of the newest bucket of the metric's series that is not after the newest
     decision (a clock running ahead must not move the alert into the future)."""
     node = playbook.nodes[metric]
@@ -591,10 +602,16 @@ def _default_alert(store: TelemetryStore, playbook, metric: str) -> datetime:
         "SELECT max(ts) AS latest FROM metrics WHERE metric = $series AND ts <= $limit",
         {"series": node.series, "limit": newest_decision},
     ).to_pylist()
-    latest = rows[0]["latest"]
+    latest: datetime | None = rows[0]["latest"]
     if latest is None:
         return newest_decision
     return latest.astimezone(UTC) + playbook.triage.bucket
+
+
+def _key(edge: Edge) -> Edge:
+    """An edge as the dicts of an Investigation key it: a tuple (a caller may pass a list)."""
+    source, target = edge
+    return source, target
 
 
 def _crash_point(name: str) -> None:

@@ -23,24 +23,95 @@ into the candidate's reasons with its numbers:
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
 from console.engine.context import Context
 from console.engine.interventions import KINDS, kind_for, tested_node
-from console.engine.results import Candidate, LocateResult
+from console.engine.results import Candidate, ChangeEvent, LocateResult
 from console.engine.screening import baseline_stride, mean_change, screen
 from console.engine.stats import Screening
-from console.playbook.graph import ancestors_backward
+from console.engine.stats_math import cohen_h
+from console.playbook.graph import ancestors_backward, causal_graph, fed_by
 from console.playbook.model import Edge
 
-STATUS_POINTS = {"tentative": 0.3, "unverified": 0.15, "verified": 0.0}
+
+@dataclass(frozen=True)
+class Weights:
+    """Every number locate scores candidates by (docs/engine.md's weights table is tested
+    against it). Points are summed; the intervention types' own breakage points (e.g. +3 for
+    a served/reference mismatch) live in their modules."""
+
+    null_points: float = 1.5  # missing values jumped
+    null_effect: float = 0.2  # Cohen's h on the missing rate that counts as a jump
+    new_category_points: float = 1.5  # categories never seen in the baseline
+    new_category_share: float = 0.01  # least incident share of a new top category
+    unscored_points: float = 1.5  # rows without a score rose (model nodes)
+    unscored_effect: float = 0.1  # Cohen's h on the unscored share that counts as a rise
+    impact_max: float = 3.0  # impact points for a node that moved the margin without bound
+    impact_scale: float = 0.1  # logits: an impact of this size earns half of impact_max
+    impact_gate_effect: float = 0.2  # effect size under which a source's term is scaled down
+    unknown_sensitivity: float = 2.0  # python/http scorers: impact = this x effect size
+    unfed_max: float = 0.5  # impact points of a node that feeds no scorer input
+    movement: float = 0.5  # movement points per unit of effect size
+    movement_cap: float = 2.0  # effect size beyond which movement earns nothing more
+    relevant_impact: float = 0.75  # impact points that make a node's change matter
+    change_moved: float = 1.0  # change events on a node that moved
+    change_unmoved: float = 0.25  # change events on a node that moved nothing
+    tentative: float = 0.3  # the testing edge is tentative
+    unverified: float = 0.15  # the testing edge is unverified
+
+
+WEIGHTS = Weights()
 # Which intervention types speak most directly about the node they test: each type's
 # locate_rank (console.engine.interventions); an edge without one comes last.
 UNPLANNED_RANK = max(kind.locate_rank for kind in KINDS) + 1
-RELEVANT_IMPACT = 0.75  # impact points (about 0.03 logits) that make a node's change matter
-IMPACT_SCALE = 0.1  # logits: an impact of this size earns half the impact points
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What screening measured about one candidate, as points and counts."""
+
+    external: bool  # outside our systems: judged by its children
+    signals: float  # breakage points (intervention types, missing values, categories...)
+    impact: float  # impact points on the model
+    magnitude: float  # screening effect size (0 when not screened)
+    changes: int  # change events on it in or just before the incident
+    status: str  # the testing edge's status
+
+
+def status_points(status: str, w: Weights = WEIGHTS) -> float:
+    return {"tentative": w.tentative, "unverified": w.unverified}.get(status, 0.0)
+
+
+def moved(e: Evidence, w: Weights = WEIGHTS) -> bool:
+    """A change event explains the anomaly only if the node moved in a way that can reach
+    the metric: a breakage signal, or a visible effect on the model."""
+    return e.signals > 0 or e.impact >= w.relevant_impact
+
+
+def change_points(e: Evidence, w: Weights = WEIGHTS) -> float:
+    if not e.changes:
+        return 0.0
+    return w.change_moved if moved(e, w) else w.change_unmoved
+
+
+def candidate_points(e: Evidence, w: Weights = WEIGHTS) -> float:
+    """The candidate's score: the sum of its evidence's points (decide)."""
+    points = e.signals
+    if not e.external:
+        points += e.impact
+        points += w.movement * min(e.magnitude, w.movement_cap)
+    points += change_points(e, w)
+    points += status_points(e.status, w)
+    return points
+
+
+def saturating(x: float, w: Weights = WEIGHTS) -> float:
+    """Impact points for a margin change of x logits: impact_max x / (x + impact_scale)."""
+    return w.impact_max * x / (x + w.impact_scale)
 
 
 def root_node(ctx: Context, edge: Edge) -> str:
@@ -81,69 +152,13 @@ def run_locate(ctx: Context) -> LocateResult:
     impacts = _impacts(ctx, screening)
     scored: list[tuple[float, int, Candidate]] = []
     for order, node_id in enumerate(ancestors):
-        node = ctx.node(node_id)
-        if node.kind == "metric":
+        if ctx.node(node_id).kind == "metric":
             continue
         edge = testing_edge(ctx, node_id, on_path)
         if edge is None:
             continue
-        item = screening.get(node_id)
-        reasons: list[str] = []
-        signals = _breakage(ctx, node_id, edge, screening, reasons)
-        points = signals
-        impact = 0.0
-        if node.kind == "external":
-            reasons.append(
-                "outside our systems and unobserved: judged by its children; named only when "
-                "every planned intervention passes"
-            )
-        else:
-            impact = _impact_points(ctx, node_id, item, impacts, reasons)
-            points += impact
-            magnitude = item.magnitude if item else 0.0
-            points += 0.5 * min(magnitude, 2.0)
-        # A change event explains the anomaly only if the node moved in a way that can reach
-        # the metric: a breakage signal, or a visible effect on the model.
-        moved = signals > 0 or impact >= RELEVANT_IMPACT
-        changes = ctx.changes_near(node_id)
-        if changes:
-            if moved:
-                points += 1.0
-                reasons.append(
-                    f"{len(changes)} change event(s) on it in or just before the incident: "
-                    + "; ".join(f"{c.kind} at {c.ts:%Y-%m-%d %H:%M}Z: {c.summary}" for c in changes)
-                )
-            else:
-                points += 0.25
-                reasons.append(
-                    f"{len(changes)} change event(s) on it ({changes[0].kind}: {changes[0].summary}) "
-                    "but it moved nothing the model or the metric feels"
-                )
-        status_points = STATUS_POINTS.get(edge.status, 0.0)
-        if status_points:
-            points += status_points
-            reasons.append(
-                f"edge {edge.source} -> {edge.target} is {edge.status} (+{status_points:g})"
-            )
-        if edge.intervention is None:
-            reasons.append(f"edge {edge.source} -> {edge.target} has no planned intervention")
-        scored.append(
-            (
-                -points,
-                order,
-                Candidate(
-                    rank=0,
-                    node=node_id,
-                    edge=(edge.source, edge.target),
-                    score=round(points, 4),
-                    reasons=reasons,
-                    shift=item.magnitude if item else None,
-                    changes=changes,
-                    edge_status=edge.status,
-                    intervention=edge.intervention.type if edge.intervention else None,
-                ),
-            )
-        )
+        points, candidate = _candidate(ctx, node_id, edge, screening, impacts)
+        scored.append((-points, order, candidate))
     scored.sort(key=lambda t: (t[0], t[1]))
     candidates = [Candidate(**{**c.__dict__, "rank": i + 1}) for i, (_, _, c) in enumerate(scored)]
     figures = {name: _figures(s) for name, s in screening.items()}
@@ -158,6 +173,73 @@ def run_locate(ctx: Context) -> LocateResult:
     )
 
 
+def _candidate(
+    ctx: Context,
+    node_id: str,
+    edge: Edge,
+    screening: dict[str, Screening],
+    impacts: dict[str, float],
+) -> tuple[float, Candidate]:
+    """Measure the candidate's evidence (with the reasons for its breakage and impact
+    points), decide its score, explain its change events and edge."""
+    item = screening.get(node_id)
+    reasons: list[str] = []
+    external = ctx.node(node_id).kind == "external"
+    signals = _breakage(ctx, node_id, edge, screening, reasons)
+    if external:
+        reasons.append(
+            "outside our systems and unobserved: judged by its children; named only when "
+            "every planned intervention passes"
+        )
+    impact = 0.0 if external else _impact_points(ctx, node_id, item, impacts, reasons)
+    changes = ctx.changes_near(node_id)
+    evidence = Evidence(
+        external=external,
+        signals=signals,
+        impact=impact,
+        magnitude=item.magnitude if item else 0.0,
+        changes=len(changes),
+        status=edge.status,
+    )
+    points = candidate_points(evidence)
+    reasons += _change_reasons(evidence, changes) + _edge_reasons(edge)
+    return points, Candidate(
+        rank=0,
+        node=node_id,
+        edge=(edge.source, edge.target),
+        score=round(points, 4),
+        reasons=reasons,
+        shift=item.magnitude if item else None,
+        changes=changes,
+        edge_status=edge.status,
+        intervention=edge.intervention.type if edge.intervention else None,
+    )
+
+
+def _change_reasons(e: Evidence, changes: list[ChangeEvent]) -> list[str]:
+    if not changes:
+        return []
+    if moved(e):
+        return [
+            f"{len(changes)} change event(s) on it in or just before the incident: "
+            + "; ".join(f"{c.kind} at {c.ts:%Y-%m-%d %H:%M}Z: {c.summary}" for c in changes)
+        ]
+    return [
+        f"{len(changes)} change event(s) on it ({changes[0].kind}: {changes[0].summary}) "
+        "but it moved nothing the model or the metric feels"
+    ]
+
+
+def _edge_reasons(edge: Edge) -> list[str]:
+    reasons = []
+    points = status_points(edge.status)
+    if points:
+        reasons.append(f"edge {edge.source} -> {edge.target} is {edge.status} (+{points:g})")
+    if edge.intervention is None:
+        reasons.append(f"edge {edge.source} -> {edge.target} has no planned intervention")
+    return reasons
+
+
 # -- evidence ------------------------------------------------------------------------------
 
 
@@ -170,16 +252,20 @@ def _breakage(
     for kind in KINDS:
         points += kind.breakage(ctx, node_id, edge, screening, reasons)
     item = screening.get(node_id)
-    if item is not None and item.null_effect is not None and item.null_effect >= 0.2:
-        points += 1.5
+    if (
+        item is not None
+        and item.null_effect is not None
+        and item.null_effect >= WEIGHTS.null_effect
+    ):
+        points += WEIGHTS.null_points
         reasons.append(
             f"missing values {item.null_rate_baseline:.1%} -> {item.null_rate_incident:.1%} "
             f"(Cohen's h {item.null_effect:.2f})"
         )
     if item is not None and item.kind == "categorical" and item.new_categories:
         new_share = item.top_share_incident if item.top_category in item.new_categories else None
-        if new_share is None or new_share >= 0.01:
-            points += 1.5
+        if new_share is None or new_share >= WEIGHTS.new_category_share:
+            points += WEIGHTS.new_category_points
             shown = ", ".join(repr(c) for c in item.new_categories[:4])
             share = (
                 f"; {item.top_category!r} alone is {new_share:.1%} of incident rows"
@@ -192,18 +278,11 @@ def _breakage(
         if unscored is not None and unscored.mean_incident is not None:
             base = unscored.mean_baseline or 0.0
             inc = unscored.mean_incident
-            h = _h(base, inc)
-            if inc > base and h >= 0.1:
-                points += 1.5
+            h = abs(cohen_h(base, inc))
+            if inc > base and h >= WEIGHTS.unscored_effect:
+                points += WEIGHTS.unscored_points
                 reasons.append(f"rows without a score {base:.2%} -> {inc:.2%} (Cohen's h {h:.2f})")
     return points
-
-
-def _h(p1: float, p2: float) -> float:
-    return abs(
-        2 * math.asin(math.sqrt(min(max(p2, 0.0), 1.0)))
-        - 2 * math.asin(math.sqrt(min(max(p1, 0.0), 1.0)))
-    )
 
 
 def _impacts(ctx: Context, screening: dict[str, Screening]) -> dict[str, float]:
@@ -227,7 +306,7 @@ def _impact_points(
     node = ctx.node(node_id)
     magnitude = item.magnitude if item else 0.0
     if not impacts:
-        points = min(3.0, 2.0 * magnitude)
+        points = min(WEIGHTS.impact_max, WEIGHTS.unknown_sensitivity * magnitude)
         if item is not None:
             reasons.append(
                 f"moved by effect size {magnitude:.2f} (the scorer's sensitivity is not known)"
@@ -239,22 +318,22 @@ def _impact_points(
             return 0.0
         explained = sum(mean_change(ctx.cache["screening"][f"contrib:{f}"]) or 0.0 for f in impacts)
         unexplained = abs(live - explained)
-        points = 3.0 * unexplained / (unexplained + IMPACT_SCALE)
+        points = saturating(unexplained)
         reasons.append(
             f"live margin moved {live:+.3f} logits, the features explain {explained:+.3f}: "
             f"{unexplained:.3f} unexplained by the inputs"
         )
         return points
-    fed = [f for f in impacts if f == node_id or nx.has_path(_causal(ctx), node_id, f)]
+    fed = fed_by(_causal(ctx), node_id, impacts)
     if not fed:
         if item is not None:
             reasons.append(f"moved by effect size {magnitude:.2f}; feeds no scorer input")
-        return min(0.5, magnitude)
+        return min(WEIGHTS.unfed_max, magnitude)
     best = max(fed, key=lambda f: impacts[f])
     impact = impacts[best]
-    gate = 1.0 if best == node_id else min(1.0, magnitude / 0.2)
+    gate = 1.0 if best == node_id else min(1.0, magnitude / WEIGHTS.impact_gate_effect)
     effective = impact * gate
-    points = 3.0 * effective / (effective + IMPACT_SCALE)
+    points = saturating(effective)
     via = "its" if best == node_id else f"the {best} term's"
     text = f"{via} mean margin contribution moved {impact:.3f} logits"
     if best != node_id:
@@ -275,14 +354,11 @@ def _score_models(ctx: Context) -> set[str]:
 
 def _causal(ctx: Context) -> nx.DiGraph:
     if "causal_graph" not in ctx.cache:
-        graph = nx.DiGraph()
-        graph.add_nodes_from(ctx.playbook.nodes)
-        graph.add_edges_from((e.source, e.target) for e in ctx.playbook.edges if not e.feedback)
-        ctx.cache["causal_graph"] = graph
+        ctx.cache["causal_graph"] = causal_graph(ctx.playbook)
     return ctx.cache["causal_graph"]
 
 
-def _figures(item: Screening) -> dict:
+def _figures(item: Screening) -> dict[str, Any]:
     data = item.to_dict()
     data.pop("sql", None)
     return data

@@ -30,9 +30,12 @@ from console.audit.vocabulary import STEPS, Action, ProposalDecision, Step, summ
 from console.engine.context import read_scenario_hints
 from console.engine.interventions import kind_for
 from console.engine.locate import root_node
-from console.engine.results import ReportResult
+from console.engine.results import ChangeEvent, ReportResult
 from console.files import atomic_write
-from console.playbook.graph import paths_from_sources
+from console.numbers import minutes_or_hours as _hours
+from console.numbers import num as _num
+from console.numbers import signed_pct
+from console.playbook.graph import causal_parents, paths_from_sources
 from console.telemetry.windows import format_utc
 from console.text import md_cell, md_code, md_text
 
@@ -50,6 +53,9 @@ DECISIVE = frozenset(
 )  # fmt: skip
 WANTED = DECISIVE | {Action.POSTFIX}  # postfix: a validation proposes anew
 STEP_NAMES = STEPS
+# What Investigation.root_cause() gives: the edge marked broken or external, and its mark.
+Cause = tuple[tuple[str, str], str]
+Found = Cause | None
 
 
 def write_report(inv: Investigation) -> ReportResult:
@@ -226,7 +232,7 @@ def _failed(inv: Investigation, step: str) -> str | None:
     return None if error is None else f"Failed: the {step} step failed: {md_text(error)}"
 
 
-def _status(inv: Investigation, found) -> str:
+def _status(inv: Investigation, found: Found) -> str:
     v = inv.validation
     failed = [s for s in STEP_NAMES if s in inv.failures]
     tail = f" Failed steps: {', '.join(failed)} (see below)." if failed else ""
@@ -249,13 +255,13 @@ def _status(inv: Investigation, found) -> str:
     )
 
 
-def _summary(inv: Investigation, d: Draft, found) -> str:
+def _summary(inv: Investigation, d: Draft, found: Found) -> str:
     t = inv.triage_result
     if t is None:
         return _failed(inv, Step.TRIAGE) or (
             f"{NOT_DETERMINED}: triage was not run, so whether the anomaly was real is unknown."
         )
-    change = "n/a" if t.relative_change is None else f"{t.relative_change:+.1%}"
+    change = signed_pct(t.relative_change)
     text = (
         f"The {md_code(t.metric)} alert fired at {format_utc(inv.alert_at)}. Recomputed from the "
         f"decision records, {md_code(t.metric)} went from {_num(t.baseline_value)} (baseline) to "
@@ -309,7 +315,7 @@ def _impact(inv: Investigation, d: Draft) -> list[str]:
     t = inv.triage_result
     lines = []
     if t is not None and t.baseline_value is not None and t.incident_value is not None:
-        change = "n/a" if t.relative_change is None else f"{t.relative_change:+.1%}"
+        change = signed_pct(t.relative_change)
         lines.append(
             f"- {md_code(t.metric)}: {_num(t.baseline_value)} -> {_num(t.incident_value)} "
             f"({change}) over the incident window, tier {md_text(t.tier)}."
@@ -350,7 +356,7 @@ def _impact(inv: Investigation, d: Draft) -> list[str]:
     return lines
 
 
-def _root_causes(inv: Investigation, d: Draft, found) -> list[str]:
+def _root_causes(inv: Investigation, d: Draft, found: Found) -> list[str]:
     if found is None:
         t = inv.triage_result
         if t is not None and t.verdict == "false_alarm":
@@ -384,14 +390,14 @@ def _root_causes(inv: Investigation, d: Draft, found) -> list[str]:
     return lines
 
 
-def _change(c) -> str:
+def _change(c: ChangeEvent) -> str:
     return (
         f"{md_text(c.kind)} on {md_code(c.node)} at {format_utc(c.ts)}: {md_text(c.summary)} "
         f"({md_text(c.actor)})"
     )
 
 
-def _trigger(inv: Investigation, found) -> str:
+def _trigger(inv: Investigation, found: Found) -> str:
     if found is None:
         t = inv.triage_result
         if t is not None and t.verdict == "false_alarm":
@@ -419,7 +425,7 @@ def _trigger(inv: Investigation, found) -> str:
     return "; ".join(_change(c) for c in events)
 
 
-def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str):
+def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str) -> list[ChangeEvent]:
     """Change events since the baseline ended on the root cause and its direct causes: the
     baseline was healthy, so any of them may be the trigger (a memory limit lowered the
     evening before bites at the next peak)."""
@@ -428,10 +434,7 @@ def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str):
         nodes = set(edge)
     else:
         node = root_node(ctx, ctx.edge(*edge))
-        parents = [
-            p for p in ctx.graph.predecessors(node) if not ctx.graph.edges[p, node]["edge"].feedback
-        ]
-        nodes = {node, *parents}
+        nodes = {node, *causal_parents(ctx.graph, node)}
     return [c for c in ctx.changes() if c.node in nodes and ctx.baseline.end <= c.ts < inv.alert_at]
 
 
@@ -453,7 +456,7 @@ def _detection(inv: Investigation) -> str:
     return text
 
 
-def _resolution(inv: Investigation, d: Draft, found) -> str:
+def _resolution(inv: Investigation, d: Draft, found: Found) -> str:
     v = inv.validation
     decided = _proposal_decided(d)
     if v is not None:
@@ -497,7 +500,7 @@ def _proposal_decided(d: Draft) -> str:
     )
 
 
-def _action_items(inv: Investigation, d: Draft, found) -> list[str]:
+def _action_items(inv: Investigation, d: Draft, found: Found) -> list[str]:
     pb = inv.ctx.playbook
     rows: list[tuple[str, str, str, str]] = []
     t = inv.triage_result
@@ -545,7 +548,7 @@ def _action_items(inv: Investigation, d: Draft, found) -> list[str]:
     return lines
 
 
-def _cause_items(inv: Investigation, found) -> list[tuple[str, str, str, str]]:
+def _cause_items(inv: Investigation, found: Cause) -> list[tuple[str, str, str, str]]:
     pb = inv.ctx.playbook
     edge, mark = found
     e = pb.edge(*edge)
@@ -607,7 +610,7 @@ def _proposal_items(inv: Investigation, d: Draft) -> list[tuple[str, str, str, s
     ]
 
 
-def _went_well(inv: Investigation, found) -> list[str]:
+def _went_well(inv: Investigation, found: Found) -> list[str]:
     out = []
     t = inv.triage_result
     if t is not None:
@@ -631,7 +634,7 @@ def _went_well(inv: Investigation, found) -> list[str]:
     return out or [f"{NOT_DETERMINED}: no step of the investigation was completed."]
 
 
-def _went_wrong(inv: Investigation, d: Draft, found) -> list[str]:
+def _went_wrong(inv: Investigation, d: Draft, found: Found) -> list[str]:
     out = []
     if found is not None:
         edge, mark = found
@@ -662,7 +665,7 @@ def _went_wrong(inv: Investigation, d: Draft, found) -> list[str]:
     return out or [f"{NOT_DETERMINED}: no failure was identified beyond the alert itself."]
 
 
-def _lucky(inv: Investigation, found) -> list[str]:
+def _lucky(inv: Investigation, found: Found) -> list[str]:
     out = []
     v = inv.validation
     if v is not None and v.recovered and found is not None and found[1] == "external":
@@ -700,7 +703,7 @@ def _timeline(inv: Investigation) -> list[str]:
     return [f"- {format_utc(ts)}: {text}" for ts, text in events]
 
 
-def _causal_path(inv: Investigation, found) -> list[str]:
+def _causal_path(inv: Investigation, found: Found) -> list[str]:
     ctx = inv.ctx
     if found is None:
         return [f"{NOT_DETERMINED}: {_no_cause(inv)}, so there is no path to draw."]
@@ -805,12 +808,3 @@ def _no_cause(inv: Investigation) -> str:
 
 def _bullets(items: list[str]) -> list[str]:
     return [f"- {item}" for item in items]
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _hours(delta) -> str:
-    minutes = delta.total_seconds() / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"

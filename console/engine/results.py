@@ -26,9 +26,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
 class Result:
+    """The base of every result: a (frozen) dataclass, so asdict() applies to each."""
+
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        plain: dict[str, Any] = _plain(asdict(self))
+        return plain
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from console.audit import Entry
-from console.audit.vocabulary import STEPS, Action, Facts, Step
+from console.audit.vocabulary import STEPS, Action, Edge, Facts, Step, View
 from console.engine import results as r
 
 # The result type each result entry (console.audit.vocabulary.RESULT_ACTIONS) holds.
@@ -34,8 +34,6 @@ RESULT_TYPES: dict[str, type] = {
 }
 # The steps whose entries a resume reads (every other entry is skipped unparsed).
 STATE_STEPS = STEPS
-
-Edge = tuple[str, ...]
 
 
 def revive(cls: Any, data: Any) -> Any:
@@ -51,7 +49,7 @@ def revive(cls: Any, data: Any) -> Any:
             except (TypeError, ValueError, KeyError):
                 continue
         return data
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
         if not isinstance(data, dict):
             raise TypeError(f"{cls.__name__} from {type(data).__name__}")
         hints = typing.get_type_hints(cls)
@@ -72,7 +70,7 @@ def revive(cls: Any, data: Any) -> Any:
     return data
 
 
-def revive_entry(cls: type, entry: Entry) -> Any:
+def revive_entry(cls: type, entry: View) -> Any:
     """The result an entry holds as `cls`, or None when it does not read back (an older
     engine's format): that step is simply run again."""
     try:
@@ -87,7 +85,7 @@ def last_results(entries: Iterable[Entry]) -> dict[str, Any]:
     return _revived(Facts.read(entries).results)
 
 
-def _revived(found: dict[str, Any]) -> dict[str, Any]:
+def _revived(found: dict[str, View]) -> dict[str, Any]:
     revived = {key: revive_entry(RESULT_TYPES[key], e) for key, e in found.items()}
     return {key: result for key, result in revived.items() if result is not None}
 

@@ -82,7 +82,8 @@ def screen(ctx: Context) -> dict[str, Screening]:
             "ts >= $b_start AND ts < $b_end",
             "ts >= $i_start AND ts < $i_end",
         )
-    return ctx.cache["screening"]
+    screened: dict[str, Screening] = ctx.cache["screening"]
+    return screened
 
 
 def mean_change(item: Screening | None) -> float | None:

@@ -91,7 +91,8 @@ class NumericShift:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        data: dict[str, Any] = jsonable(asdict(self))
+        return data
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ class CategoricalShift:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        data: dict[str, Any] = jsonable(asdict(self))
+        return data
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ class NullRateChange:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        data: dict[str, Any] = jsonable(asdict(self))
+        return data
 
 
 def numeric_shift(
@@ -170,15 +173,7 @@ def numeric_shift(
     """PSI (baseline-quantile bins), KS with p-value, normalised W1, and a verdict."""
     if bins < 2:
         raise ValueError(f"bins must be at least 2, not {bins}")
-    probs = [i / bins for i in range(1, bins)]
-    summary_sql = (
-        f"WITH sample AS ({sample_sql}),\n"
-        f"clean AS (SELECT w, {CLEAN_NUMERIC} AS x FROM sample WHERE {SIDES})\n"
-        "SELECT w, count(*) AS n, count(x) AS n_values, avg(x) AS mean, "
-        "stddev_samp(x) AS std,\n"
-        f"  quantile_cont(x, {_double_list(probs)}) AS q\n"
-        "FROM clean GROUP BY w"
-    )
+    summary_sql = _numeric_summary_sql(sample_sql, bins)
     sides = _by_side(run(summary_sql, params))
     base, inc = sides["baseline"], sides["incident"]
     thresholds = {
@@ -218,24 +213,7 @@ def numeric_shift(
             **common,
         )
     edges = sorted({float(q) for q in base["q"] if q is not None and math.isfinite(q)})
-    bin_case = "CASE " + " ".join(f"WHEN x < {_double(e)} THEN {i}" for i, e in enumerate(edges))
-    bin_case += f" ELSE {len(edges)} END" if edges else ""
-    bin_expr = bin_case if edges else "0"
-    # Exact two-sample CDFs over every distinct value: KS is their largest gap, W1 the area
-    # between them. Grouped per PSI bin so one small result carries all three.
-    cdf_sql = (
-        f"WITH sample AS ({sample_sql}),\n"
-        f"clean AS (SELECT w, {CLEAN_NUMERIC} AS x FROM sample WHERE {SIDES}),\n"
-        "grouped AS (SELECT x, count(*) FILTER (WHERE w = 'baseline') AS cb,\n"
-        "  count(*) FILTER (WHERE w = 'incident') AS ci FROM clean WHERE x IS NOT NULL "
-        "GROUP BY x),\n"
-        f"cdf AS (SELECT x, cb, ci, sum(cb) OVER o / {nb} AS fb, sum(ci) OVER o / {ni} AS fi,\n"
-        "  lead(x) OVER o - x AS dx FROM grouped WINDOW o AS (ORDER BY x))\n"
-        f"SELECT {bin_expr} AS bin, sum(cb) AS nb, sum(ci) AS ni, "
-        "max(abs(fb - fi)) AS ks,\n"
-        "  sum(abs(fb - fi) * dx) AS w1\n"
-        "FROM cdf GROUP BY bin ORDER BY bin"
-    )
+    cdf_sql = _numeric_cdf_sql(sample_sql, edges, nb, ni)
     per_bin = run(cdf_sql, params).to_pylist()
     counts_b = [0] * (len(edges) + 1)
     counts_i = [0] * (len(edges) + 1)
@@ -269,7 +247,51 @@ def numeric_shift(
     )
 
 
-def _numeric_verdict(nb, ni, pvalue, psi_value, w1n, thresholds, *, ks, min_n):
+def _numeric_summary_sql(sample_sql: str, bins: int) -> str:
+    """Per side: rows, values, mean, std and the quantiles that bound the PSI bins."""
+    probs = [i / bins for i in range(1, bins)]
+    return (
+        f"WITH sample AS ({sample_sql}),\n"
+        f"clean AS (SELECT w, {CLEAN_NUMERIC} AS x FROM sample WHERE {SIDES})\n"
+        "SELECT w, count(*) AS n, count(x) AS n_values, avg(x) AS mean, "
+        "stddev_samp(x) AS std,\n"
+        f"  quantile_cont(x, {_double_list(probs)}) AS q\n"
+        "FROM clean GROUP BY w"
+    )
+
+
+def _numeric_cdf_sql(sample_sql: str, edges: list[float], nb: int, ni: int) -> str:
+    """Exact two-sample CDFs over every distinct value: KS is their largest gap, W1 the area
+    between them. Grouped per PSI bin so one small result carries all three."""
+    bin_case = "CASE " + " ".join(f"WHEN x < {_double(e)} THEN {i}" for i, e in enumerate(edges))
+    bin_case += f" ELSE {len(edges)} END" if edges else ""
+    bin_expr = bin_case if edges else "0"
+    return (
+        f"WITH sample AS ({sample_sql}),\n"
+        f"clean AS (SELECT w, {CLEAN_NUMERIC} AS x FROM sample WHERE {SIDES}),\n"
+        "grouped AS (SELECT x, count(*) FILTER (WHERE w = 'baseline') AS cb,\n"
+        "  count(*) FILTER (WHERE w = 'incident') AS ci FROM clean WHERE x IS NOT NULL "
+        "GROUP BY x),\n"
+        f"cdf AS (SELECT x, cb, ci, sum(cb) OVER o / {nb} AS fb, sum(ci) OVER o / {ni} AS fi,\n"
+        "  lead(x) OVER o - x AS dx FROM grouped WINDOW o AS (ORDER BY x))\n"
+        f"SELECT {bin_expr} AS bin, sum(cb) AS nb, sum(ci) AS ni, "
+        "max(abs(fb - fi)) AS ks,\n"
+        "  sum(abs(fb - fi) * dx) AS w1\n"
+        "FROM cdf GROUP BY bin ORDER BY bin"
+    )
+
+
+def _numeric_verdict(
+    nb: int,
+    ni: int,
+    pvalue: float,
+    psi_value: float,
+    w1n: float,
+    thresholds: Mapping[str, float],
+    *,
+    ks: float,
+    min_n: int,
+) -> tuple[Verdict, list[str]]:
     if nb < min_n or ni < min_n:
         return "inconclusive", [f"too few values: baseline {nb}, incident {ni} (need {min_n})"]
     alpha = thresholds["alpha"]
@@ -290,6 +312,37 @@ def _numeric_verdict(nb, ni, pvalue, psi_value, w1n, thresholds, *, ks, min_n):
     return "shifted", [significant, *big]
 
 
+@dataclass(frozen=True)
+class CategoryCounts:
+    """What the categorical query measured: the kept categories (and "(other)") per side."""
+
+    nulls_b: int
+    nulls_i: int
+    counts_b: list[int]
+    counts_i: list[int]
+    categories: list[CategoryShare]
+    new: list[CategoryShare]
+    vanished: list[CategoryShare]
+    category_count: int
+    new_count: int
+    vanished_count: int
+
+
+@dataclass(frozen=True)
+class CategoricalNumbers:
+    """The statistics a categorical verdict is decided from (None: not computed)."""
+
+    nb: int
+    ni: int
+    psi: float | None
+    js: float | None
+    chi2: float | None
+    df: int
+    pvalue: float | None
+    new_shares: tuple[float, ...]  # incident share of each new category
+    vanished_shares: tuple[float, ...]  # baseline share of each vanished category
+
+
 def categorical_shift(
     run: Run,
     sample_sql: str,
@@ -307,9 +360,47 @@ def categorical_shift(
     keep = int(max_categories)
     if keep < 1:
         raise ValueError(f"max_categories must be at least 1, not {max_categories}")
-    # The most common categories are kept by name, and so are up to `keep` new and `keep`
-    # vanished ones; the rest are folded into one "(other)" row per result.
-    sql = (
+    sql = _categorical_sql(sample_sql, keep)
+    counts = _category_counts(run(sql, params).to_pylist())
+    thresholds = {
+        "psi": psi_threshold,
+        "alpha": alpha,
+        "js_distance": js_threshold,
+        "new_share": new_share_threshold,
+        "min_n": min_n,
+        "max_categories": keep,
+        "epsilon": epsilon,
+    }
+    n = _categorical_numbers(counts, min_n, epsilon)
+    verdict = decide_categorical(n, thresholds)
+    return CategoricalShift(
+        sql=[sql],
+        n_baseline=n.nb + counts.nulls_b,
+        n_incident=n.ni + counts.nulls_i,
+        nulls_baseline=counts.nulls_b,
+        nulls_incident=counts.nulls_i,
+        categories=counts.categories,
+        category_count=counts.category_count,
+        psi=n.psi,
+        js_distance=n.js,
+        chi2=n.chi2,
+        chi2_df=n.df,
+        chi2_pvalue=n.pvalue,
+        new_categories=counts.new,
+        vanished_categories=counts.vanished,
+        new_count=counts.new_count,
+        vanished_count=counts.vanished_count,
+        verdict=verdict,
+        shifted=verdict == "shifted",
+        reasons=_categorical_reasons(n, counts, verdict, thresholds),
+        thresholds=thresholds,
+    )
+
+
+def _categorical_sql(sample_sql: str, keep: int) -> str:
+    """The most common categories are kept by name, and so are up to `keep` new and `keep`
+    vanished ones; the rest are folded into one "(other)" row per result."""
+    return (
         f"WITH sample AS ({sample_sql}),\n"
         "counts AS (SELECT CAST(v AS VARCHAR) AS c,\n"
         "  count(*) FILTER (WHERE w = 'baseline') AS cb,\n"
@@ -326,14 +417,13 @@ def categorical_shift(
         "  count(*) FILTER (WHERE cb = 0) AS new, count(*) FILTER (WHERE ci = 0) AS vanished\n"
         "FROM parted GROUP BY 1, 2"
     )
-    rows = run(sql, params).to_pylist()
-    nulls_b = sum(int(r["cb"]) for r in rows if r["part"] == "null")
-    nulls_i = sum(int(r["ci"]) for r in rows if r["part"] == "null")
+
+
+def _category_counts(rows: list[dict[str, Any]]) -> CategoryCounts:
     buckets = [r for r in rows if r["part"] != "null"]
     buckets.sort(key=lambda r: (r["part"] == "other", -(int(r["cb"]) + int(r["ci"]))))
     counts_b = [int(r["cb"]) for r in buckets]
     counts_i = [int(r["ci"]) for r in buckets]
-    nb, ni = sum(counts_b), sum(counts_i)
     share_b, share_i = shares(counts_b), shares(counts_i)
     categories = [
         CategoryShare(
@@ -346,88 +436,93 @@ def categorical_shift(
         for r, cb, ci, sb, si in zip(buckets, counts_b, counts_i, share_b, share_i, strict=True)
     ]
     kept = [c for c, r in zip(categories, buckets, strict=True) if r["part"] == "kept"]
-    new = sorted(
-        (c for c in kept if c.count_baseline == 0 and c.count_incident > 0),
-        key=lambda c: -c.share_incident,
+    return CategoryCounts(
+        nulls_b=sum(int(r["cb"]) for r in rows if r["part"] == "null"),
+        nulls_i=sum(int(r["ci"]) for r in rows if r["part"] == "null"),
+        counts_b=counts_b,
+        counts_i=counts_i,
+        categories=categories,
+        new=sorted(
+            (c for c in kept if c.count_baseline == 0 and c.count_incident > 0),
+            key=lambda c: -c.share_incident,
+        ),
+        vanished=sorted(
+            (c for c in kept if c.count_incident == 0 and c.count_baseline > 0),
+            key=lambda c: -c.share_baseline,
+        ),
+        category_count=sum(int(r["categories"]) for r in buckets),
+        new_count=sum(int(r["new"]) for r in buckets),
+        vanished_count=sum(int(r["vanished"]) for r in buckets),
     )
-    vanished = sorted(
-        (c for c in kept if c.count_incident == 0 and c.count_baseline > 0),
-        key=lambda c: -c.share_baseline,
-    )
-    thresholds = {
-        "psi": psi_threshold,
-        "alpha": alpha,
-        "js_distance": js_threshold,
-        "new_share": new_share_threshold,
-        "min_n": min_n,
-        "max_categories": keep,
-        "epsilon": epsilon,
-    }
-    common = {
-        "sql": [sql],
-        "n_baseline": nb + nulls_b,
-        "n_incident": ni + nulls_i,
-        "nulls_baseline": nulls_b,
-        "nulls_incident": nulls_i,
-        "categories": categories,
-        "category_count": sum(int(r["categories"]) for r in buckets),
-        "new_categories": new,
-        "vanished_categories": vanished,
-        "new_count": sum(int(r["new"]) for r in buckets),
-        "vanished_count": sum(int(r["vanished"]) for r in buckets),
-        "thresholds": thresholds,
-    }
-    if nb < min_n or ni < min_n:
-        return CategoricalShift(
-            psi=psi(counts_b, counts_i, epsilon) if nb and ni else None,
-            js_distance=js_distance(counts_b, counts_i) if nb and ni else None,
-            chi2=None,
-            chi2_df=0,
-            chi2_pvalue=None,
-            verdict="inconclusive",
-            shifted=False,
-            reasons=[f"too few values: baseline {nb}, incident {ni} (need {min_n})"],
-            **common,
-        )
-    psi_value = psi(counts_b, counts_i, epsilon)
-    js = js_distance(counts_b, counts_i)
-    chi2, df = chi2_homogeneity(counts_b, counts_i)
-    pvalue = chi2_sf(chi2, df)
-    significant = f"chi-squared {chi2:.4g} (df {df}), p {pvalue:.3g}"
-    if pvalue >= alpha:
-        verdict, reasons = "ok", [f"not significant: {significant} >= alpha {alpha:g}"]
-    else:
-        big = []
-        if psi_value >= psi_threshold:
-            big.append(f"PSI {psi_value:.3g} >= {psi_threshold:g}")
-        if js >= js_threshold:
-            big.append(f"JS distance {js:.3g} >= {js_threshold:g}")
-        big += [
-            f"new category {c.category!r} at {c.share_incident:.1%} of the incident"
-            for c in new
-            if c.share_incident >= new_share_threshold
-        ]
-        big += [
-            f"category {c.category!r} ({c.share_baseline:.1%} of the baseline) vanished"
-            for c in vanished
-            if c.share_baseline >= new_share_threshold
-        ]
-        if big:
-            verdict, reasons = "shifted", [f"{significant} < alpha {alpha:g}", *big]
-        else:
-            small = f"PSI {psi_value:.3g}, JS distance {js:.3g}, no large new or vanished category"
-            verdict, reasons = "ok", [f"significant ({significant}) but small: {small}"]
-    return CategoricalShift(
-        psi=psi_value,
-        js_distance=js,
+
+
+def _categorical_numbers(counts: CategoryCounts, min_n: int, epsilon: float) -> CategoricalNumbers:
+    cb, ci = counts.counts_b, counts.counts_i
+    nb, ni = sum(cb), sum(ci)
+    enough = nb >= min_n and ni >= min_n
+    both = bool(nb and ni) or enough
+    chi2: float | None = None
+    df, pvalue = 0, None
+    if enough:
+        chi2, df = chi2_homogeneity(cb, ci)
+        pvalue = chi2_sf(chi2, df)
+    return CategoricalNumbers(
+        nb=nb,
+        ni=ni,
+        psi=psi(cb, ci, epsilon) if both else None,
+        js=js_distance(cb, ci) if both else None,
         chi2=chi2,
-        chi2_df=df,
-        chi2_pvalue=pvalue,
-        verdict=verdict,
-        shifted=verdict == "shifted",
-        reasons=reasons,
-        **common,
+        df=df,
+        pvalue=pvalue,
+        new_shares=tuple(c.share_incident for c in counts.new),
+        vanished_shares=tuple(c.share_baseline for c in counts.vanished),
     )
+
+
+def decide_categorical(n: CategoricalNumbers, thresholds: Mapping[str, float]) -> Verdict:
+    """inconclusive under min_n values a side; ok when chi-squared is not significant or
+    nothing moved far (PSI, JS distance, a new or vanished category's share); else shifted."""
+    if n.nb < thresholds["min_n"] or n.ni < thresholds["min_n"]:
+        return "inconclusive"
+    if n.pvalue is None or n.pvalue >= thresholds["alpha"]:
+        return "ok"
+    share = thresholds["new_share"]
+    large = (
+        (n.psi is not None and n.psi >= thresholds["psi"])
+        or (n.js is not None and n.js >= thresholds["js_distance"])
+        or any(s >= share for s in n.new_shares)
+        or any(s >= share for s in n.vanished_shares)
+    )
+    return "shifted" if large else "ok"
+
+
+def _categorical_reasons(
+    n: CategoricalNumbers, counts: CategoryCounts, verdict: Verdict, t: Mapping[str, float]
+) -> list[str]:
+    if verdict == "inconclusive":
+        return [f"too few values: baseline {n.nb}, incident {n.ni} (need {t['min_n']})"]
+    significant = f"chi-squared {n.chi2:.4g} (df {n.df}), p {n.pvalue:.3g}"
+    if n.pvalue is None or n.pvalue >= t["alpha"]:
+        return [f"not significant: {significant} >= alpha {t['alpha']:g}"]
+    if verdict == "ok":
+        small = f"PSI {n.psi:.3g}, JS distance {n.js:.3g}, no large new or vanished category"
+        return [f"significant ({significant}) but small: {small}"]
+    big = []
+    if n.psi is not None and n.psi >= t["psi"]:
+        big.append(f"PSI {n.psi:.3g} >= {t['psi']:g}")
+    if n.js is not None and n.js >= t["js_distance"]:
+        big.append(f"JS distance {n.js:.3g} >= {t['js_distance']:g}")
+    big += [
+        f"new category {c.category!r} at {c.share_incident:.1%} of the incident"
+        for c in counts.new
+        if c.share_incident >= t["new_share"]
+    ]
+    big += [
+        f"category {c.category!r} ({c.share_baseline:.1%} of the baseline) vanished"
+        for c in counts.vanished
+        if c.share_baseline >= t["new_share"]
+    ]
+    return [f"{significant} < alpha {t['alpha']:g}", *big]
 
 
 def null_rate_change(
@@ -458,7 +553,7 @@ def null_rate_change(
     xb = int(sides.get("baseline", {}).get("nulls", 0))
     xi = int(sides.get("incident", {}).get("nulls", 0))
     thresholds = {"max_increase": max_increase, "alpha": alpha, "min_n": min_n}
-    common = {
+    common: dict[str, Any] = {
         "sql": [sql],
         "n_baseline": nb,
         "n_incident": ni,
@@ -488,6 +583,7 @@ def null_rate_change(
         z, pvalue = 0.0, 1.0  # both sides all missing or none missing: no change
     increase = ri - rb
     rates = f"{rb:.2%} -> {ri:.2%} (+{increase:.2%})" if increase >= 0 else f"{rb:.2%} -> {ri:.2%}"
+    verdict: Verdict
     if nb < min_n or ni < min_n:
         verdict, reasons = "inconclusive", [f"too few rows: baseline {nb}, incident {ni}"]
     elif increase >= max_increase and pvalue < alpha:
@@ -511,7 +607,7 @@ def null_rate_change(
 
 
 def _by_side(table: pa.Table) -> dict[str, dict[str, Any]]:
-    empty = {"n": 0, "n_values": 0, "mean": None, "std": None, "q": []}
+    empty: dict[str, Any] = {"n": 0, "n_values": 0, "mean": None, "std": None, "q": []}
     found = {r["w"]: r for r in table.to_pylist()}
     out = {}
     for side in ("baseline", "incident"):

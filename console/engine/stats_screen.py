@@ -59,7 +59,8 @@ class Screening:
     inconclusive: bool = False  # fewer than min_n values on a side
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        data: dict[str, Any] = jsonable(asdict(self))
+        return data
 
 
 def screen_many(
@@ -116,13 +117,21 @@ def screen_many(
     }
 
 
-def _screening(name, kind, i, base, inc, sql, min_n) -> Screening:
+def _screening(
+    name: str,
+    kind: str,
+    i: int,
+    base: dict[str, Any],
+    inc: dict[str, Any],
+    sql: str,
+    min_n: int,
+) -> Screening:
     nb, ni = int(base.get("n", 0)), int(inc.get("n", 0))
     vb, vi = int(base.get(f"v{i}") or 0), int(inc.get(f"v{i}") or 0)
     rate_b = (nb - vb) / nb if nb else None
     rate_i = (ni - vi) / ni if ni else None
-    null_effect = cohen_h(rate_b, rate_i) if nb and ni else None
-    common = {
+    null_effect = cohen_h(rate_b, rate_i) if rate_b is not None and rate_i is not None else None
+    common: dict[str, Any] = {
         "name": name,
         "kind": kind,
         "sql": [sql],

@@ -27,12 +27,14 @@ uses the one-pass screening of console.engine.screening plus the error and laten
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from console.engine.context import SIDE_CASE, SIDE_WHERE, Context, hours, side_params
-from console.engine.results import Check, MetricPoint, TriageResult
+from console.engine.results import Check, Classification, MetricPoint, TriageResult
 from console.engine.screening import screen
+from console.numbers import num, signed_pct
 from console.telemetry.windows import format_utc
 
 SMALL_EFFECT = 0.2  # Cohen's "small": below it a node has not really moved
@@ -41,64 +43,149 @@ DAY_S = 86400.0
 SAME_HOURS = "(CAST(epoch(ts) - epoch($i_start) AS BIGINT) % 86400 + 86400) % 86400 < $span"
 NOISE_Z = 3.0  # with a broken series, a move under this many standard errors is noise
 MAX_LAG = 12  # buckets the reported series is tried shifted by, each way, to find clock skew
+Tier = Literal["critical", "minor", "none"]
+
+
+@dataclass(frozen=True)
+class TriageNumbers:
+    """What triage measured: the metric per window, from the decisions when it can be
+    recomputed from them, else from the reported series."""
+
+    base_value: float | None
+    inc_value: float | None
+    base_reported: float | None
+    inc_reported: float | None
+    recomputed: bool  # base_value/inc_value come from the decision records
+    z: float | None  # the move in standard errors of the baseline's bucket-to-bucket noise
+    base_rows: int  # rows behind base_value (same hours of the day when `same`)
+    inc_rows: int
+    same: bool  # the baseline is the same hours of the day as the incident
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    verdict: Literal["confirmed", "false_alarm"]
+    tier: Tier
+    within_noise: bool
+
+
+def decide_triage(
+    bad: float | None, z: float | None, series_broken: bool, minor: float, critical: float
+) -> TriageOutcome:
+    """The verdict from the move in the bad direction (bad), its noise z and the checks.
+
+    When the alert's own series is broken the alert proves nothing, so the decisions must
+    show a move beyond noise on their own. Otherwise the move is not second-guessed: a real
+    20% drop over a few hundred rows is only two or three standard errors.
+    """
+    within_noise = (
+        series_broken and z is not None and abs(z) < NOISE_Z and bad is not None and bad >= minor
+    )
+    false_alarm = bad is None or bad < minor or within_noise
+    return TriageOutcome(
+        verdict="false_alarm" if false_alarm else "confirmed",
+        tier=tier_of(bad, minor, critical),
+        within_noise=within_noise,
+    )
 
 
 def run_triage(ctx: Context) -> TriageResult:
     triage = ctx.playbook.triage
-    node = ctx.node(ctx.metric)
-    bucket = triage.bucket
-    params: dict[str, Any] = {**side_params(ctx.baseline, ctx.incident), "bucket": bucket}
-
-    grid = _bucket_grid(ctx, bucket)
-    # Whole buckets (the windows' edges rarely fall on a bucket boundary) per bucket, and the
-    # exact windows for the baseline and incident values: one scan, two grouping sets.
-    # The baseline value compares like with like: the baseline rows at the same time of day as
-    # the incident window (most metrics have a daily cycle), all of them for windows of a day
-    # or more.
+    params: dict[str, Any] = {**side_params(ctx.baseline, ctx.incident), "bucket": triage.bucket}
+    grid = _bucket_grid(ctx, triage.bucket)
     span = min((ctx.incident.end - ctx.incident.start).total_seconds(), DAY_S)
-    params |= {"grid_start": grid[0], "grid_end": grid[-1] + bucket, "span": span}
-    recomputed_sql = (
+    params |= {"grid_start": grid[0], "grid_end": grid[-1] + triage.bucket, "span": span}
+    recomputed_sql, recomputed, window_values, window_rows = _measure_recomputed(ctx, params)
+    reported_sql, reported = _measure_reported(ctx, params)
+    points = [MetricPoint(ts, reported.get(ts), recomputed.get(ts)) for ts in grid]
+    checks = [
+        _check_gaps(ctx, grid, reported),
+        _check_staleness(ctx, ctx.node(ctx.metric).series),
+        _check_clock_skew(ctx, ctx.node(ctx.metric).series, points),
+        _check_duplicates(ctx, ctx.node(ctx.metric).series),
+        _check_recompute(ctx, points),
+    ]
+    numbers = _numbers(ctx, grid, points, recomputed, reported, window_values, window_rows)
+    change = relative_change(numbers.base_value, numbers.inc_value)
+    bad = bad_change(change, triage.direction)
+    failed = [c for c in checks if not c.passed]
+    outcome = decide_triage(bad, numbers.z, bool(failed), triage.minor, triage.critical)
+    reasons = _triage_reasons(ctx, numbers, outcome, failed)
+    classification, why = _classify(ctx, params)
+    return TriageResult(
+        metric=ctx.metric,
+        windows=[ctx.baseline, ctx.incident],
+        series=points,
+        baseline_value=numbers.base_value,
+        incident_value=numbers.inc_value,
+        relative_change=change,
+        checks=checks,
+        classification=classification,
+        tier=outcome.tier,
+        verdict=outcome.verdict,
+        reasons=reasons + why,
+        sql=[recomputed_sql, reported_sql],
+    )
+
+
+# -- measure -------------------------------------------------------------------------------
+
+
+def _measure_recomputed(
+    ctx: Context, params: dict[str, Any]
+) -> tuple[str, dict[datetime, float | None], dict[str, float | None], dict[str, int]]:
+    """The metric recomputed from the decisions: per bucket, and per window.
+
+    Whole buckets (the windows' edges rarely fall on a bucket boundary) per bucket, and the
+    exact windows for the baseline and incident values: one scan, two grouping sets. The
+    baseline value compares like with like: the baseline rows at the same time of day as the
+    incident window (most metrics have a daily cycle), all of them for windows of a day or
+    more.
+    """
+    sql = (
         f"SELECT {SIDE_CASE} AS w, time_bucket($bucket, ts) AS bucket,\n"
         f"  CASE WHEN ts >= $b_start AND ts < $b_end AND {SAME_HOURS} THEN 'same_hours' END AS s,\n"
-        f"  {node.expr} AS value, count(*) AS n\n"
+        f"  {ctx.node(ctx.metric).expr} AS value, count(*) AS n\n"
         "FROM decisions WHERE ts >= $grid_start AND ts < $grid_end\n"
         "GROUP BY GROUPING SETS ((bucket), (w), (s))"
     )
-    recomputed_rows = ctx.run(recomputed_sql, params).to_pylist()
-    recomputed = {
-        r["bucket"]: _float(r["value"]) for r in recomputed_rows if r["bucket"] is not None
-    }
-    by_window = [r for r in recomputed_rows if r["bucket"] is None and r["w"] is not None]
+    rows = ctx.run(sql, params).to_pylist()
+    by_bucket = {r["bucket"]: _float(r["value"]) for r in rows if r["bucket"] is not None}
+    by_window = [r for r in rows if r["bucket"] is None and r["w"] is not None]
     by_window += [
-        {**r, "w": "same_hours"}
-        for r in recomputed_rows
-        if r["bucket"] is None and r["s"] is not None
+        {**r, "w": "same_hours"} for r in rows if r["bucket"] is None and r["s"] is not None
     ]
     window_values = {r["w"]: _float(r["value"]) for r in by_window}
     window_rows = {r["w"]: int(r["n"]) for r in by_window}
     ctx.require_rows(ctx.incident, window_rows.get("incident", 0))
     ctx.require_rows(ctx.baseline, window_rows.get("baseline", 0))
+    return sql, by_bucket, window_values, window_rows
 
-    series = node.series
-    reported_sql = (
+
+def _measure_reported(
+    ctx: Context, params: dict[str, Any]
+) -> tuple[str, dict[datetime, float | None]]:
+    """The alert's own series, averaged per bucket."""
+    sql = (
         "SELECT time_bucket($bucket, ts) AS bucket, avg(value) AS value, count(*) AS n\n"
         "FROM metrics WHERE metric = $series AND ts >= $grid_start AND ts < $grid_end "
         "GROUP BY 1 ORDER BY 1"
     )
     reported_params = {k: params[k] for k in ("bucket", "grid_start", "grid_end")}
-    reported_rows = ctx.run(reported_sql, {**reported_params, "series": series}).to_pylist()
-    reported = {r["bucket"]: _float(r["value"]) for r in reported_rows}
+    series = ctx.node(ctx.metric).series
+    rows = ctx.run(sql, {**reported_params, "series": series}).to_pylist()
+    return sql, {r["bucket"]: _float(r["value"]) for r in rows}
 
-    points = [MetricPoint(ts, reported.get(ts), recomputed.get(ts)) for ts in grid]
 
-    checks = [
-        _check_gaps(ctx, grid, reported),
-        _check_staleness(ctx, series),
-        _check_clock_skew(ctx, series, points),
-        _check_duplicates(ctx, series),
-        _check_recompute(ctx, points),
-    ]
-
+def _numbers(
+    ctx: Context,
+    grid: list[datetime],
+    points: list[MetricPoint],
+    recomputed: dict[datetime, float | None],
+    reported: dict[datetime, float | None],
+    window_values: dict[str, float | None],
+    window_rows: dict[str, int],
+) -> TriageNumbers:
     base_reported = _mean(
         [p.reported for p in points if ctx.baseline.start <= p.ts < ctx.baseline.end]
     )
@@ -107,88 +194,77 @@ def run_triage(ctx: Context) -> TriageResult:
     )
     base_value = window_values.get("same_hours", window_values.get("baseline"))
     inc_value = window_values.get("incident")
-    source = "recomputed from decision records"
-    values = recomputed
-    if base_value is None or inc_value is None:
+    from_decisions = base_value is not None and inc_value is not None
+    if not from_decisions:
         base_value, inc_value = base_reported, inc_reported
-        source = "reported series (the metric cannot be recomputed from decisions)"
-        values = reported
-    change = relative_change(base_value, inc_value)
-    bad = bad_change(change, triage.direction)
-    z = _noise_z(ctx, grid, values, base_value, inc_value, span)
+    span = min((ctx.incident.end - ctx.incident.start).total_seconds(), DAY_S)
+    values = recomputed if from_decisions else reported
+    same = "same_hours" in window_values and span < DAY_S
+    return TriageNumbers(
+        base_value=base_value,
+        inc_value=inc_value,
+        base_reported=base_reported,
+        inc_reported=inc_reported,
+        recomputed=from_decisions,
+        z=_noise_z(ctx, grid, values, base_value, inc_value, span),
+        base_rows=window_rows.get("same_hours" if same else "baseline", 0),
+        inc_rows=window_rows.get("incident", 0),
+        same=same,
+    )
+
+
+# -- explain -------------------------------------------------------------------------------
+
+
+def _triage_reasons(
+    ctx: Context, n: TriageNumbers, outcome: TriageOutcome, failed: list[Check]
+) -> list[str]:
+    triage = ctx.playbook.triage
+    change = relative_change(n.base_value, n.inc_value)
+    source = (
+        "recomputed from decision records"
+        if n.recomputed
+        else "reported series (the metric cannot be recomputed from decisions)"
+    )
     noise = (
         ""
-        if z is None
-        else f"; {z:+.1f} standard errors of the baseline's bucket-to-bucket variation"
+        if n.z is None
+        else f"; {n.z:+.1f} standard errors of the baseline's bucket-to-bucket variation"
     )
-    failed = [c for c in checks if not c.passed]
-    series_broken = bool(failed)
-    # When the alert's own series is broken the alert proves nothing, so the decisions must
-    # show a move beyond noise on their own. Otherwise the move is not second-guessed: a real
-    # 20% drop over a few hundred rows is only two or three standard errors.
-    within_noise = (
-        series_broken
-        and z is not None
-        and abs(z) < NOISE_Z
-        and bad is not None
-        and bad >= triage.minor
-    )
-    if within_noise:
+    if outcome.within_noise:
         noise += f" (under {NOISE_Z:g}: noise)"
-    tier = tier_of(bad, triage.minor, triage.critical)
-
-    same = "same_hours" in window_values and span < DAY_S
-    reasons = [
-        f"{ctx.metric} {source}: baseline {_fmt(base_value)} "
-        f"({window_rows.get('same_hours' if same else 'baseline', 0)} rows"
-        f"{', the same hours of the day as the incident' if same else ''}), incident "
-        f"{_fmt(inc_value)} ({window_rows.get('incident', 0)} rows), relative change "
-        f"{change_words(change, triage.direction, triage.minor, triage.critical)}{noise}"
+    reported_change = relative_change(n.base_reported, n.inc_reported)
+    return [
+        f"{ctx.metric} {source}: baseline {num(n.base_value)} ({n.base_rows} rows"
+        f"{', the same hours of the day as the incident' if n.same else ''}), incident "
+        f"{num(n.inc_value)} ({n.inc_rows} rows), relative change "
+        f"{change_words(change, triage.direction, triage.minor, triage.critical)}{noise}",
+        f"reported series {ctx.node(ctx.metric).series}: baseline {num(n.base_reported)}, "
+        f"incident {num(n.inc_reported)}, relative change "
+        f"{signed_pct(reported_change)}{_moved(reported_change)}",
+        *_verdict_reasons(ctx, change, outcome, failed),
     ]
-    reported_change = relative_change(base_reported, inc_reported)
-    reasons.append(
-        f"reported series {series}: baseline {_fmt(base_reported)}, incident {_fmt(inc_reported)}, "
-        f"relative change {_pct(reported_change)}{_moved(reported_change)}"
-    )
-    if bad is None or bad < triage.minor or within_noise:
-        verdict = "false_alarm"
-        if series_broken:
-            moved = "within noise" if within_noise else "not beyond minor"
-            reasons.append(
-                f"false alarm: the decisions move {moved}, while the reported series is broken: "
-                + "; ".join(c.detail for c in failed)
-            )
-        else:
-            reasons.append(
-                f"false alarm: {ctx.metric} does not move beyond minor ({triage.minor:.0%}) in the "
-                f"bad direction ({triage.direction})"
-            )
-    else:
-        verdict = "confirmed"
-        reasons.append(
-            f"confirmed: {ctx.metric} moved {_pct(change)} in the decision records ({tier})"
-        )
-        if failed:
-            reasons.append(
-                "the reported series also has defects: " + "; ".join(c.detail for c in failed)
-            )
 
-    classification, why = _classify(ctx, params)
-    reasons.extend(why)
-    return TriageResult(
-        metric=ctx.metric,
-        windows=[ctx.baseline, ctx.incident],
-        series=points,
-        baseline_value=base_value,
-        incident_value=inc_value,
-        relative_change=change,
-        checks=checks,
-        classification=classification,
-        tier=tier,
-        verdict=verdict,
-        reasons=reasons,
-        sql=[recomputed_sql, reported_sql],
-    )
+
+def _verdict_reasons(
+    ctx: Context, change: float | None, outcome: TriageOutcome, failed: list[Check]
+) -> list[str]:
+    triage = ctx.playbook.triage
+    defects = "; ".join(c.detail for c in failed)
+    if outcome.verdict == "confirmed":
+        confirmed = f"confirmed: {ctx.metric} moved {signed_pct(change)} in the decision records"
+        also = [f"the reported series also has defects: {defects}"] if failed else []
+        return [f"{confirmed} ({outcome.tier})", *also]
+    if failed:
+        moved = "within noise" if outcome.within_noise else "not beyond minor"
+        return [
+            f"false alarm: the decisions move {moved}, while the reported series is broken: "
+            + defects
+        ]
+    return [
+        f"false alarm: {ctx.metric} does not move beyond minor ({triage.minor:.0%}) in the "
+        f"bad direction ({triage.direction})"
+    ]
 
 
 # -- checks --------------------------------------------------------------------------------
@@ -213,7 +289,9 @@ def _floor(ts: datetime, bucket: timedelta) -> datetime:
     return epoch + steps * bucket
 
 
-def _check_gaps(ctx: Context, grid: list[datetime], reported: dict) -> Check:
+def _check_gaps(
+    ctx: Context, grid: list[datetime], reported: dict[datetime, float | None]
+) -> Check:
     max_gap = ctx.playbook.triage.max_gap
     bucket = ctx.playbook.triage.bucket
     longest: tuple[timedelta, datetime | None, datetime | None] = (timedelta(0), None, None)
@@ -232,19 +310,22 @@ def _check_gaps(ctx: Context, grid: list[datetime], reported: dict) -> Check:
                 if length > longest[0]:
                     longest = (length, run_start, end)
                 run_start = None
-    length, start, end = longest
+    length, start, stop = longest
     passed = length <= max_gap
-    if start is None:
+    if start is None or stop is None:
         detail = f"no missing {hours(bucket)} buckets in the baseline and incident windows"
     else:
         detail = (
             f"{missing_total} missing buckets; the longest gap is {hours(length)} "
-            f"({format_utc(start)} to {format_utc(end)}), "
+            f"({format_utc(start)} to {format_utc(stop)}), "
             f"{'within' if passed else 'over'} max_gap {hours(max_gap)}"
         )
-    evidence = {"missing_buckets": missing_total, "longest_gap_s": length.total_seconds()}
-    if start is not None:
-        evidence |= {"gap_start": format_utc(start), "gap_end": format_utc(end)}
+    evidence: dict[str, Any] = {
+        "missing_buckets": missing_total,
+        "longest_gap_s": length.total_seconds(),
+    }
+    if start is not None and stop is not None:
+        evidence |= {"gap_start": format_utc(start), "gap_end": format_utc(stop)}
     return Check("gaps", passed, detail, evidence)
 
 
@@ -279,11 +360,11 @@ def _best_lag(ctx: Context, points: list[MetricPoint]) -> tuple[int, float, floa
 
     def agreement(lag: int) -> tuple[float, int]:
         pairs = [
-            (reported[i], recomputed[i - lag])
+            (r, c)
             for i in range(len(points))
             if 0 <= i - lag < len(points)
-            and reported[i] is not None
-            and recomputed[i - lag] is not None
+            and (r := reported[i]) is not None
+            and (c := recomputed[i - lag]) is not None
         ]
         if not pairs:
             return 0.0, 0
@@ -389,10 +470,14 @@ def _check_recompute(ctx: Context, points: list[MetricPoint]) -> Check:
         p for p in points
         if any(w.start <= p.ts and p.ts + bucket <= w.end for w in (ctx.baseline, ctx.incident))
     ]  # fmt: skip
-    compared = [p for p in whole if p.reported is not None and p.recomputed is not None]
-    off = [p for p in compared if _relative_gap(p.reported, p.recomputed) > tolerance]
-    incident_off = [p for p in off if ctx.incident.start <= p.ts < ctx.incident.end]
-    worst = max(off, key=lambda p: _relative_gap(p.reported, p.recomputed), default=None)
+    compared = [
+        (p, _relative_gap(p.reported, p.recomputed))
+        for p in whole
+        if p.reported is not None and p.recomputed is not None
+    ]
+    off = [(p, gap) for p, gap in compared if gap > tolerance]
+    incident_off = [p for p, _ in off if ctx.incident.start <= p.ts < ctx.incident.end]
+    worst_off = max(off, key=lambda t: t[1], default=None)
     passed = not off
     detail = (
         f"{len(compared)} buckets with both values; {len(off)} differ by more than "
@@ -403,11 +488,11 @@ def _check_recompute(ctx: Context, points: list[MetricPoint]) -> Check:
         "differ": len(off),
         "differ_incident": len(incident_off),
     }
-    if worst is not None:
-        gap = _relative_gap(worst.reported, worst.recomputed)
+    if worst_off is not None:
+        worst, gap = worst_off
         detail += (
-            f"; worst {format_utc(worst.ts)}: reported {_fmt(worst.reported)} vs recomputed "
-            f"{_fmt(worst.recomputed)} ({gap:.1%})"
+            f"; worst {format_utc(worst.ts)}: reported {num(worst.reported)} vs recomputed "
+            f"{num(worst.recomputed)} ({gap:.1%})"
         )
         evidence["worst"] = {
             "ts": format_utc(worst.ts),
@@ -418,7 +503,12 @@ def _check_recompute(ctx: Context, points: list[MetricPoint]) -> Check:
 
 
 def _noise_z(
-    ctx: Context, grid, values: dict, base: float | None, inc: float | None, span: float
+    ctx: Context,
+    grid: list[datetime],
+    values: dict[datetime, float | None],
+    base: float | None,
+    inc: float | None,
+    span: float,
 ) -> float | None:
     """(incident - baseline) in standard errors of the baseline's bucket-to-bucket variation
     (same hours of the day), or None when there are too few buckets to tell."""
@@ -427,9 +517,9 @@ def _noise_z(
     bucket = ctx.playbook.triage.bucket
     origin = ctx.incident.start
     same = [
-        values[ts] for ts in grid
+        value for ts in grid
         if ctx.baseline.start <= ts and ts + bucket <= ctx.baseline.end
-        and values.get(ts) is not None and (ts - origin).total_seconds() % DAY_S < span
+        and (value := values.get(ts)) is not None and (ts - origin).total_seconds() % DAY_S < span
     ]  # fmt: skip
     k = sum(
         1
@@ -448,7 +538,7 @@ def _noise_z(
 # -- classification ------------------------------------------------------------------------
 
 
-def _classify(ctx: Context, params: dict[str, Any]) -> tuple[str | None, list[str]]:
+def _classify(ctx: Context, params: dict[str, Any]) -> tuple[Classification | None, list[str]]:
     triage = ctx.playbook.triage
     reasons: list[str] = []
     error_change = latency_ratio = None
@@ -488,7 +578,7 @@ def _classify(ctx: Context, params: dict[str, Any]) -> tuple[str | None, list[st
         score_shift = screening["live_margin"].magnitude
     reasons.append(
         f"largest input shift: {top_input[1] or 'none'} (effect size {top_input[0]:.2f}); "
-        f"score shift {_fmt(score_shift)}"
+        f"score shift {num(score_shift)}"
     )
     if error_change is not None:
         base, inc = error_change
@@ -562,7 +652,7 @@ def bad_change(change: float | None, direction: str) -> float | None:
     return abs(change)
 
 
-def tier_of(bad: float | None, minor: float, critical: float) -> str:
+def tier_of(bad: float | None, minor: float, critical: float) -> Tier:
     """critical / minor / none from the change in the bad direction (bad_change)."""
     if bad is not None and bad >= critical:
         return "critical"
@@ -578,32 +668,24 @@ def change_words(change: float | None, direction: str, minor: float, critical: f
     if change is None:
         return "n/a (a window has no value)"
     if change == 0:
-        return f"{_pct(change)}, unchanged: no tier"
+        return f"{signed_pct(change)}, unchanged: no tier"
     moved = "up" if change > 0 else "down"
     bad = bad_change(change, direction)
     if bad is None or bad <= 0:
-        return f"{_pct(change)}, {moved}: not the bad direction ({direction}), so no tier"
+        return f"{signed_pct(change)}, {moved}: not the bad direction ({direction}), so no tier"
     which = "both directions are bad" if direction == "both" else "the bad direction"
     tier = tier_of(bad, minor, critical)
     if tier == "critical":
-        return f"{_pct(change)}, {moved}: {which}, critical (at least {critical:.0%})"
+        return f"{signed_pct(change)}, {moved}: {which}, critical (at least {critical:.0%})"
     if tier == "minor":
         return (
-            f"{_pct(change)}, {moved}: {which}, minor (at least {minor:.0%}; critical from "
+            f"{signed_pct(change)}, {moved}: {which}, minor (at least {minor:.0%}; critical from "
             f"{critical:.0%})"
         )
-    return f"{_pct(change)}, {moved}: {which}, but under minor ({minor:.0%}), so no tier"
+    return f"{signed_pct(change)}, {moved}: {which}, but under minor ({minor:.0%}), so no tier"
 
 
 def _moved(change: float | None) -> str:
     if change is None or change == 0:
         return ""
     return ", up" if change > 0 else ", down"
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1%}"

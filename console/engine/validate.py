@@ -25,6 +25,7 @@ from console.engine.interventions import Outcome, run_intervention
 from console.engine.results import InterventionResult, Proposal, ValidationResult, Window
 from console.engine.triage import DAY_S, SAME_HOURS, bad_change, relative_change
 from console.errors import ConsoleError
+from console.numbers import num as _fmt
 from console.playbook import writeback
 from console.playbook.model import Edge
 from console.telemetry.windows import format_utc
@@ -41,7 +42,9 @@ def fix_time(ctx: Context, edge: Edge) -> datetime | None:
 def latest_window_start(ctx: Context) -> datetime:
     """Without a fix event: the newest post-fix-long stretch of data (is it back now?), never
     starting before the alert."""
-    newest = ctx.run("SELECT max(ts) AS newest FROM decisions").column("newest")[0].as_py()
+    newest: datetime | None = (
+        ctx.run("SELECT max(ts) AS newest FROM decisions").column("newest")[0].as_py()
+    )
     if newest is None:
         return ctx.alert_at
     return max(ctx.alert_at, newest.astimezone(UTC) - ctx.playbook.windows.postfix)
@@ -179,7 +182,3 @@ def validation_result(
         proposal=proposal,
         reasons=reasons,
     )
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"

@@ -17,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from console.audit import Entry, Trail, read_entries
+from console.audit import Entry, Evidence, Trail, read_entries
 from console.audit.vocabulary import STEPS, Action, EdgeMark, Facts, Step, TriageDecision
+from console.engine.usecases import written_report
+from console.errors import ConsoleError
 from console.files import atomic_write, file_sha256
 from console.gameday.answers import AnswerKey, load_answer
 
@@ -183,13 +185,63 @@ def grade_and_record(trail: Trail, scenario_folder: Path, report: Path | None = 
     return result
 
 
+def finish_game_day(
+    trail: Trail, scenario_folder: Path, report: Path | None = None
+) -> tuple[Grade, str | None]:
+    """End a game day (the console's g, the CLI's `gameday grade`): grade and record it; with a
+    written report, the grade is appended to it and the report's new text comes back too."""
+    result = grade_and_record(trail, scenario_folder, report)
+    markdown = report.read_text(encoding="utf-8") if report and report.exists() else None
+    return result, markdown
+
+
+def grade_written_report(
+    trail: Trail, scenario_folder: Path, report: Path, graded: Grade | None
+) -> Grade:
+    """A report written on a game day: graded now when the game day is not graded yet; else
+    the earlier grade goes back on the rewritten report, with a grade entry recording the
+    report's final sha256 (the report entry hashed it before the section was added)."""
+    if graded is None:
+        return grade_and_record(trail, scenario_folder, report)
+    record_grade(trail, graded, report)
+    return graded
+
+
+def grade_incident(
+    incident_dir: Path, scenario_folder: Path | None = None, actor: str | None = None
+) -> tuple[Grade, Path | None]:
+    """`gameday grade`: finish the game day of an incident folder. The scenario folder (with
+    answer.toml) defaults to the telemetry folder the incident was last opened on; the report
+    graded is the last one the trail says was written, when its file is there."""
+    entries = list(read_entries(incident_dir))
+    facts = Facts.read(entries)
+    folder = scenario_folder or _opened_on(entries, incident_dir)
+    written = written_report(facts, incident_dir)
+    report = incident_dir / written if written is not None else None
+    with Trail.open(incident_dir, actor=actor) as trail:
+        result, _ = finish_game_day(trail, folder, report)
+    return result, report
+
+
+def _opened_on(entries: list[Entry], incident_dir: Path) -> Path:
+    for entry in reversed(entries):
+        if (entry.step, entry.action) == (Step.SESSION, Action.OPEN):
+            telemetry = entry.params.get("telemetry")
+            if isinstance(telemetry, str) and telemetry:
+                return Path(telemetry)
+    raise ConsoleError(
+        f"{incident_dir}: the trail records no telemetry folder the incident was opened on; "
+        "name the scenario folder with --scenario"
+    )
+
+
 def record_grade(trail: Trail, result: Grade, report: Path | None = None) -> None:
     """Append the grade section to the report (when it exists), then record the grade entry.
 
     The report entry's sha256 was taken before the section was added, so the grade entry
     carries the final file's sha256 as evidence: the trail's last word on report.md matches
     the file on disk."""
-    evidence = []
+    evidence: list[Evidence | dict[str, str]] = []
     if report is not None and report.exists():
         append_grade_section(report, result)
         evidence.append(

@@ -10,7 +10,7 @@ every other.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import networkx as nx
@@ -41,6 +41,36 @@ def as_graph(playbook_or_graph: Playbook | nx.DiGraph) -> nx.DiGraph:
     if isinstance(playbook_or_graph, nx.DiGraph):
         return playbook_or_graph
     return build_graph(playbook_or_graph)
+
+
+def causal_digraph(nodes: Iterable[str], edges: Iterable[Edge]) -> nx.DiGraph:
+    """The bare cause -> effect graph: every node (declaration order), every non-feedback
+    edge, no attributes. For reachability: a feedback loop would make everything reach
+    everything."""
+    causal = nx.DiGraph()
+    causal.add_nodes_from(nodes)
+    causal.add_edges_from((e.source, e.target) for e in edges if not e.feedback)
+    return causal
+
+
+def causal_graph(playbook: Playbook) -> nx.DiGraph:
+    """causal_digraph of a loaded playbook."""
+    return causal_digraph(playbook.nodes, playbook.edges)
+
+
+def feeds(causal: nx.DiGraph, source: str, target: str) -> bool:
+    """Whether source is target or causes it over non-feedback edges (causal: causal_graph)."""
+    return source == target or nx.has_path(causal, source, target)
+
+
+def fed_by(causal: nx.DiGraph, source: str, inputs: Iterable[str]) -> list[str]:
+    """The model inputs source is or feeds, in the order given: which nodes it reaches."""
+    return [i for i in inputs if feeds(causal, source, i)]
+
+
+def causes(causal: nx.DiGraph, node: str) -> set[str]:
+    """node and everything upstream of it over non-feedback edges."""
+    return {node, *nx.ancestors(causal, node)}
 
 
 def require_node(graph: nx.DiGraph, node: str) -> None:

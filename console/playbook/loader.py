@@ -17,8 +17,10 @@ from typing import Any
 import networkx as nx
 
 from console.errors import ConsoleError
+from console.playbook.graph import causal_digraph
 from console.playbook.intervention_types import INTERVENTION_TYPES, Param
 from console.playbook.model import (
+    DIRECTIONS,
     EDGE_STATUSES,
     LIMITED_STEPS,
     NODE_KINDS,
@@ -30,6 +32,7 @@ from console.playbook.model import (
     Node,
     Playbook,
     Scorer,
+    ScorerType,
     TelemetryTables,
     Triage,
     Windows,
@@ -68,9 +71,8 @@ TRIAGE_KEYS = (
     "latency_series",
     "error_series",
 )
-DIRECTIONS = ("up", "down", "both")
 SCORER_COMMON = ("type", "threshold", "positive", "negative")
-SCORER_KEYS: dict[str, tuple[str, ...]] = {
+SCORER_KEYS: dict[ScorerType, tuple[str, ...]] = {
     "linear": ("intercept", "weights"),
     "logistic": ("intercept", "weights"),
     "python": ("entry_point", "inputs"),
@@ -202,7 +204,7 @@ def _windows(log: ProblemLog, value: Any) -> Windows:
     )
 
 
-def _array_of_tables(log: ProblemLog, value: Any, name: str) -> list[tuple[str, dict]]:
+def _array_of_tables(log: ProblemLog, value: Any, name: str) -> list[tuple[str, dict[str, Any]]]:
     if not isinstance(value, list):
         log.add(f"{name}: expected an array of tables ([[{name}]]), got {describe(value)}")
         return []
@@ -266,7 +268,12 @@ def _nodes(log: ProblemLog, value: Any) -> tuple[dict[str, Node], list[str]]:
 
 
 def _node_ref(
-    log: ProblemLog, table: Mapping, key: str, where: str, nodes: dict, declared: list[str]
+    log: ProblemLog,
+    table: Mapping[str, Any],
+    key: str,
+    where: str,
+    nodes: dict[str, Node],
+    declared: list[str],
 ) -> str | None:
     """The node id a key names when that node is valid; unknown ids get a suggestion."""
     name = log.string(table, key, where, required=True, non_empty=True)
@@ -399,9 +406,7 @@ def _proofs(log: ProblemLog, value: Any, where: str) -> None:
 
 
 def _check_cycles(log: ProblemLog, edges: list[Edge], nodes: dict[str, Node]) -> None:
-    causal = nx.DiGraph()
-    causal.add_nodes_from(nodes)
-    causal.add_edges_from((e.source, e.target) for e in edges if not e.feedback)
+    causal = causal_digraph(nodes, edges)
     order = {node_id: index for index, node_id in enumerate(nodes)}
     components = [c for c in nx.strongly_connected_components(causal) if len(c) > 1]
     components += [{n} for n in nodes if causal.has_edge(n, n)]
@@ -494,7 +499,7 @@ def _scorer(log: ProblemLog, value: Any, nodes: dict[str, Node]) -> Scorer:
     return Scorer(**fields)
 
 
-def _weights(log: ProblemLog, table: Mapping, nodes: dict[str, Node]) -> dict[str, float]:
+def _weights(log: ProblemLog, table: Mapping[str, Any], nodes: dict[str, Node]) -> dict[str, float]:
     if "weights" not in table:
         log.add("scorer.weights: required key is missing (a table: node id -> weight)")
         return {}
@@ -523,7 +528,7 @@ def _weights(log: ProblemLog, table: Mapping, nodes: dict[str, Node]) -> dict[st
     return weights
 
 
-def _inputs(log: ProblemLog, table: Mapping, nodes: dict[str, Node]) -> tuple[str, ...]:
+def _inputs(log: ProblemLog, table: Mapping[str, Any], nodes: dict[str, Node]) -> tuple[str, ...]:
     if "inputs" not in table:
         return tuple(n.id for n in nodes.values() if n.kind == "feature")
     inputs = log.string_list(table, "inputs", "scorer")

@@ -18,10 +18,12 @@ NodeKind = Literal["source", "feature", "model", "decision", "metric", "external
 NodeType = Literal["numeric", "categorical"]
 EdgeStatus = Literal["verified", "unverified", "tentative"]
 ScorerType = Literal["linear", "logistic", "python", "http"]
+Direction = Literal["up", "down", "both"]
 
-NODE_KINDS: tuple[str, ...] = ("source", "feature", "model", "decision", "metric", "external")
-NODE_TYPES: tuple[str, ...] = ("numeric", "categorical")
-EDGE_STATUSES: tuple[str, ...] = ("verified", "unverified", "tentative")
+NODE_KINDS: tuple[NodeKind, ...] = ("source", "feature", "model", "decision", "metric", "external")
+NODE_TYPES: tuple[NodeType, ...] = ("numeric", "categorical")
+EDGE_STATUSES: tuple[EdgeStatus, ...] = ("verified", "unverified", "tentative")
+DIRECTIONS: tuple[Direction, ...] = ("up", "down", "both")
 
 # Parameters each intervention type requires, and the optional ones with their (TOML)
 # defaults, as read from the one table of types (console.playbook.intervention_types).
@@ -102,7 +104,7 @@ class Edge:
 @dataclass(frozen=True)
 class Triage:
     metric: str  # node id of the anomalous metric (kind "metric")
-    direction: Literal["up", "down", "both"] = "both"
+    direction: Direction = "both"
     bucket: timedelta = timedelta(hours=1)
     max_gap: timedelta = timedelta(hours=2)
     max_staleness: timedelta = timedelta(hours=2)

@@ -12,11 +12,13 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from console.playbook.durations import DURATION_HINT, duration_problem, parse_duration
 
 _MISSING = object()
+# A choice among fixed strings; the choices may be a Literal type's values, which it keeps.
+Choice = TypeVar("Choice", bound=str)
 
 
 def quote(value: str) -> str:
@@ -106,27 +108,52 @@ class ProblemLog:
             self.add(f"{join(where, key)}: must not be empty")
         return value
 
+    @overload
     def choice(
         self,
         table: Mapping[str, Any],
         key: str,
         where: str,
-        choices: Iterable[str],
+        choices: Iterable[Choice],
         *,
-        default: str | None = None,
+        default: Choice,
         what: str | None = None,
-    ) -> str | None:
-        choices = list(choices)
+    ) -> Choice: ...
+
+    @overload
+    def choice(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        choices: Iterable[Choice],
+        *,
+        default: None = None,
+        what: str | None = None,
+    ) -> Choice | None: ...
+
+    def choice(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        choices: Iterable[Choice],
+        *,
+        default: Choice | None = None,
+        what: str | None = None,
+    ) -> Choice | None:
+        options = list(choices)
         value = self.string(table, key, where, default="", required=default is None)
         if key not in table or not isinstance(table[key], str):
             return default
-        if value not in choices:
-            self.add(
-                f"{join(where, key)} = {quote(value)}: unknown {what or key}; expected one of "
-                f"{', '.join(choices)}{suggestion(value, choices)}"
-            )
-            return default
-        return value
+        for option in options:
+            if option == value:
+                return option
+        self.add(
+            f"{join(where, key)} = {quote(value)}: unknown {what or key}; expected one of "
+            f"{', '.join(options)}{suggestion(value, options)}"
+        )
+        return default
 
     def number(
         self,
@@ -183,6 +210,28 @@ class ProblemLog:
             self.add(f"{join(where, key)}: expected true or false, got {describe(value)}")
             return default
         return value
+
+    @overload
+    def duration(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: timedelta,
+        *,
+        allow_zero: bool = False,
+    ) -> timedelta: ...
+
+    @overload
+    def duration(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: None,
+        *,
+        allow_zero: bool = False,
+    ) -> timedelta | None: ...
 
     def duration(
         self,

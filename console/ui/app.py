@@ -2,8 +2,11 @@
 
 Layout: header (model, metric, windows, severity, elapsed), step rail, the current step's
 pane, a live tail of the audit trail, the footer with the keys. Engine calls run in one
-worker at a time (`engine_call`); it posts EngineDone / EngineFailed and only the handlers
-touch widgets. The trail is the state: the rail is recomputed from its entries.
+worker at a time (`engine_call`); it posts the typed message of its result (TriageDone, ...;
+console/ui/messages.py) or EngineFailed, and only the `@on` handlers touch widgets. The steps
+come from one table (console/ui/steps/table.py): the layout, `r`, the keys that belong to a
+step, resume and the palette read it. The trail is the state: the rail is recomputed from
+its entries.
 
 No file is read on the UI thread: the trail and the report are read once in the constructor
 (before the app runs), then by workers only (the engine worker after each call, the tail's
@@ -18,52 +21,73 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from textual import on, work
 from textual.app import App, ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar
 
 from console.audit import Entry, load_key
-from console.audit.export import FORMATS as EXPORT_FORMATS
-from console.audit.vocabulary import Action, Step, View, edge_of
-from console.engine.results import ReportResult
+from console.audit.vocabulary import Step, edge_of
+from console.engine.investigation import Investigation
+from console.engine.results import (
+    BlastRadius,
+    Explanation,
+    InterventionResult,
+    LocateResult,
+    ReportResult,
+    TriageResult,
+    ValidationResult,
+)
 from console.engine.revive import last_results, revive
+from console.engine.usecases import export_all, postfix_default, report_path
 from console.errors import ConsoleError
-from console.gameday.grading import Grade
+from console.gameday.grading import Grade, finish_game_day, grade_written_report
 from console.telemetry.windows import parse_utc
 from console.text import one_line
 from console.ui.bindings import APP_BINDINGS
 from console.ui.commands import IncidentCommands
 from console.ui.filters import NoControlCodes
 from console.ui.format import plain
-from console.ui.messages import EngineDone, EngineFailed, TrailRead
+from console.ui.messages import (
+    CounterfactualDone,
+    Done,
+    EdgeMarked,
+    EngineFailed,
+    ExplainDone,
+    ExportDone,
+    GradeDone,
+    InterventionDone,
+    LocateDone,
+    NoteAdded,
+    PostfixDefault,
+    ProposalDecided,
+    ReportDone,
+    TrailRead,
+    TriageDecided,
+    TriageDone,
+    ValidateDone,
+)
 from console.ui.modals import ErrorModal, PromptModal
-from console.ui.state import STEPS, TITLES, Progress, edge_text
+from console.ui.state import Progress, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane
 from console.ui.steps.intervene import IntervenePane
 from console.ui.steps.locate import LocatePane
 from console.ui.steps.report import ReportPane
+from console.ui.steps.table import STEP_ACTIONS, STEP_SPECS, STEP_TABLE, TITLES
 from console.ui.steps.triage import TriagePane
 from console.ui.steps.validate import ValidatePane
 from console.ui.widgets.header import IncidentHeader
 from console.ui.widgets.rail import StepRail
 from console.ui.widgets.trail_tail import TrailTail
 
-# Actions that belong to one step: enabled only while that step is shown.
-STEP_ACTIONS = {
-    "decide": "triage",
-    "mark": "intervene",
-    "explain_id": "counterfactual",
-    "postfix_start": "validate",
-    "proposal": "validate",
-    "export": "report",
-}
-RUNNING_TEXT = {
+RUNNING_TEXT: dict[str, str] = {
     "triage": "Running the triage checks",
     "locate": "Ranking the ancestors of the metric",
     "intervene": "Running the intervention",
@@ -92,17 +116,23 @@ def entry_clock(entry: Entry) -> str:
     return entry.time.strftime("%H:%M:%S")
 
 
+def _with_entries(done: Done, entries: list[Entry]) -> Done:
+    """The result's message, carrying the entries the worker read after the call."""
+    done.entries = entries
+    return done
+
+
 class IncidentApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "incident-console"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS = APP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
     COMMANDS = App.COMMANDS | {IncidentCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
     def __init__(
         self,
-        inv: Any,
+        inv: Investigation,
         *,
         gameday: GameDay | None = None,
         keymap: dict[str, str] | None = None,
@@ -160,12 +190,8 @@ class IncidentApp(App[None]):
             yield StepRail(id="rail")
             with Vertical(id="center"):
                 with ContentSwitcher(id="steps", initial=self.step):
-                    yield TriagePane(id="triage")
-                    yield LocatePane(id="locate")
-                    yield IntervenePane(id="intervene")
-                    yield CounterfactualPane(id="counterfactual")
-                    yield ValidatePane(id="validate")
-                    yield ReportPane(id="report")
+                    for spec in STEP_TABLE:
+                        yield spec.pane(self.inv.playbook, id=spec.id)
                 with Horizontal(id="busy"):
                     yield ProgressBar(total=None, show_eta=False, id="busy-bar")
                     yield Label("", id="busy-label")
@@ -194,7 +220,7 @@ class IncidentApp(App[None]):
         self.query_one(IntervenePane).show_plan(self.edge, self._mark(self.edge))
         self.call_after_refresh(self._pane().focus_main)
         if Step.TRIAGE not in self.progress.worked:
-            self.start("triage", self.inv.triage)
+            self.run_triage()
         else:
             self._restore()
             self.notify(f"Resumed at {TITLES[self.step]}", timeout=4)
@@ -203,25 +229,17 @@ class IncidentApp(App[None]):
         """Show the results the trail holds, as they were, without running anything again."""
         entries = self.opening
         found = last_results(entries)
-        if "triage" in found:
-            self._done_triage(found["triage"])
-        if "locate" in found:
-            self._done_locate(found["locate"])
-        if "intervene" in found:
-            self._done_intervene(found["intervene"], tuple(found["intervene"].edge))
-        if "counterfactual" in found:
-            self._done_counterfactual(found["counterfactual"], found["counterfactual"].edge)
-        if "explain" in found:
-            self._done_explain(found["explain"], found["explain"].prediction_id)
-        if "validate" in found:
-            self._done_validate(found["validate"], found["validate"].edge)
+        for spec in STEP_TABLE:
+            for key, show in spec.resume:
+                if key in found:
+                    show(self, found[key])
         if self.report_text is not None:
             self._restore_report(self.report_text)
         graded = self.progress.facts.grade
         if graded is not None:
             try:
                 self.grade = revive(Grade, graded.result)
-                self._pane("report").show("grade", self.grade)
+                self.query_one(ReportPane).show_grade(self.grade)
             except (TypeError, ValueError, KeyError):
                 self.grade = None  # an older grade format: g grades again
         for step, error in self.progress.failures.items():
@@ -236,19 +254,15 @@ class IncidentApp(App[None]):
         if entry is None:
             return None
         try:
-            return (self.incident_dir / self._report_path(entry)).read_text(encoding="utf-8")
+            return (self.incident_dir / report_path(entry)).read_text(encoding="utf-8")
         except OSError:
             return None
-
-    @staticmethod
-    def _report_path(entry: View) -> str:
-        return str(entry.result.get("path") or entry.params.get("path") or "report.md")
 
     def _restore_report(self, markdown: str) -> None:
         entry = self.progress.facts.report
         if entry is None:
             return
-        path = self._report_path(entry)
+        path = report_path(entry)
         report = ReportResult(
             path,
             markdown,
@@ -256,7 +270,7 @@ class IncidentApp(App[None]):
             int(entry.result.get("trail_count", 0)),
         )
         self.results["report"] = report
-        self._pane("report").show("report", report)
+        self.query_one(ReportPane).show_report(report)
 
     def _header_from_trail(self, header: IncidentHeader) -> None:
         """On resume, the severity and change of the last triage in the trail."""
@@ -313,45 +327,53 @@ class IncidentApp(App[None]):
 
     # -- workers ---------------------------------------------------------------------------
 
-    def start(self, task: str, fn: Callable[..., Any], *args: Any) -> None:
-        """Run an engine call in the worker; one at a time, since they share one connection."""
+    def start(self, task: str, call: Callable[[], Done], label: str | None = None) -> None:
+        """Run an engine call in the worker; one at a time, since they share one connection.
+        call runs in the worker and returns the typed message of its result."""
         if self.running:
             self.notify(f"Busy: {RUNNING_TEXT.get(self.running, self.running)} (x cancels)")
             return
         self.running = task
         self.cancelling = False
-        label = RUNNING_TEXT.get(task, task)
-        if task == "intervene":
-            label = f"{label} on {edge_text(args[0])}"
+        label = label or RUNNING_TEXT.get(task, task)
         self.query_one("#busy-label", Label).update(plain(f"{label}…  x cancels"))
         self.query_one("#busy").display = True
         self.refresh_bindings()
-        self.engine_call(task, fn, *args)
+        self.engine_call(task, call)
 
     # Not exclusive: start() already runs one call at a time, and a handler starting the next
     # call while the previous worker thread is still returning must not cancel that worker.
     @work(thread=True, exit_on_error=False, group="engine")
-    def engine_call(self, task: str, fn: Callable[..., Any], *args: Any) -> None:
-        self._call_and_post(task, fn, *args)
+    def engine_call(self, task: str, call: Callable[[], Done]) -> None:
+        self._call_and_post(task, call)
 
-    def _call_and_post(self, task: str, fn: Callable[..., Any], *args: Any) -> None:
+    def _call_and_post(self, task: str, call: Callable[[], Done]) -> None:
         """Runs in a worker: the call, then the entries it appended, posted with its outcome
         (so the rail is up to date before the result is shown)."""
-        outcome: Callable[[list[Entry]], EngineDone | EngineFailed]
+        outcome: Callable[[list[Entry]], Message]
         try:
-            result = fn(*args)
+            done = call()
         except ConsoleError as exc:
             outcome = partial(EngineFailed, task, exc, True, str(exc))
         except Exception as exc:
             outcome = partial(EngineFailed, task, exc, False, traceback.format_exc())
         else:
-            outcome = partial(EngineDone, task, result, args)
-        self.tail.read_new(lambda new: self.post_message(outcome(new)))
+            outcome = partial(_with_entries, done)
+
+        def post(new: list[Entry]) -> None:
+            self.post_message(outcome(new))
+
+        self.tail.read_new(post)
 
     def _idle(self) -> None:
         self.running = None
         self.query_one("#busy").display = False
         self.refresh_bindings()
+
+    def _finished(self, message: Done) -> None:
+        """Every engine result first: the worker is free, the rail knows the step is done."""
+        self._idle()
+        self._add_entries(message.entries)
 
     def on_engine_failed(self, message: EngineFailed) -> None:
         if message.task != "note":
@@ -359,7 +381,7 @@ class IncidentApp(App[None]):
         # intervene, counterfactual and explain record their failures (and cancellations) in
         # the trail; the other steps leave no entry when they fail.
         self._add_entries(message.entries)
-        if message.task in STEPS:
+        if message.task in STEP_SPECS:
             # The trail's ("<step>", "failed") entry says why; a step that records none yet
             # still shows the error it raised.
             error = self.progress.failures.get(message.task, str(message.error))
@@ -377,50 +399,62 @@ class IncidentApp(App[None]):
             )
         self.cancelling = False
 
-    def on_engine_done(self, message: EngineDone) -> None:
-        if message.task != "note":
-            self._idle()
-        self._add_entries(message.entries)  # the rail knows the step is done before it shows
-        handler = getattr(self, f"_done_{message.task}")
-        handler(message.result, *message.args)
+    # -- results: each message's handler, and what shows a result (also on resume) ----------
 
-    # -- results ---------------------------------------------------------------------------
+    @on(TriageDone)
+    def _triage_done(self, message: TriageDone) -> None:
+        self._finished(message)
+        self.show_triage(message.result)
 
-    def _done_triage(self, result: Any) -> None:
+    def show_triage(self, result: TriageResult) -> None:
         self.results["triage"] = result
         header = self.query_one(IncidentHeader)
         header.metric = result.metric
         header.change = result.relative_change
         header.tier = result.tier
-        self._pane("triage").show("triage", result)
+        self.query_one(TriagePane).show_triage(result)
 
-    def _done_decide_triage(self, _result: Any, decision: str, _note: str = "") -> None:
-        if decision == "false_alarm":
+    @on(TriageDecided)
+    def _triage_decided(self, message: TriageDecided) -> None:
+        self._finished(message)
+        if message.decision == "false_alarm":
             self.notify("Closed as a false alarm: write the report (r)", timeout=4)
             self.goto("report")
         else:
             self.goto("locate")
-            self.start("locate", self.inv.locate)
+            self.run_locate()
 
-    def _done_locate(self, result: Any) -> None:
+    @on(LocateDone)
+    def _locate_done(self, message: LocateDone) -> None:
+        self._finished(message)
+        self.show_locate(message.result)
+
+    def show_locate(self, result: LocateResult) -> None:
         self.results["locate"] = result
-        self._pane("locate").show("locate", result)
-        self._pane("locate").focus_main()
+        pane = self.query_one(LocatePane)
+        pane.show_locate(result)
+        pane.focus_main()
 
-    def _done_intervene(self, result: Any, edge: tuple[str, str]) -> None:
+    @on(InterventionDone)
+    def _intervention_done(self, message: InterventionDone) -> None:
+        self._finished(message)
+        self.show_intervention(message.result, message.edge)
+
+    def show_intervention(self, result: InterventionResult, edge: tuple[str, str]) -> None:
         self.results["intervene"] = result
         pane = self.query_one(IntervenePane)
         pane.show_plan(edge, self._mark(edge))
-        pane.show("intervene", result)
+        pane.show_intervention(result)
 
-    def _done_mark_edge(
-        self, _result: Any, edge: tuple[str, str], status: str, _note: str = ""
-    ) -> None:
+    @on(EdgeMarked)
+    def _edge_marked(self, message: EdgeMarked) -> None:
+        self._finished(message)
+        edge, status = message.edge, message.status
         self.query_one(IntervenePane).show_plan(edge, status)
         if status == "broken":
             self.notify(f"{edge_text(edge)} marked broken: re-scoring the blast radius", timeout=4)
             self.goto("counterfactual")
-            self.start("counterfactual", self.inv.counterfactual, edge)
+            self._counterfactual(edge)
         elif status == "cleared":
             self.notify(f"{edge_text(edge)} cleared: pick the next candidate", timeout=4)
             self.goto("locate")
@@ -428,78 +462,97 @@ class IncidentApp(App[None]):
         else:
             self.notify(f"{edge_text(edge)} marked external", timeout=4)
 
-    def _done_counterfactual(self, result: Any, _edge: tuple[str, str]) -> None:
+    @on(CounterfactualDone)
+    def _counterfactual_done(self, message: CounterfactualDone) -> None:
+        self._finished(message)
+        self.show_blast_radius(message.result)
+
+    def show_blast_radius(self, result: BlastRadius) -> None:
         self.results["counterfactual"] = result
-        self._pane("counterfactual").show("counterfactual", result)
+        self.query_one(CounterfactualPane).show_blast_radius(result)
 
-    def _done_explain(self, result: Any, _prediction_id: str, _edge: Any = None) -> None:
-        self._pane("counterfactual").show("explain", result)
+    @on(ExplainDone)
+    def _explain_done(self, message: ExplainDone) -> None:
+        self._finished(message)
+        self.show_explanation(message.result)
 
-    def _done_validate(self, result: Any, _edge: tuple[str, str], _start: Any = None) -> None:
+    def show_explanation(self, result: Explanation) -> None:
+        self.query_one(CounterfactualPane).show_explanation(result)
+
+    @on(ValidateDone)
+    def _validate_done(self, message: ValidateDone) -> None:
+        self._finished(message)
+        self.show_validation(message.result)
+
+    def show_validation(self, result: ValidationResult) -> None:
         self.results["validate"] = result
-        self._pane("validate").show("validate", result)
+        self.query_one(ValidatePane).show_validation(result, self.progress.proposal_decided)
 
-    def _done_decide_proposal(self, result: Path | None, accept: bool) -> None:
+    @on(ProposalDecided)
+    def _proposal_decided(self, message: ProposalDecided) -> None:
+        self._finished(message)
+        path, accept = message.path, message.accept
         verdict = (
-            f"accepted: {result}" if accept and result else "rejected" if not accept else "accepted"
+            f"accepted: {path}" if accept and path else "rejected" if not accept else "accepted"
         )
-        self._pane("validate").show("decide_proposal", verdict)
+        self.query_one(ValidatePane).show_proposal_verdict(verdict)
         self.notify(f"Playbook change {verdict}", timeout=4)
 
-    def _write_report(self) -> tuple[Any, Any]:
+    @on(PostfixDefault)
+    def _postfix_default(self, message: PostfixDefault) -> None:
+        self._finished(message)
+        self._prompt_postfix_start(message.start)
+
+    def _write_report(self) -> ReportDone:
         """Runs in the worker: the post-mortem, graded and with the grade appended on a game day."""
         result = self.inv.report()
         if self.gameday is None:
-            return result, None
-        from console.gameday import grading
-
+            return ReportDone(result, None)
         path = self.incident_dir / result.path
-        grade = self.grade
-        if grade is None:
-            grade = grading.grade_and_record(self.inv.trail, self.gameday.folder, path)
-        else:
-            # The grade section goes back on the rewritten report, and a grade entry records
-            # the report's final sha256 (report() hashed it before the section was added).
-            grading.record_grade(self.inv.trail, grade, path)
-        return replace(result, markdown=path.read_text(encoding="utf-8")), grade
+        grade = grade_written_report(self.inv.trail, self.gameday.folder, path, self.grade)
+        return ReportDone(replace(result, markdown=path.read_text(encoding="utf-8")), grade)
 
-    def _done_report(self, outcome: tuple[Any, Any]) -> None:
-        result, grade = outcome
-        self.results["report"] = result
-        self._pane("report").show("report", result)
-        if grade is not None and self.grade is None:
-            self._show_grade(grade)
+    @on(ReportDone)
+    def _report_done(self, message: ReportDone) -> None:
+        self._finished(message)
+        self.results["report"] = message.result
+        self.query_one(ReportPane).show_report(message.result)
+        if message.grade is not None and self.grade is None:
+            self._show_grade(message.grade)
 
-    def _done_export(self, result: dict) -> None:
-        self._pane("report").show("export", result)
+    @on(ExportDone)
+    def _export_done(self, message: ExportDone) -> None:
+        self._finished(message)
+        result = message.result
+        self.query_one(ReportPane).show_export(result)
         state = "verifies" if result["verified"] else "FAILS verification"
         self.notify(f"Exported {len(result['files'])} files; the trail {state}", timeout=5)
 
-    def _grade_game_day(self, report: Path | None) -> tuple[Any, str | None]:
-        """Runs in the worker: grade and record the game day; with a written report, the
-        grade is appended to it and its new text comes back too."""
-        from console.gameday import grading
+    def _grade_game_day(self, report: Path | None) -> GradeDone:
+        """Runs in the worker: the game day graded, recorded and appended to the report."""
+        assert self.gameday is not None  # end_gameday is only available on a game day
+        return GradeDone(*finish_game_day(self.inv.trail, self.gameday.folder, report))
 
-        grade = grading.grade_and_record(self.inv.trail, self.gameday.folder, report)
-        markdown = report.read_text(encoding="utf-8") if report and report.exists() else None
-        return grade, markdown
-
-    def _done_grade(self, outcome: tuple[Any, str | None], _report: Path | None) -> None:
-        grade, markdown = outcome
+    @on(GradeDone)
+    def _grade_done(self, message: GradeDone) -> None:
+        self._finished(message)
         report = self.results.get("report")
-        if report is not None and markdown is not None:
-            self.results["report"] = replace(report, markdown=markdown)
-            self._pane("report").show("report", self.results["report"])
-        self._show_grade(grade)
+        if report is not None and message.markdown is not None:
+            self.results["report"] = replace(report, markdown=message.markdown)
+            self.query_one(ReportPane).show_report(self.results["report"])
+        self._show_grade(message.grade)
 
     def _show_grade(self, grade: Any) -> None:
         self.graded = True
         self.grade = grade
-        self._pane("report").show("grade", grade)
+        self.query_one(ReportPane).show_grade(grade)
         self.goto("report")
         self.notify(grade.headline(), title="Game day graded", timeout=8)
 
-    def _done_note(self, _result: Any, _text: str, _step: str | None = None) -> None:
+    @on(NoteAdded)
+    def _note_added(self, message: NoteAdded) -> None:
+        # A note has its own worker: the engine's may still be running.
+        self._add_entries(message.entries)
         self.notify("Note added to the trail", timeout=2)
 
     def _highlight_next_candidate(self) -> None:
@@ -557,36 +610,47 @@ class IncidentApp(App[None]):
         self.goto(step)
 
     def action_run(self) -> None:
-        inv = self.inv
-        if self.step == "triage":
-            self.start("triage", inv.triage)
-        elif self.step == "locate":
-            self.start("locate", inv.locate)
-        elif self.step == "intervene":
-            if self.edge is None:
-                self.notify("Pick an edge first: Locate (2) or the palette (:)", severity="warning")
-                return
-            self.query_one(IntervenePane).clear_result()
-            self.start("intervene", inv.intervene, self.edge)
-        elif self.step == "counterfactual":
-            edge = self.progress.root_edge
-            if edge is None:
-                self.notify(
-                    "Mark the root-cause edge (b or e) in Intervene first", severity="warning"
-                )
-                return
-            self.start("counterfactual", inv.counterfactual, edge)
-        elif self.step == "validate":
-            self._validate(None)
-        elif self.step == "report":
-            self.start("report", self._write_report)
+        STEP_SPECS[self.step].run(self)
+
+    def run_triage(self) -> None:
+        self.start("triage", lambda: TriageDone(self.inv.triage()))
+
+    def run_locate(self) -> None:
+        self.start("locate", lambda: LocateDone(self.inv.locate()))
+
+    def run_intervene(self) -> None:
+        if self.edge is None:
+            self.notify("Pick an edge first: Locate (2) or the palette (:)", severity="warning")
+            return
+        self.query_one(IntervenePane).clear_result()
+        self._intervene(self.edge)
+
+    def _intervene(self, edge: tuple[str, str]) -> None:
+        label = f"{RUNNING_TEXT['intervene']} on {edge_text(edge)}"
+        self.start("intervene", lambda: InterventionDone(self.inv.intervene(edge), edge), label)
+
+    def run_counterfactual(self) -> None:
+        edge = self.progress.root_edge
+        if edge is None:
+            self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
+            return
+        self._counterfactual(edge)
+
+    def _counterfactual(self, edge: tuple[str, str]) -> None:
+        self.start("counterfactual", lambda: CounterfactualDone(self.inv.counterfactual(edge)))
+
+    def run_validate(self) -> None:
+        self._validate(None)
+
+    def run_report(self) -> None:
+        self.start("report", self._write_report)
 
     def _validate(self, start: datetime | None) -> None:
         edge = self.progress.root_edge
         if edge is None:
             self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
             return
-        self.start("validate", self.inv.validate, edge, start)
+        self.start("validate", lambda: ValidateDone(self.inv.validate(edge, start)))
 
     def action_cancel(self) -> None:
         if self.running:
@@ -594,19 +658,30 @@ class IncidentApp(App[None]):
             self.inv.cancel()
             self.query_one("#busy-label", Label).update("Cancelling…")
 
-    def action_decide(self, decision: str) -> None:
-        self.start("decide_triage", self.inv.decide_triage, decision, "")
+    def action_decide(self, decision: Literal["confirmed", "false_alarm"]) -> None:
+        def call() -> Done:
+            self.inv.decide_triage(decision, "")
+            return TriageDecided(decision)
 
-    def action_mark(self, status: str) -> None:
-        if self.edge is not None:
-            self.start("mark_edge", self.inv.mark_edge, self.edge, status, "")
+        self.start("decide_triage", call)
+
+    def action_mark(self, status: Literal["broken", "external", "cleared"]) -> None:
+        edge = self.edge
+        if edge is None:
+            return
+
+        def call() -> Done:
+            self.inv.mark_edge(edge, status, "")
+            return EdgeMarked(edge, status)
+
+        self.start("mark_edge", call)
 
     def test_edge(self, edge: tuple[str, str]) -> None:
         """Show the edge's plan in Intervene and run its intervention."""
         self.edge = edge
         self.goto("intervene")
         self.query_one(IntervenePane).clear_result()
-        self.start("intervene", self.inv.intervene, edge)
+        self._intervene(edge)
 
     @on(DataTable.RowSelected, "#locate-candidates")
     def _candidate_selected(self, event: DataTable.RowSelected) -> None:
@@ -620,7 +695,8 @@ class IncidentApp(App[None]):
             self.explain(str(event.row_key.value))
 
     def explain(self, prediction_id: str) -> None:
-        self.start("explain", self.inv.explain, prediction_id, self.progress.broken_edge)
+        edge = self.progress.broken_edge
+        self.start("explain", lambda: ExplainDone(self.inv.explain(prediction_id, edge)))
 
     def action_explain_id(self) -> None:
         def chosen(value: str | None) -> None:
@@ -643,17 +719,10 @@ class IncidentApp(App[None]):
         if validated is not None:
             self._prompt_postfix_start(validated.window.start)
         else:
-            self.start("postfix_default", self._fix_time, edge)
-
-    def _fix_time(self, edge: tuple[str, str]) -> datetime | None:
-        """Runs in the worker: the post-fix start the engine picks by default, if a fix shows."""
-        from console.engine.validate import fix_time
-
-        ctx = self.inv.ctx
-        return fix_time(ctx, ctx.edge(*edge))
-
-    def _done_postfix_default(self, start: datetime | None, _edge: tuple[str, str]) -> None:
-        self._prompt_postfix_start(start)
+            # Runs in the worker: the post-fix start the engine picks by default, if a fix shows.
+            self.start(
+                "postfix_default", lambda: PostfixDefault(postfix_default(self.inv.ctx, edge))
+            )
 
     def _prompt_postfix_start(self, start: datetime | None) -> None:
         default = start.strftime("%Y-%m-%dT%H:%M") if start else ""
@@ -682,42 +751,31 @@ class IncidentApp(App[None]):
         )
 
     def action_proposal(self, accept: bool) -> None:
-        self.start("decide_proposal", self.inv.decide_proposal, accept)
+        self.start(
+            "decide_proposal", lambda: ProposalDecided(self.inv.decide_proposal(accept), accept)
+        )
 
     def action_export(self) -> None:
         self.start("export", self._export_all)
 
-    def _export_all(self) -> dict:
+    def _export_all(self) -> ExportDone:
         """Runs in the worker: every trail format plus the report, into <incident>/exports."""
-        from console.audit import export, verify
-
-        key = load_key()  # as the CLI does: with a key, the head's signature is checked too
-        sensitive = list(self.inv.playbook.sensitive)
-        folder = self.incident_dir / "exports"
-        folder.mkdir(exist_ok=True)
-        files = []
-        for fmt in EXPORT_FORMATS:
-            out = folder / f"trail.{fmt}"
-            done = export(self.incident_dir, fmt, out, sensitive=sensitive, key=key)
-            files.append(str(done.path.relative_to(self.incident_dir)))
         report = self.results.get("report")
-        if report is not None:
-            files.insert(0, report.path)
-        check = verify(self.incident_dir, key=key)
-        self.inv.trail.append(
-            Step.REPORT,
-            Action.EXPORT,
-            params={"formats": list(EXPORT_FORMATS)},
-            result={"files": files, "head": check.head, "verified": check.ok},
+        # As the CLI does: with a key, the head's signature is checked too.
+        done = export_all(
+            self.inv.trail,
+            self.inv.playbook.sensitive,
+            report.path if report is not None else None,
+            load_key(),
         )
-        return {"files": files, "head": check.head, "verified": check.ok}
+        return ExportDone(done.to_dict())
 
     def action_end_gameday(self) -> None:
         if self.gameday is None:
             return
         report = self.results.get("report")
         path = self.incident_dir / report.path if report is not None else None
-        self.start("grade", self._grade_game_day, path)
+        self.start("grade", lambda: self._grade_game_day(path))
 
     def action_note(self) -> None:
         def chosen(text: str | None) -> None:
@@ -739,10 +797,11 @@ class IncidentApp(App[None]):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="note")
     def note_call(self, text: str, step: str) -> None:
-        self._call_and_post("note", self._note, text, step)
+        def call() -> Done:
+            self.inv.note(text, step=step)
+            return NoteAdded()
 
-    def _note(self, text: str, step: str) -> None:
-        self.inv.note(text, step=step)
+        self._call_and_post("note", call)
 
     async def action_quit(self) -> None:
         # A running query is interrupted first, so closing the store does not wait for it.

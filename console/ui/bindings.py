@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from console.ui.state import STEPS, TITLES
+from console.ui.steps.table import STEP_TABLE
 
 STEP_KEYS = [
     Binding(
         str(number),
-        f"goto('{step}')",
-        TITLES[step],
+        f"goto('{step.id}')",
+        step.title,
         show=False,
-        id=f"step-{step}",
-        tooltip=f"Show the {TITLES[step]} step",
+        id=f"step-{step.id}",
+        tooltip=f"Show the {step.title} step",
     )
-    for number, step in enumerate(STEPS, start=1)
+    for number, step in enumerate(STEP_TABLE, start=1)
 ]
 
 APP_BINDINGS: list[Binding] = [

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from console.ui.state import STEPS, TITLES, edge_text
+from console.ui.state import edge_text
+from console.ui.steps.table import STEP_TABLE
+
+if TYPE_CHECKING:
+    from console.ui.app import IncidentApp
 
 
 class IncidentCommands(Provider):
     """Go to a step, test an edge by name, mark, export, note, end the game day."""
 
+    @property
+    def incident_app(self) -> IncidentApp:
+        """The app, typed: this provider is only registered by IncidentApp.COMMANDS."""
+        return cast("IncidentApp", self.app)
+
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app = self.app
+        app = self.incident_app
         commands: list[tuple[str, Callable[[], object], str]] = []
-        for number, step in enumerate(STEPS, start=1):
-            commands.append((f"Go to {TITLES[step]}", partial(app.goto, step), f"key {number}"))
+        for number, spec in enumerate(STEP_TABLE, start=1):
+            commands.append((f"Go to {spec.title}", partial(app.goto, spec.id), f"key {number}"))
         if app.running is None:
             # Every causal edge, planned or not: an edge out of an external node has no plan,
             # and the engine compares its distributions instead (how an external shift shows).
@@ -33,7 +43,7 @@ class IncidentCommands(Provider):
                             plan,
                         )
                     )
-        checks = [
+        checks: list[tuple[str, str, tuple[str, ...], str | None, Callable[[], object]]] = [
             (
                 "Write the post-mortem report",
                 "run",
@@ -86,6 +96,6 @@ class IncidentCommands(Provider):
                 yield Hit(score, matcher.highlight(title), run, help=help_text or None)
 
 
-def _on_step(app, step: str, run: Callable[[], object]) -> None:
+def _on_step(app: IncidentApp, step: str, run: Callable[[], object]) -> None:
     app.goto(step)
     run()

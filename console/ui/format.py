@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from console.numbers import clock, signed_pct
 from console.text import one_line, terminal
 
 BAR_BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -39,7 +40,7 @@ def fmt_num(value: Any, digits: int = 4) -> str:
 
 
 def fmt_pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:+.1f}%"
+    return signed_pct(value, missing="-")
 
 
 def fmt_window(start: datetime, end: datetime) -> str:
@@ -50,9 +51,7 @@ def fmt_window(start: datetime, end: datetime) -> str:
 
 
 def fmt_elapsed(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return clock(delta)
 
 
 def bar(fraction: float, width: int) -> str:
@@ -126,9 +125,9 @@ def fit_bins(
     fits a 24-line terminal: numeric bins are merged in runs of neighbours, categories beyond
     the largest ones are summed into one "(n others)" row."""
     rows = max(2, rows)
-    numeric = bool(edges) and all(isinstance(e, int | float) for e in edges)
-    if numeric:
-        labels, merged = _merge_numeric(edges, series, rows)
+    bounds = [float(e) for e in edges if isinstance(e, int | float)]
+    if edges and len(bounds) == len(edges):
+        labels, merged = _merge_numeric(bounds, series, rows)
         # Empty bins (a 0/1 feature leaves eight of ten empty) say nothing; the ranges of
         # the bins that remain show where the gaps are.
         keep = [i for i in range(len(labels)) if any(v[i] for v in merged.values())]

@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from console.audit.vocabulary import STEPS, Facts, Step
 
-TITLES: dict[str, str] = {step: step.capitalize() for step in STEPS}
 StepState = Literal["pending", "current", "done", "skipped", "broken", "failed"]
 
 

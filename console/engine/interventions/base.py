@@ -10,7 +10,6 @@ counterfactual corrects what it found broken, and the action item the report sug
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -218,11 +217,3 @@ def stats_dict(stat: Any, name: str) -> dict[str, Any]:
 def count(sides: dict[str, Any], side: str, key: str) -> int:
     value = sides.get(side, {}).get(key)
     return int(value) if value is not None else 0
-
-
-def pct(value: float | None) -> str:
-    return (
-        "n/a"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:.2%}"
-    )

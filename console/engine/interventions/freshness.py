@@ -14,12 +14,12 @@ from console.engine.interventions.base import (
     MIN_ROWS,
     InterventionKind,
     Outcome,
-    pct,
     shares_of,
     windows,
 )
 from console.engine.results import Histogram, InterventionResult, Verdict, Window
 from console.engine.stats import Screening
+from console.numbers import share
 from console.playbook.model import Edge
 
 FRESHNESS_SHARE = 0.01  # share of stale rows that is too many (and twice the baseline's)
@@ -75,13 +75,13 @@ class Freshness(InterventionKind):
             verdict = "broken"
             reasons = [
                 f"{share_t:.2%} of {name} rows were older than max_lag {max_lag} when served "
-                f"(baseline {pct(share_b)}); p95 age {q_t[1]:.0f} s"
+                f"(baseline {share(share_b)}); p95 age {q_t[1]:.0f} s"
             ]
         else:
             verdict = "ok"
             reasons = [
                 f"{share_t:.2%} of {name} rows older than max_lag {max_lag} "
-                f"(baseline {pct(share_b)}); p95 age {q_t[1]:.0f} s"
+                f"(baseline {share(share_b)}); p95 age {q_t[1]:.0f} s"
             ]
         labels = [f"{e:g}" for e in edges] + ["older"]
         histogram = Histogram(

@@ -6,6 +6,7 @@ the score, at least half a percentage point, p < alpha)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,14 @@ from console.engine.interventions.base import (
     InterventionKind,
     Outcome,
     feature_select,
-    pct,
     sample_sql,
     score_histogram,
     scorer_of,
     windows,
 )
 from console.engine.results import InterventionResult, Verdict, Window
-from console.engine.stats import null_rate_change
+from console.engine.stats import NullRateChange, null_rate_change
+from console.numbers import share
 from console.playbook.model import Edge
 from console.telemetry.store import duckdb_identifier
 
@@ -47,101 +48,27 @@ class ModelVersion(InterventionKind):
         return self.tested_node(edge)
 
     def run(self, ctx: Context, edge: Edge, target: Window, params: dict[str, Any]) -> Outcome:
-        max_delta = float(self.param(edge, "max_score_delta"))
         name = target.name
-        scorer = scorer_of(ctx)
-        features = scorer.features
-        rows_sql = _sample_rows_sql(ctx, features)
-        rows = ctx.run(rows_sql, params)
-        rescored = scorer.score(rows.select(features)) if rows.num_rows else np.zeros(0)
-        live = rows.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-        delta = rescored - live
-        sides = np.array(rows.column("w").to_pylist(), dtype=object)
-        versions = np.array(rows.column("version").to_pylist(), dtype=object)
-        per_version = _per_version(sides, versions, delta, max_delta, name)
-        unscored = null_rate_change(
-            ctx.run, sample_sql("score"), params, kind="numeric", max_increase=UNSCORED_INCREASE
-        )
-        inc_pick = sides == "incident"
-        over_t = float((np.abs(delta[inc_pick]) > max_delta).mean()) if inc_pick.any() else None
-        stats: dict[str, Any] = {
-            "max_score_delta": max_delta,
-            "sampled_rows": int(rows.num_rows),
-            f"share_over_max_delta_{name}": over_t,
-            "by_version": _by_version_text(per_version, name, rows=False),
-            "unscored_rate_baseline": unscored.rate_baseline,
-            f"unscored_rate_{name}": unscored.rate_incident,
-            "unscored_p_value": unscored.p_value,
-            "scorer": scorer.name,
-        }
-        reasons: list[str] = []
-        broken = False
-        if over_t is not None and over_t > MODEL_DELTA_SHARE:
-            broken = True
-            worst = max(
-                (v for v in per_version.values() if v["window"] == name),
-                key=lambda v: v["share_over_max_delta"] or 0.0,
-            )
-            reasons.append(
-                f"live scores differ from the playbook scorer's re-score by more than "
-                f"{max_delta:g} on {over_t:.1%} of sampled {name} rows (worst version "
-                f"{worst['version']}: {worst['share_over_max_delta']:.1%}, p95 |delta| "
-                f"{worst['p95_abs_delta']:.3g})"
-            )
-        elif over_t is not None:
-            reasons.append(
-                f"re-scores match the live scores: {over_t:.2%} of {int(inc_pick.sum())} sampled "
-                f"{name} rows differ by more than {max_delta:g} (versions: "
-                + ", ".join(v["version"] for v in per_version.values() if v["window"] == name)
-                + ")"
-            )
-        reasons.append(
-            f"re-scored rows off by more than {max_delta:g} per model version, baseline -> "
-            f"{name}: " + _by_version_text(per_version, name, rows=True)
-        )
-        if unscored.flagged:
-            broken = True
-            reasons.append(f"rows without a score: {'; '.join(unscored.reasons)}")
-        else:
-            reasons.append(
-                f"rows without a score {pct(unscored.rate_baseline)} -> "
-                f"{pct(unscored.rate_incident)}"
-            )
-        verdict: Verdict
-        if rows.num_rows == 0 or unscored.n_incident < MIN_ROWS:
-            verdict = "inconclusive"
-            reasons.insert(0, f"{name} window holds too few scored rows to judge")
-        else:
-            verdict = "broken" if broken else "ok"
-        evidence = pa.table(
-            {
-                "w": rows.column("w"),
-                "prediction_id": rows.column("prediction_id"),
-                "ts": rows.column("ts"),
-                "version": rows.column("version"),
-                "live_score": pa.array(live),
-                "rescored": pa.array(rescored, pa.float64()),
-                "delta": pa.array(delta, pa.float64()),
-            }
-        )
+        m = _measure(ctx, params, float(self.param(edge, "max_score_delta")), name)
+        verdict = decide(m.share_over, m.unscored.flagged, m.rows.num_rows, m.unscored.n_incident)
         result = InterventionResult(
             edge=(edge.source, edge.target),
             node=edge.target,
             type=self.name,
             verdict=verdict,
-            statistics=stats,
-            reasons=reasons,
-            sql=[rows_sql, *unscored.sql],
+            statistics=_statistics(m, name),
+            reasons=_reasons(m, name, verdict),
+            sql=[m.sql, *m.unscored.sql],
             rows={
-                "baseline": unscored.n_baseline,
-                name: unscored.n_incident,
-                "rescored": int(rows.num_rows),
+                "baseline": m.unscored.n_baseline,
+                name: m.unscored.n_incident,
+                "rescored": int(m.rows.num_rows),
             },
             windows=windows(ctx, target),
             evidence=[],
-            histogram=score_histogram(live[inc_pick], rescored[inc_pick]),
+            histogram=score_histogram(m.live[m.incident], m.rescored[m.incident]),
         )
-        return Outcome(result, rows_sql, params, evidence_table=evidence)
+        return Outcome(result, m.sql, params, evidence_table=_evidence(m))
 
     def correction(self, ctx: Context, edge: Edge, features: list[str]) -> Correction:
         """The playbook scorer's re-score: rows the live model failed to score (or scored
@@ -150,6 +77,128 @@ class ModelVersion(InterventionKind):
 
     def action_item(self, a: str, b: str) -> str:
         return f"Alert on rows without a score and on re-score mismatches of {b}"
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """What model_version measured: a sample of scored rows re-scored by the playbook scorer,
+    per model version, and the rows without a score."""
+
+    sql: str
+    rows: pa.Table
+    live: np.ndarray
+    rescored: np.ndarray
+    delta: np.ndarray  # rescored - live
+    incident: np.ndarray  # the rows of the window under test
+    max_delta: float
+    share_over: float | None  # share of the window's rows off by more than max_delta
+    per_version: dict[str, dict[str, Any]]
+    unscored: NullRateChange
+    scorer: str
+
+
+def decide(share_over: float | None, unscored_rise: bool, rescored: int, scored: int) -> Verdict:
+    """inconclusive without re-scored rows or with under MIN_ROWS scored rows in the window;
+    broken when over MODEL_DELTA_SHARE of the re-scored rows are off, or rows without a score
+    rose; else ok."""
+    if rescored == 0 or scored < MIN_ROWS:
+        return "inconclusive"
+    if (share_over is not None and share_over > MODEL_DELTA_SHARE) or unscored_rise:
+        return "broken"
+    return "ok"
+
+
+def _measure(ctx: Context, params: dict[str, Any], max_delta: float, name: str) -> Rescore:
+    scorer = scorer_of(ctx)
+    features = scorer.features
+    sql = _sample_rows_sql(ctx, features)
+    rows = ctx.run(sql, params)
+    rescored = scorer.score(rows.select(features)) if rows.num_rows else np.zeros(0)
+    live = rows.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+    delta = rescored - live
+    sides = np.array(rows.column("w").to_pylist(), dtype=object)
+    versions = np.array(rows.column("version").to_pylist(), dtype=object)
+    unscored = null_rate_change(
+        ctx.run, sample_sql("score"), params, kind="numeric", max_increase=UNSCORED_INCREASE
+    )
+    incident = sides == "incident"
+    over = float((np.abs(delta[incident]) > max_delta).mean()) if incident.any() else None
+    return Rescore(
+        sql=sql,
+        rows=rows,
+        live=live,
+        rescored=rescored,
+        delta=delta,
+        incident=incident,
+        max_delta=max_delta,
+        share_over=over,
+        per_version=_per_version(sides, versions, delta, max_delta, name),
+        unscored=unscored,
+        scorer=scorer.name,
+    )
+
+
+def _statistics(m: Rescore, name: str) -> dict[str, Any]:
+    return {
+        "max_score_delta": m.max_delta,
+        "sampled_rows": int(m.rows.num_rows),
+        f"share_over_max_delta_{name}": m.share_over,
+        "by_version": _by_version_text(m.per_version, name, rows=False),
+        "unscored_rate_baseline": m.unscored.rate_baseline,
+        f"unscored_rate_{name}": m.unscored.rate_incident,
+        "unscored_p_value": m.unscored.p_value,
+        "scorer": m.scorer,
+    }
+
+
+def _reasons(m: Rescore, name: str, verdict: Verdict) -> list[str]:
+    reasons = (
+        [] if verdict != "inconclusive" else [f"{name} window holds too few scored rows to judge"]
+    )
+    if m.share_over is not None and m.share_over > MODEL_DELTA_SHARE:
+        worst = max(
+            (v for v in m.per_version.values() if v["window"] == name),
+            key=lambda v: v["share_over_max_delta"] or 0.0,
+        )
+        reasons.append(
+            f"live scores differ from the playbook scorer's re-score by more than "
+            f"{m.max_delta:g} on {m.share_over:.1%} of sampled {name} rows (worst version "
+            f"{worst['version']}: {worst['share_over_max_delta']:.1%}, p95 |delta| "
+            f"{worst['p95_abs_delta']:.3g})"
+        )
+    elif m.share_over is not None:
+        reasons.append(
+            f"re-scores match the live scores: {m.share_over:.2%} of {int(m.incident.sum())} "
+            f"sampled {name} rows differ by more than {m.max_delta:g} (versions: "
+            + ", ".join(v["version"] for v in m.per_version.values() if v["window"] == name)
+            + ")"
+        )
+    reasons.append(
+        f"re-scored rows off by more than {m.max_delta:g} per model version, baseline -> "
+        f"{name}: " + _by_version_text(m.per_version, name, rows=True)
+    )
+    if m.unscored.flagged:
+        reasons.append(f"rows without a score: {'; '.join(m.unscored.reasons)}")
+    else:
+        reasons.append(
+            f"rows without a score {share(m.unscored.rate_baseline)} -> "
+            f"{share(m.unscored.rate_incident)}"
+        )
+    return reasons
+
+
+def _evidence(m: Rescore) -> pa.Table:
+    return pa.table(
+        {
+            "w": m.rows.column("w"),
+            "prediction_id": m.rows.column("prediction_id"),
+            "ts": m.rows.column("ts"),
+            "version": m.rows.column("version"),
+            "live_score": pa.array(m.live),
+            "rescored": pa.array(m.rescored, pa.float64()),
+            "delta": pa.array(m.delta, pa.float64()),
+        }
+    )
 
 
 def _sample_rows_sql(ctx: Context, features: list[str]) -> str:
@@ -195,8 +244,8 @@ def _by_version_text(per_version: dict[str, dict[str, Any]], name: str, rows: bo
         item = found.get((window, version))
         if item is None or item["share_over_max_delta"] is None:
             return "n/a"
-        share = f"{item['share_over_max_delta']:.1%}"
-        return f"{share} of {item['rescored']:,}" if rows else share
+        shown = f"{item['share_over_max_delta']:.1%}"
+        return f"{shown} of {item['rescored']:,}" if rows else shown
 
     versions = sorted({v["version"] for v in per_version.values()})
     return ", ".join(f"{v} {side('baseline', v)} -> {side(name, v)}" for v in versions) or "none"

@@ -17,13 +17,13 @@ from console.engine.interventions.base import (
     category_histogram,
     count,
     numeric_histogram_sql,
-    pct,
     rows_to_numeric_histogram,
     windows,
 )
 from console.engine.results import Histogram, InterventionResult, Verdict, Window
 from console.engine.screen_sample import value_columns
 from console.engine.stats import Screening
+from console.numbers import share
 from console.playbook.model import Edge, Node
 
 # A reference that disagrees with the served value on this share of the baseline's rows does
@@ -80,13 +80,13 @@ class ShadowRecompute(InterventionKind):
             verdict = "broken"
             reasons = [
                 f"served {node.id} differs from its reference on {x_t} of {n_t} {name} rows "
-                f"({rate_t:.2%} > max_mismatch_rate {max_rate:.2%}); baseline {pct(rate_b)}"
+                f"({rate_t:.2%} > max_mismatch_rate {max_rate:.2%}); baseline {share(rate_b)}"
             ]
         else:
             verdict = "ok"
             reasons = [
                 f"served {node.id} matches its reference: {x_t} of {n_t} {name} rows differ "
-                f"({rate_t:.2%} <= {max_rate:.2%}); baseline {pct(rate_b)}"
+                f"({rate_t:.2%} <= {max_rate:.2%}); baseline {share(rate_b)}"
             ]
         histogram, hist_sql = _served_vs_recomputed(ctx, node, target)
         evidence_sql = (

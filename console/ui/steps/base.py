@@ -8,14 +8,20 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from console.playbook.model import Playbook
 from console.ui.format import plain
 
 
 class StepPane(Vertical):
-    """A step's screen. The app calls show(task, result) from its message handlers."""
+    """A step's screen. It is given what it shows: the playbook when built, each result by
+    the app's message handlers (show_<result>(...)); it never reads the app's state."""
 
     STEP = ""
     HINT = ""
+
+    def __init__(self, playbook: Playbook, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.playbook = playbook
 
     def compose_hint(self) -> Static:
         return Static(self.HINT, classes="pane-hint")
@@ -30,9 +36,6 @@ class StepPane(Vertical):
         text.append_text(plain(f" {error}", "red"))
         text.append("   r tries again", style="dim")
         self.query_one(".pane-hint", Static).update(text)
-
-    def show(self, task: str, result: Any) -> None:
-        raise TypeError(f"{type(self).__name__} cannot show {task}")
 
     def focus_main(self) -> None:
         """Put the focus where this step's keys act (its table or tree, else the pane)."""

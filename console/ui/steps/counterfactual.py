@@ -37,10 +37,10 @@ class CounterfactualPane(StepPane):
     def focus_main(self) -> None:
         self.query_one("#cf-flipped", DataTable).focus()
 
-    def show(self, task: str, result: BlastRadius | Explanation) -> None:
-        if isinstance(result, Explanation):
-            self._explanation(result)
-            return
+    def show_explanation(self, result: Explanation) -> None:
+        self._explanation(result)
+
+    def show_blast_radius(self, result: BlastRadius) -> None:
         share = result.flipped / result.total if result.total else 0.0
         summary = Text()
         correction = Text(f"{one_line(edge_text(result.edge))} corrected: ", style="dim")

@@ -11,7 +11,6 @@ from textual.widgets import Static
 
 from console.engine.interventions import kind_of
 from console.engine.results import Histogram, InterventionResult
-from console.playbook.model import Playbook
 from console.text import one_line
 from console.ui.format import bar_chart, fit_bins, fmt_num, plain
 from console.ui.state import edge_text
@@ -51,8 +50,7 @@ class IntervenePane(StepPane):
         if edge is None:
             self.query_one("#iv-plan", Static).update(plan)
             return
-        playbook: Playbook = self.app.inv.playbook
-        spec = playbook.edge(*edge)
+        spec = self.playbook.edge(*edge)
         plan.append(edge_text(edge), style="bold")
         plan.append(f"  {spec.status}", style="dim")
         if mark:
@@ -76,7 +74,7 @@ class IntervenePane(StepPane):
         self.query_one("#iv-stats", Static).update("")
         self.query_one("#iv-hist", Static).update("")
 
-    def show(self, task: str, result: InterventionResult) -> None:
+    def show_intervention(self, result: InterventionResult) -> None:
         self.has_result = True
         head = Text()
         # A distribution that moved says the node shifted, not yet why: the engineer calls it

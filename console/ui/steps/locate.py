@@ -44,7 +44,7 @@ class LocatePane(StepPane):
             return None
         return self.candidates[min(table.cursor_row, len(self.candidates) - 1)]
 
-    def show(self, task: str, result: LocateResult) -> None:
+    def show_locate(self, result: LocateResult) -> None:
         self.candidates = list(result.candidates)
         table = self.query_one("#locate-candidates", DataTable)
         table.clear()
@@ -81,7 +81,7 @@ class LocatePane(StepPane):
         self.query_one("#locate-detail", Static).update(detail)
 
     def _tree(self, result: LocateResult) -> None:
-        playbook: Playbook = self.app.inv.playbook
+        playbook = self.playbook
         by_node = {c.node: c for c in result.candidates}
         parents: dict[str, list[str]] = {}
         for edge in playbook.edges:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -25,26 +27,29 @@ class ReportPane(StepPane):
     def focus_main(self) -> None:
         self.query_one("#report-scroll", VerticalScroll).focus()
 
-    def show(self, task: str, result: ReportResult | dict) -> None:
-        if task == "report":
-            self.query_one("#report-markdown", Markdown).update(result.markdown)
-            self.report = result
-            self._status()
-            self.set_hint("e export report + trail   ↑↓ scroll   r rewrite")
-        elif task == "grade":
-            self.grade = result
-            if getattr(self, "report", None) is None:
-                self.query_one("#report-markdown", Markdown).update(result.markdown())
-                self.set_hint("r write the post-mortem draft (the grade is appended to it)")
-            self._status()
-        elif task == "export":
-            self.exported = result
-            self._status()
+    report: ReportResult | None = None
+    grade: Any = None  # the game day's Grade (console.gameday.grading)
+    exported: dict[str, Any] | None = None  # console.engine.usecases.ExportAll.to_dict()
+
+    def show_report(self, result: ReportResult) -> None:
+        self.query_one("#report-markdown", Markdown).update(result.markdown)
+        self.report = result
+        self._status()
+        self.set_hint("e export report + trail   ↑↓ scroll   r rewrite")
+
+    def show_grade(self, grade: Any) -> None:
+        self.grade = grade
+        if self.report is None:
+            self.query_one("#report-markdown", Markdown).update(grade.markdown())
+            self.set_hint("r write the post-mortem draft (the grade is appended to it)")
+        self._status()
+
+    def show_export(self, exported: dict[str, Any]) -> None:
+        self.exported = exported
+        self._status()
 
     def _status(self) -> None:
-        report: ReportResult | None = getattr(self, "report", None)
-        exported: dict | None = getattr(self, "exported", None)
-        grade = getattr(self, "grade", None)
+        report, exported, grade = self.report, self.exported, self.grade
         text = Text()
         if grade is not None:
             text.append("game day: ", style="bold magenta")

@@ -58,7 +58,7 @@ class TriagePane(StepPane):
     def focus_main(self) -> None:
         self.query_one("#triage-checks", DataTable).focus()
 
-    def show(self, task: str, result: TriageResult) -> None:
+    def show_triage(self, result: TriageResult) -> None:
         summary = Text()
         summary.append(f"{result.metric} ", style="bold cyan")
         summary.append(

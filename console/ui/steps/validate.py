@@ -28,10 +28,11 @@ class ValidatePane(StepPane):
     def focus_main(self) -> None:
         self.query_one("#val-diff-scroll", VerticalScroll).focus()
 
-    def show(self, task: str, result: ValidationResult | str) -> None:
-        if task == "decide_proposal":
-            self.set_hint(f"proposal {result}   r re-run   6 Report")
-            return
+    def show_proposal_verdict(self, verdict: str) -> None:
+        self.set_hint(f"proposal {verdict}   r re-run   6 Report")
+
+    def show_validation(self, result: ValidationResult, decided: bool) -> None:
+        """decided: whether a proposal was ever accepted or rejected (the hint says so)."""
         summary = Text()
         summary.append("post-fix ", style="dim")
         summary.append(fmt_window(result.window.start, result.window.end))
@@ -63,7 +64,7 @@ class ValidatePane(StepPane):
                 Syntax(result.proposal.diff, "diff", theme="ansi_dark", word_wrap=True),
             )
         )
-        if self.app.progress.proposal_decided:
+        if decided:
             self.set_hint(
                 "the playbook change is decided (see the trail)   s post-fix start   r re-run"
             )

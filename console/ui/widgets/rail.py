@@ -6,7 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from console.ui.state import STEPS, TITLES
+from console.ui.state import StepState
+from console.ui.steps.table import STEP_TABLE
 
 MARKS = {
     "pending": "·",
@@ -36,17 +37,17 @@ CURRENT_FAILED_STYLE = "bold reverse red"
 
 
 class StepRail(Widget):
-    states: reactive[dict[str, str]] = reactive(dict, always_update=True)
+    states: reactive[dict[str, StepState]] = reactive(dict, always_update=True)
     # Steps whose latest attempt failed: the current one is drawn in red and says so too.
     failed: reactive[frozenset[str]] = reactive(frozenset)
 
     def render(self) -> Text:
-        states = self.states or {step: "pending" for step in STEPS}
+        states = self.states or {spec.id: "pending" for spec in STEP_TABLE}
         text = Text()
         vertical = self.size.height > 1
-        for number, step in enumerate(STEPS, start=1):
+        for number, spec in enumerate(STEP_TABLE, start=1):
+            step, title = spec.id, spec.title
             state = states.get(step, "pending")
-            title = TITLES[step]
             style = STYLES[state]
             words = WORDS[state]
             if state == "current" and step in self.failed:
