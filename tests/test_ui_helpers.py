@@ -192,7 +192,7 @@ def test_step_states_come_from_the_trail():
         "validate": "pending",
         "report": "pending",
     }
-    progress.add("report", "write", {})
+    progress.add_entry(E("report", "write"))
     assert progress.states("report")["validate"] == "skipped"
     alarm = Progress.from_entries([E("triage", "decide", verdict="false_alarm")])
     assert alarm.next_step() == "report"

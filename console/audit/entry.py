@@ -45,6 +45,8 @@ FIELDS = (
 )
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# A canonical line begins with its "action" member (keys sort first): readers skim it.
+ACTION_MEMBER = b'{"action":"'
 
 
 def canonical(obj: Any) -> bytes:

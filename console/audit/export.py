@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from console.audit.entry import canonical
+from console.audit.entry import ACTION_MEMBER, canonical
 from console.audit.head import HEAD_FILE, Head, read_head
 from console.audit.lock import LOCK_FILE
 from console.audit.verification import TRAIL_FILE, VerifyReport, check
@@ -165,9 +165,6 @@ def read_records(folder: Path, limit: int | None = None) -> Iterator[dict[str, A
     """The stored entries as plain dicts. Exports do not build Entry objects: a 1M-entry
     trail would spend most of its time constructing them."""
     return map(json.loads, read_lines(folder, limit))
-
-
-ACTION_MEMBER = b'{"action":"'
 
 
 def action_of(line: bytes) -> str | None:

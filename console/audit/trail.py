@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from console.audit.entry import (
+    ACTION_MEMBER,
     GENESIS,
     Entry,
     Evidence,
@@ -480,7 +481,6 @@ def read_latest(
     return out
 
 
-ACTION_MEMBER = b'{"action":"'
 EDGE_PARAMS = b'"params":{"edge":'
 
 

@@ -502,7 +502,9 @@ class Investigation:
         """Settle an accept that an earlier session recorded the intent of but not the outcome
         (it was killed in between): the authored playbook holding the proposal records the
         missing confirmation, the original one records that the accept did not happen."""
-        entries = list(self.trail.entries())
+        # Only validate entries: an intent and its outcome are both recorded under validate,
+        # and the other lines are skipped unparsed (an open must not parse a long trail).
+        entries = list(self.trail.entries(steps=(Step.VALIDATE,)))
         intent = next(
             (
                 e

@@ -52,7 +52,6 @@ DECISIVE = frozenset(
      Action.REJECT_PROPOSAL, Action.FAILED, Action.EXPLAIN_FAILED}
 )  # fmt: skip
 WANTED = DECISIVE | {Action.POSTFIX}  # postfix: a validation proposes anew
-STEP_NAMES = STEPS
 # What Investigation.root_cause() gives: the edge marked broken or external, and its mark.
 Cause = tuple[tuple[str, str], str]
 Found = Cause | None
@@ -234,7 +233,7 @@ def _failed(inv: Investigation, step: str) -> str | None:
 
 def _status(inv: Investigation, found: Found) -> str:
     v = inv.validation
-    failed = [s for s in STEP_NAMES if s in inv.failures]
+    failed = [s for s in STEPS if s in inv.failures]
     tail = f" Failed steps: {', '.join(failed)} (see below)." if failed else ""
     if (
         inv.triage_result is not None
@@ -526,7 +525,7 @@ def _action_items(inv: Investigation, d: Draft, found: Found) -> list[str]:
         )
     if found is not None:
         rows += _cause_items(inv, found)
-    for step in STEP_NAMES:
+    for step in STEPS:
         if step in inv.failures:
             rows.append(
                 (
@@ -661,7 +660,7 @@ def _went_wrong(inv: Investigation, d: Draft, found: Found) -> list[str]:
             for c in t.checks
             if not c.passed
         ]
-    out += [_failed(inv, s) or "" for s in STEP_NAMES if s in inv.failures]
+    out += [_failed(inv, s) or "" for s in STEPS if s in inv.failures]
     return out or [f"{NOT_DETERMINED}: no failure was identified beyond the alert itself."]
 
 

@@ -25,9 +25,6 @@ class Progress:
 
     facts: Facts = field(default_factory=Facts)
 
-    def add(self, step: str, action: str, params: dict[str, Any], result: Any = None) -> None:
-        self.add_entry({"step": step, "action": action, "params": params, "result": result})
-
     def add_entry(self, entry: Any) -> None:
         self.facts.add(entry)
 

@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Static, Tree
 
 from console.engine.results import Candidate, LocateResult
+from console.playbook.graph import causal_graph
 from console.playbook.model import Playbook
 from console.ui.format import fmt_num, plain
 from console.ui.state import edge_text
@@ -83,10 +84,7 @@ class LocatePane(StepPane):
     def _tree(self, result: LocateResult) -> None:
         playbook = self.playbook
         by_node = {c.node: c for c in result.candidates}
-        parents: dict[str, list[str]] = {}
-        for edge in playbook.edges:
-            if not edge.feedback:
-                parents.setdefault(edge.target, []).append(edge.source)
+        causal = causal_graph(playbook)
         tree = self.query_one("#locate-tree", Tree)
         tree.clear()
         tree.root.set_label(self._label(playbook, result.metric, None, by_node, result))
@@ -97,7 +95,7 @@ class LocatePane(StepPane):
         def grow(node, node_id: str, depth: int) -> None:
             # Each ancestor is expanded once; where a path meets it again it is a leaf
             # marked "↑", so the tree stays as long as the graph, not its number of paths.
-            for parent in parents.get(node_id, []):
+            for parent in causal.predecessors(node_id):
                 if depth > MAX_TREE_DEPTH:
                     continue
                 status = playbook.edge(parent, node_id).status
