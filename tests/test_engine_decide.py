@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from console.engine.auto import decide_candidate, pick_external
 from console.engine.interventions.base import MIN_ROWS
 from console.engine.interventions.model_version import MODEL_DELTA_SHARE
 from console.engine.interventions.model_version import decide as decide_model_version
 from console.engine.locate import WEIGHTS, Evidence, candidate_points, moved, saturating
 from console.engine.stats import CategoricalNumbers, _numeric_verdict, decide_categorical
-from console.engine.triage import NOISE_Z, SMALL_EFFECT, decide_triage
+from console.engine.triage import NOISE_Z, decide_triage
 from console.numbers import clock, minutes_or_hours, num, share, signed_pct
 from console.playbook.graph import causal_graph, causes, fed_by, feeds
 from console.playbook.loader import load_playbook
@@ -97,7 +96,9 @@ NUMERIC = {"psi": 0.2, "alpha": 0.001, "w1_normalised": 0.1}
     ("nb", "pvalue", "psi_value", "w1n", "verdict"),
     [
         (29, 0.0, 9.0, 9.0, "inconclusive"),
-        (30, 0.001, 9.0, 9.0, "ok"),  # exactly alpha: not significant
+        (30, 0.05, 9.0, 9.0, "ok"),  # a large effect needs p < 0.05: exactly 0.05 is not
+        (30, 0.001, 9.0, 9.0, "shifted"),  # large W1/std: p < 0.05 is enough
+        (30, 0.001, 0.2, 0.5, "ok"),  # exactly alpha, effect over the floor but not large
         (30, 0.0009, 0.2, 0.0, "shifted"),  # PSI exactly at its threshold
         (30, 0.0009, 0.0, 0.1, "shifted"),  # W1/std exactly at its threshold
         (30, 0.0009, 0.1999, 0.0999, "ok"),
@@ -133,9 +134,18 @@ def test_a_change_event_counts_fully_only_on_a_node_that_moved():
     at = WEIGHTS.relevant_impact
     assert moved(_evidence(impact=at)) and not moved(_evidence(impact=at - 0.01))
     assert moved(_evidence(signals=1.5))
-    assert candidate_points(_evidence(impact=at, changes=2)) == at + WEIGHTS.change_moved
+    assert candidate_points(_evidence(impact=at, changes=1.0)) == at + WEIGHTS.change_moved
     below = at - 0.25
-    assert candidate_points(_evidence(impact=below, changes=1)) == below + WEIGHTS.change_unmoved
+    assert candidate_points(_evidence(impact=below, changes=1.0)) == below + WEIGHTS.change_unmoved
+
+
+def test_a_change_event_weighs_by_its_proximity():
+    """`changes` is the nearest event's proximity weight: an older event earns less."""
+    at = WEIGHTS.relevant_impact
+    near = candidate_points(_evidence(impact=at, changes=1.0))
+    old = candidate_points(_evidence(impact=at, changes=0.37))
+    assert near - at == WEIGHTS.change_moved
+    assert old - at == pytest.approx(0.37 * WEIGHTS.change_moved)
 
 
 def test_movement_is_capped_and_external_nodes_earn_only_signals_changes_and_status():
@@ -160,24 +170,6 @@ def test_docs_weights_table_is_the_code_table():
     assert rows, "docs/engine.md lost its locate weights table"
     documented = {name: float(value) for name, value, _ in rows}
     assert documented == WEIGHTS.__dict__
-
-
-# -- auto ----------------------------------------------------------------------------------
-
-
-def test_auto_takes_a_broken_edge_unless_it_may_be_the_world_moving():
-    assert decide_candidate("ok", True, False) == "pass"
-    assert decide_candidate("inconclusive", False, True) == "pass"
-    assert decide_candidate("broken", False, False) == "root"
-    assert decide_candidate("broken", True, True) == "root"
-    assert decide_candidate("broken", True, False) == "possible_external"
-
-
-def test_auto_names_an_external_shift_from_a_small_effect_on():
-    assert pick_external([]) is None
-    assert pick_external([(SMALL_EFFECT - 0.01, "a", "x")]) is None
-    assert pick_external([(SMALL_EFFECT, "a", "x")]) == (SMALL_EFFECT, "a", "x")
-    assert pick_external([(0.3, "a", "x"), (0.9, "b", "y")]) == (0.9, "b", "y")
 
 
 # -- shared helpers ------------------------------------------------------------------------

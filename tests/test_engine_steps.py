@@ -487,7 +487,15 @@ def test_cli_auto_on_the_toy_store(toy, tmp_path, capsys):
     ])  # fmt: skip
     assert code == 0
     summary = json.loads(out.read_text())
-    assert summary["root_cause"] == {"node": "f_x", "edge": ["raw_x", "f_x"], "kind": "broken_edge"}
+    root = summary["root_cause"]
+    assert {k: root[k] for k in ("node", "edge", "kind")} == {
+        "node": "f_x",
+        "edge": ["raw_x", "f_x"],
+        "kind": "broken_edge",
+    }
+    # The correction (the reference) takes back the whole move of the decisions.
+    assert root["explained"] == pytest.approx(1.0, abs=0.1)
+    assert root["explained_by"] == "decisions"
     assert summary["locate"]["candidates"][0] == "f_x"
     assert summary["counterfactual"]["flipped"] > 0
     printed = capsys.readouterr().out

@@ -221,6 +221,12 @@ def test_list_scenarios_names_and_titles():
         "fraud-model-oom",
         "fraud-false-alarm",
         "recs-external-shift",
+        "claims-delay-units",
+        "claims-android-photos",
+        "claims-graph-overnight",
+        "claims-supplement-cents",
+        "claims-hail-storm",
+        "claims-two-bugs",
     ]
     assert all(s.title and playbook_path(s.playbook).exists() for s in listed)
 

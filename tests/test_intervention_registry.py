@@ -38,8 +38,16 @@ def test_every_schema_type_has_one_engine_module_and_back():
     for name, kind in engine.items():
         assert type(kind).__module__ == f"console.engine.interventions.{name}"
         assert kind.spec is INTERVENTION_TYPES[name]
-    ranks = [kind.locate_rank for kind in interventions.KINDS]
-    assert sorted(ranks) == list(range(len(ranks)))
+    # Ranks run from 0 without a gap (an unplanned edge comes right after the last); types
+    # whose evidence is as direct share one (null_rate, range, default_rate: what the
+    # pipeline sent in place of a value).
+    ranks = {kind.locate_rank for kind in interventions.KINDS}
+    assert ranks == set(range(len(ranks)))
+    assert {k.name for k in interventions.KINDS if k.locate_rank == 1} == {
+        "null_rate",
+        "range",
+        "default_rate",
+    }
 
 
 def _doc_rows() -> dict[tuple[str, str], dict[str, str]]:

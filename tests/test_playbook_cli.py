@@ -22,7 +22,9 @@ def example(tmp_path):
     return path
 
 
-def write_telemetry(folder: Path, feature_column: str = "feat_log_amount") -> Path:
+def write_telemetry(
+    folder: Path, feature_column: str = "feat_log_amount", producer: str = "seg_gateway"
+) -> Path:
     """A one-row store with the columns the docs example reads."""
     folder.mkdir()
     now = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -40,6 +42,7 @@ def write_telemetry(folder: Path, feature_column: str = "feat_log_amount") -> Pa
         "raw_ip_lookup_ts": pa.array([now], stamp),
         "raw_card_hash": pa.array(["h"]),
         "raw_ip": pa.array(["10.0.0.1"]),
+        producer: pa.array(["gw-eu-1"]),
         feature_column: pa.array([2.6]),
         "feat_merchant_category": pa.array(["grocery"]),
         "feat_country_mismatch": pa.array([0.0]),
@@ -119,6 +122,29 @@ def test_check_with_telemetry_names_the_missing_column(example, tmp_path, capsys
     assert main(["playbook", "check", str(example), "--telemetry", str(store)]) == 2
     err = capsys.readouterr().err
     assert "f_log_amount" in err and "feat_log_amount" in err
+
+
+def test_check_with_telemetry_names_a_producer_that_is_not_a_column(example, tmp_path, capsys):
+    # Fails on the code before [evidence]: `evidence: unknown key` instead.
+    store = write_telemetry(tmp_path / "telemetry", producer="seg_gateways")
+    assert main(["playbook", "check", str(example), "--telemetry", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "evidence.producers[0] names column 'seg_gateway', not in "
+        f"{store / 'decisions.parquet'} (did you mean 'seg_gateways'?)"
+    ) in err
+
+
+def test_graph_shows_every_planned_intervention_in_order(example, capsys):
+    # Fails on the code before `interventions`: the label showed one type at most.
+    assert main(["playbook", "graph", str(example), "--node", "fraud_score"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  <- f_country_mismatch (feature) [unverified, null_rate + default_rate]" in lines
+    for fmt in ("mermaid", "dot"):
+        assert (
+            main(["playbook", "graph", str(example), "--node", "fraud_score", "--format", fmt]) == 0
+        )
+        assert "unverified, null_rate + default_rate" in capsys.readouterr().out
 
 
 def test_graph_defaults_to_walking_back_from_the_triage_metric(example, capsys):

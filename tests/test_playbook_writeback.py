@@ -203,3 +203,68 @@ def test_the_diff_shows_the_lesson_alone_not_the_dropped_comments(authored, inci
     assert any("mismatch rate 0.31 > 0.01" in line for line in changed)
     assert not any(line[1:].lstrip().startswith("#") for line in changed)
     assert len(changed) < 20
+
+
+def test_the_proposal_keeps_expressions_and_interventions_as_authored(authored, incident):
+    # Fails if the proposal were rebuilt from the loaded playbook, whose node references hold
+    # the expanded SQL "(ln(1 + raw_amount))" instead of "{log_amount}".
+    authored_data = tomllib.loads(authored.read_text())
+    proposal = propose(authored, lesson(), incident)
+    data = tomllib.loads(proposal.proposed.read_text())
+    assert data["expressions"] == authored_data["expressions"]
+    assert next(n for n in data["nodes"] if n["id"] == "f_log_amount")["reference"] == (
+        "{log_amount}"
+    )
+    mismatch = next(e for e in data["edges"] if e["from"] == "f_country_mismatch")
+    assert mismatch["interventions"] == [
+        {"type": "null_rate", "max_increase": 0.01},
+        {"type": "default_rate", "max_increase": 0.05},
+    ]
+    changed = [
+        line
+        for line in proposal.diff.read_text().splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert not any("log_amount" in line or "cross_border" in line for line in changed)
+
+
+def test_a_proof_by_a_later_planned_intervention_is_kept(authored, incident):
+    proof = Proof(
+        "f_country_mismatch", "fraud_score", "2026-11-30-ip", "default_rate", AT, "0.31 > 0.05"
+    )
+    proposal = propose(authored, GraphUpdate(verify=(proof,)), incident)
+    proven = proposal.playbook.edge("f_country_mismatch", "fraud_score")
+    assert proven.status == "verified"
+    assert [i.type for i in proven.planned] == ["null_rate", "default_rate"]
+    data = tomllib.loads(proposal.proposed.read_text())
+    mismatch = next(e for e in data["edges"] if e["from"] == "f_country_mismatch")
+    assert mismatch["proven_by"][0]["intervention"] == "default_rate"
+
+
+def test_new_nodes_and_edges_keep_plausible_values_and_every_planned_intervention(
+    authored, incident
+):
+    # Fails on the code before Node.valid_min / Edge.also: they were dropped from new tables.
+    amount = Node(
+        "raw_fee",
+        "source",
+        "numeric",
+        "payments",
+        "Fee charged by the acquirer.",
+        expr="raw_fee",
+        valid_min=0.0,
+        valid_max=500.0,
+        units="EUR",
+        sentinels=(-1.0,),
+    )
+    planned = Edge(
+        "raw_fee",
+        "fraud_score",
+        "High fees raise the score.",
+        status="tentative",
+        intervention=Intervention("range", {"max_implausible": 0.02}),
+        also=(Intervention("default_rate", {"max_increase": 0.02}),),
+    )
+    proposal = propose(authored, GraphUpdate(add_nodes=(amount,), add_edges=(planned,)), incident)
+    assert proposal.playbook.nodes["raw_fee"] == amount
+    assert proposal.playbook.edge("raw_fee", "fraud_score") == planned

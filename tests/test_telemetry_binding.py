@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from test_telemetry_helpers import make_playbook, write_duckdb, write_store
+from test_telemetry_helpers import decisions_table, make_playbook, write_duckdb, write_store
 
 from console.playbook.model import Edge, Intervention, Node
-from console.telemetry.binding import check_bindings
+from console.telemetry.binding import check_bindings, playbook_expressions
 
 RAW = Node("raw_amount", "source", "numeric", "payments", "amount", expr="raw_amount")
 FEATURE = Node(
@@ -117,3 +117,59 @@ def test_missing_decisions_file_is_a_problem_not_a_crash(tmp_path):
     folder = write_store(tmp_path / "tel", skip=("decisions",))
     [problem] = check_bindings(make_playbook(), folder)
     assert "decisions.parquet: file missing" in problem
+
+
+def test_every_planned_interventions_sql_is_bound_under_its_key(tmp_path):
+    # Fails on the code before Edge.also: only Edge.intervention's parameters were bound.
+    folder = write_store(tmp_path / "tel")
+    planned = Edge(
+        "raw_amount",
+        "f_log_amount",
+        "served from a cache",
+        intervention=Intervention("null_rate", {"max_increase": 0.02}),
+        also=(Intervention("freshness", {"age_expr": "epoch(ts) - epoch(feat_ts)"}),),
+    )
+    [problem] = check_bindings(make_playbook([RAW, FEATURE, METRIC], [planned]), folder)
+    assert problem.startswith(
+        "edge raw_amount -> f_log_amount freshness age_expr 'epoch(ts) - epoch(feat_ts)' "
+        "does not bind"
+    )
+    assert "no column 'feat_ts'" in problem
+    keys = [item.key for item in playbook_expressions(make_playbook(edges=[planned]))]
+    assert "edges.raw_amount->f_log_amount.interventions[1].age_expr" in keys
+
+
+def test_producers_must_be_decisions_columns(tmp_path):
+    # Fails on the code before [evidence]: producers were not checked at all.
+    folder = write_store(tmp_path / "tel")
+    playbook = replace(make_playbook(), producers=("seg_country", "seg_countyr", "client"))
+    label = folder / "decisions.parquet"
+    assert check_bindings(playbook, folder) == [
+        f"evidence.producers[1] names column 'seg_countyr', not in {label} "
+        "(did you mean 'seg_country'?)",
+        f"evidence.producers[2] names column 'client', not in {label}",
+    ]
+
+
+def test_an_expression_named_like_a_column_is_refused(tmp_path):
+    # Fails on the code before [expressions]: nothing compared the names with the columns.
+    folder = write_store(tmp_path / "tel")
+    playbook = replace(
+        make_playbook(), expressions={"raw_amount": "raw_amount * 100", "ratio": "score / 2"}
+    )
+    assert check_bindings(playbook, folder) == [
+        "expressions.raw_amount: same name as the column 'raw_amount' of "
+        f"{folder / 'decisions.parquet'}; rename the expression"
+    ]
+    # DuckDB compares column names without case: "Score" and score are the same column.
+    shouty = write_store(
+        tmp_path / "shouty",
+        decisions=decisions_table().rename_columns(
+            [c if c != "score" else "Score" for c in decisions_table().column_names]
+        ),
+    )
+    playbook = replace(make_playbook(), expressions={"score": "1"})
+    assert check_bindings(playbook, shouty)[-1] == (
+        "expressions.score: same name as the column 'Score' of "
+        f"{shouty / 'decisions.parquet'}; rename the expression"
+    )

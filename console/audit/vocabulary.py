@@ -58,6 +58,7 @@ class Action:
     DECIDE: Final = "decide"
     RANK_CANDIDATES: Final = "rank_candidates"
     MARK_EDGE: Final = "mark_edge"
+    CONCLUDE: Final = "conclude"  # the automatic run's conclusion, with its alternatives
     BLAST_RADIUS: Final = "blast_radius"
     EXPLAIN: Final = "explain"
     POSTFIX: Final = "postfix"
@@ -89,7 +90,7 @@ ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     Step.SESSION: (Action.OPEN, Action.RECOVERED),
     Step.TRIAGE: (Action.TRIAGE, Action.DECIDE, Action.FAILED),
     Step.LOCATE: (Action.RANK_CANDIDATES, Action.FAILED),
-    Step.INTERVENE: (Action.MARK_EDGE, Action.FAILED),
+    Step.INTERVENE: (Action.MARK_EDGE, Action.CONCLUDE, Action.FAILED),
     Step.COUNTERFACTUAL: (
         Action.BLAST_RADIUS,
         Action.EXPLAIN,
@@ -424,6 +425,13 @@ def describe(step: str, action: str, p: dict[str, Any], r: dict[str, Any]) -> st
         text = f"marked {edge} {p.get('mark')}" + _note(p)
         if r.get("intervention_verdict") is not None:
             text += f" (intervention verdict: {r['intervention_verdict']})"
+    elif action == Action.CONCLUDE:
+        text = f"concluded {r.get('kind')} {_edge(r.get('edge')) or ''}".rstrip()
+        if r.get("explained") is not None:
+            text += f", explains {float(r['explained']):.0%} of the anomaly"
+        text += (
+            f", confidence {r.get('confidence')}, {len(r.get('alternatives') or [])} alternatives"
+        )
     elif action == Action.DECIDE:
         text = f"decided {p.get('verdict')}" + _note(p)
     elif action in (Action.ACCEPT_PROPOSAL, Action.REJECT_PROPOSAL):

@@ -110,6 +110,19 @@ def human_summary(summary: dict) -> str:
         lines.append(
             f"root cause: {root['kind']} {' -> '.join(root['edge'])} (node {root['node']})"
         )
+        if root.get("explained") is not None:
+            lines.append(f"  explains {root['explained']:.0%} of the model's move")
+        if root.get("confidence"):
+            c = root["confidence"]
+            lines.append(
+                f"  confidence {c['level']}: {len(c['for'])} signal(s) for, "
+                f"{len(c['against'])} against"
+            )
+    for gap in summary.get("gaps", []):
+        lines.append(f"graph gap: {one_line(gap)}")
+    rejected = [a for a in summary.get("alternatives", []) if a["outcome"] != "not_tested"]
+    if rejected:
+        lines.append(f"alternatives rejected: {len(rejected)} (see the report)")
     cf = summary["counterfactual"]
     if cf.get("flipped") is not None:
         lines.append(f"blast radius: {cf['flipped']} of {cf['total']} decisions flip")

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from console.engine.results import ChangeEvent, Window
 from console.errors import ConsoleError
-from console.playbook.graph import build_graph
+from console.playbook.graph import build_graph, causal_graph
 from console.playbook.model import Edge, Node, Playbook
 from console.telemetry.binding import playbook_expressions
 from console.telemetry.store import QueryFailed, TelemetryStore
@@ -30,24 +30,58 @@ from console.telemetry.windows import format_utc, parse_utc
 
 SCENARIO_FILE = "scenario.toml"
 
+DAY_S = 86400.0
+# A row at the same time of day as the incident window: $i_start, $span seconds long. Most
+# inputs and metrics have a daily cycle, so an evening incident is compared with the
+# baseline's evenings, never with its whole days.
+SAME_HOURS = "(CAST(epoch(ts) - epoch($i_start) AS BIGINT) % 86400 + 86400) % 86400 < $span"
+# The rows each side of a comparison reads: the baseline's at the incident's hours of the day,
+# and the incident's. Every query that compares the two windows uses these (through SIDE_CASE
+# and SIDE_WHERE, or directly), with side_params; a query on the baseline alone that stands
+# for it in such a comparison uses IN_BASELINE with baseline_params.
+IN_BASELINE = f"(ts >= $b_start AND ts < $b_end AND {SAME_HOURS})"
+IN_INCIDENT = "(ts >= $i_start AND ts < $i_end)"
 # Windows of a two-sided comparison, as SQL over the decisions table: `w` is 'baseline',
 # 'incident' or NULL, and WHERE keeps only rows of either window (so Parquet row groups
 # outside both are skipped).
-SIDE_CASE = (
-    "CASE WHEN ts >= $b_start AND ts < $b_end THEN 'baseline' "
-    "WHEN ts >= $i_start AND ts < $i_end THEN 'incident' END"
-)
-SIDE_WHERE = "((ts >= $b_start AND ts < $b_end) OR (ts >= $i_start AND ts < $i_end))"
+SIDE_CASE = f"CASE WHEN {IN_BASELINE} THEN 'baseline' WHEN {IN_INCIDENT} THEN 'incident' END"
+SIDE_WHERE = f"({IN_BASELINE} OR {IN_INCIDENT})"
 
 
-def side_params(baseline: Window, incident: Window) -> dict[str, datetime]:
-    """Parameters of SIDE_CASE / SIDE_WHERE for a pair of windows."""
+def side_params(baseline: Window, incident: Window) -> dict[str, datetime | float]:
+    """Parameters of SIDE_CASE / SIDE_WHERE (and IN_BASELINE, IN_INCIDENT) for two windows."""
+    return {**baseline_params(baseline, incident), "i_end": incident.end}
+
+
+def baseline_params(baseline: Window, incident: Window) -> dict[str, datetime | float]:
+    """Parameters of IN_BASELINE alone: the baseline and the hours of the day it keeps."""
     return {
         "b_start": baseline.start,
         "b_end": baseline.end,
         "i_start": incident.start,
-        "i_end": incident.end,
+        "span": same_hours_span(baseline, incident),
     }
+
+
+def same_hours_span(baseline: Window, incident: Window) -> float:
+    """$span of SAME_HOURS: the incident's length in seconds, capped at a day (a window of a
+    day or more keeps the whole baseline).
+
+    A baseline that does not hold those hours of the day at least once over (a baseline of a
+    few hours, ending just before the incident) is kept whole instead: a comparison with
+    other hours is better than one with no rows.
+    """
+    span = min((incident.end - incident.start).total_seconds(), DAY_S)
+    covered = 0.0
+    # The baseline's time at the incident's hours, one day at a time from the first day's
+    # occurrence of those hours at or before the baseline's start.
+    offset = (baseline.start - incident.start).total_seconds() % DAY_S
+    start = baseline.start - timedelta(seconds=offset)
+    while start < baseline.end and covered < span:
+        end = start + timedelta(seconds=span)
+        covered += max(0.0, (min(end, baseline.end) - max(start, baseline.start)).total_seconds())
+        start += timedelta(seconds=DAY_S)
+    return span if covered >= span else DAY_S
 
 
 def sql_number(value: float) -> str:
@@ -130,6 +164,13 @@ class Context:
                 f"{self.playbook.path}: no edge {source} -> {target} in the playbook"
             ) from None
 
+    def causal(self) -> nx.DiGraph:
+        """The playbook's graph without feedback edges (built once per investigation)."""
+        if "causal_graph" not in self.cache:
+            self.cache["causal_graph"] = causal_graph(self.playbook)
+        graph: nx.DiGraph = self.cache["causal_graph"]
+        return graph
+
     def has_column(self, name: str) -> bool:
         return name in self.columns
 
@@ -142,10 +183,14 @@ class Context:
         return self.windows["incident"]
 
     def lookback(self) -> Window:
-        """Where a change event counts as "in or just before" the incident: from one
-        incident length before the incident starts up to the alert."""
-        start = self.incident.start - (self.incident.end - self.incident.start)
-        return Window("lookback", start, self.incident.end)
+        """Where a change event counts for the incident: from the playbook's `[windows]
+        lookback` before the incident starts (default: the end of the baseline window, since
+        anything changed after the baseline was measured may be why the incident differs from
+        it) to the end of the incident window. console.engine.change_events weighs each event
+        by its proximity."""
+        setting = self.playbook.windows.lookback
+        start = self.incident.start - setting if setting is not None else self.baseline.end
+        return Window("lookback", min(start, self.incident.start), self.incident.end)
 
     # -- change events --------------------------------------------------------------------
 
@@ -173,7 +218,7 @@ class Context:
         return changes
 
     def changes_near(self, node: str) -> list[ChangeEvent]:
-        """Change events on node in or just before the incident window."""
+        """Change events on node in the lookback (oldest first)."""
         window = self.lookback()
         return [c for c in self.changes() if c.node == node and window.start <= c.ts < window.end]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.engine.context import Context
+from console.engine.context import IN_BASELINE, Context, baseline_params
 from console.engine.expressions import as_text, finite_or_null
 from console.engine.screen_sample import baseline_stride
 from console.errors import ConsoleError
@@ -84,7 +84,8 @@ def baseline_quantile(ctx: Context, corr: Correction, i: int, feature: str, posi
 
 
 def quantiles(ctx: Context, feature: str) -> list[Any] | None:
-    """QUANTILES quantiles of the feature over the baseline (None when it holds no value)."""
+    """QUANTILES quantiles of the feature over the baseline at the incident's hours of the day
+    (None when it holds no value)."""
     key = f"counterfactual_quantiles:{feature}"
     if key not in ctx.cache:
         node = ctx.node(feature)
@@ -95,8 +96,8 @@ def quantiles(ctx: Context, feature: str) -> list[Any] | None:
         sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
         found = ctx.run(
             f"SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
-            f"WHERE ts >= $b_start AND ts < $b_end{sample} AND {value} IS NOT NULL",
-            {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
+            f"WHERE {IN_BASELINE}{sample} AND {value} IS NOT NULL",
+            baseline_params(ctx.baseline, ctx.incident),
         )
         ctx.cache[key] = found.column("qs")[0].as_py()
     cached: list[Any] | None = ctx.cache[key]

@@ -34,7 +34,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from console.engine.context import Context
+from console.engine.context import (
+    IN_BASELINE,
+    SIDE_CASE,
+    SIDE_WHERE,
+    Context,
+    baseline_params,
+    side_params,
+)
 from console.engine.corrections import Correction, fed_features, rank_map
 from console.engine.interventions import feature_select, kind_for, scorer_of
 from console.engine.results import Attribution, BlastRadius, Explanation, Flip, SegmentImpact
@@ -50,6 +57,9 @@ BACKGROUND_ROWS = 2000
 FLIPPED_IDS = 50
 EVIDENCE_ROWS = 10_000
 SEGMENTS = 10
+# The model's output moved when its positive rate (or mean score) moved by at least this:
+# triage has already judged the anomaly real, so this only keeps a ratio off a zero divisor.
+MIN_MOVE = 0.002
 
 
 @dataclass
@@ -165,7 +175,22 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
     order = np.argsort(-np.nan_to_num(np.abs(delta), nan=np.inf))
     ids = np.array(rows.column("prediction_id").to_pylist(), dtype=object)
     flipped_ids = [str(ids[i]) for i in order if flipped[i]][:FLIPPED_IDS]
+    scored = ~errored
+    # The metric counts every row, errored ones with their fallback decision; only a re-score
+    # of the served features (no feature corrected) gives an errored row a decision.
+    settled = np.where(errored & bool(corr.exprs), old_decisions, new_decisions)
+    outputs = _baseline_outputs(ctx, scorer)
+    outputs |= {
+        "live_rate": _mean(old_decisions == scorer.spec.positive),
+        "corrected_rate": _mean(settled == scorer.spec.positive),
+        "live_score": _mean(live[scored]),
+        "corrected_score": _mean(new_scores[scored]),
+    }
+    explained, explained_by = explained_share(outputs)
     result = BlastRadius(
+        explained=explained,
+        explained_by=explained_by,
+        outputs=outputs,
         edge=(edge.source, edge.target),
         correction=corr.describe,
         flipped=int(flipped.sum()),
@@ -191,6 +216,49 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
     return result, EvidenceTable(keep, sql, params)
 
 
+def explained_share(outputs: dict[str, float | None]) -> tuple[float | None, str]:
+    """The share of the model's move since the baseline that the correction takes back:
+    (live - corrected) / (live - baseline) of the positive-decision rate (every row, errored
+    ones with their fallback decision), or of the scored rows' mean score when the rate moved
+    less than MIN_MOVE; None when neither moved that much: there is no move in the model's
+    output to explain."""
+    for measure, by in (("rate", "decisions"), ("score", "scores")):
+        base, live, corrected = (
+            outputs.get(f"baseline_{measure}"),
+            outputs.get(f"live_{measure}"),
+            outputs.get(f"corrected_{measure}"),
+        )
+        if base is None or live is None or corrected is None:
+            continue
+        if abs(live - base) >= MIN_MOVE:
+            return round((live - corrected) / (live - base), 4), by
+    return None, ""
+
+
+def _baseline_outputs(ctx: Context, scorer: BaseScorer) -> dict[str, float | None]:
+    """Positive-decision rate (every row) and mean score (scored rows) of the baseline rows
+    the comparisons read (console.engine.context's baseline side)."""
+    row = ctx.run(
+        f"SELECT avg(CASE WHEN CAST(decision AS VARCHAR) = $positive THEN 1.0 ELSE 0.0 END) "
+        f"AS rate, avg(CASE WHEN NOT {_errored_sql(ctx)} THEN CAST(score AS DOUBLE) END) "
+        f"AS score FROM decisions WHERE {SIDE_WHERE} AND {SIDE_CASE} = 'baseline'",
+        {**side_params(ctx.baseline, ctx.incident), "positive": scorer.spec.positive},
+    ).to_pylist()[0]
+    return {
+        "baseline_rate": _float_or_none(row["rate"]),
+        "baseline_score": _float_or_none(row["score"]),
+    }
+
+
+def _mean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values.astype(float))] if values.size else values
+    return float(finite.mean()) if finite.size else None
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
     scorer = scorer_of(ctx)
     features = scorer.features
@@ -203,9 +271,9 @@ def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
         raise ConsoleError(f"no decision with prediction_id {prediction_id!r} in the telemetry")
     record = found.to_pylist()[0]
     background = ctx.run(
-        f"SELECT {feature_select(ctx, features)} FROM decisions WHERE ts >= $b_start AND ts < $b_end "
+        f"SELECT {feature_select(ctx, features)} FROM decisions WHERE {IN_BASELINE} "
         f"ORDER BY hash(prediction_id) LIMIT {BACKGROUND_ROWS}",
-        {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
+        baseline_params(ctx.baseline, ctx.incident),
     )
     served = _plain(record["score"])
     notes = []

@@ -32,10 +32,11 @@ from console.engine import report as report_step
 from console.engine import validate as validate_step
 from console.engine.context import Context, read_scenario_hints, result_window
 from console.engine.counterfactual import EvidenceTable
-from console.engine.interventions import Outcome, run_intervention
+from console.engine.interventions import Outcome, kind_of, run_intervention
 from console.engine.locate import run_locate
 from console.engine.results import (
     BlastRadius,
+    Conclusion,
     Explanation,
     InterventionResult,
     LocateResult,
@@ -48,10 +49,12 @@ from console.engine.results import (
 )
 from console.engine.revive import STATE_STEPS, resume_state
 from console.engine.triage import run_triage
+from console.engine.verdict import judge
 from console.errors import ConsoleError
 from console.files import file_sha256
 from console.playbook import writeback
 from console.playbook.loader import load_playbook
+from console.playbook.model import Edge as PlaybookEdge
 from console.playbook.model import Playbook
 from console.telemetry.binding import require_fit
 from console.telemetry.evidence import EvidenceRef, snapshot, write_evidence
@@ -111,6 +114,7 @@ class Investigation:
         self.interventions: dict[Edge, InterventionResult] = {}
         self.marks: dict[Edge, tuple[str, str]] = {}  # edge -> (mark, note), latest wins
         self.blast_radius: BlastRadius | None = None
+        self.conclusion: Conclusion | None = None  # the automatic run's (console.engine.auto)
         self.validation: ValidationResult | None = None
         self.proposal: Proposal | None = None
         self._writeback: writeback.Proposal | None = None
@@ -331,20 +335,38 @@ class Investigation:
     # -- 3. intervene -------------------------------------------------------------------------
 
     @_step(Step.INTERVENE)
-    def intervene(self, edge: Edge, window: Window | None = None) -> InterventionResult:
-        """Run the edge's planned intervention (baseline against the incident, or `window`)."""
+    def intervene(
+        self, edge: Edge, window: Window | None = None, kind: str | None = None
+    ) -> InterventionResult:
+        """Run one of the edge's planned interventions (`kind`: its type; default the first)
+        on the baseline against the incident, or `window`."""
         edge_obj = self.ctx.edge(*edge)
-        outcome = run_intervention(self.ctx, edge_obj, window)
+        planned = edge_obj.intervention
+        if kind is not None:
+            planned = next((i for i in edge_obj.planned if i.type == kind), None)
+            if planned is None:
+                raise ConsoleError(
+                    f"{self.playbook.path}: edge {edge[0]} -> {edge[1]} plans no {kind} "
+                    f"intervention (it plans: {', '.join(i.type for i in edge_obj.planned) or 'none'})"
+                )
+        outcome = run_intervention(self.ctx, edge_obj, window, planned)
         result = self._with_evidence(outcome, Step.INTERVENE)
+        if window is None and result.verdict == "broken" and kind_of(result.type).may_be_external:
+            # A shift says the node moved, not why: the evidence for a broken pipeline against
+            # a changing world goes with it (console.engine.verdict), for the engineer's call.
+            judgement = judge(self.ctx, result.node)
+            result = replace(
+                result,
+                reasons=[*result.reasons, *judgement.reasons()],
+                statistics={**result.statistics, "judgement": judgement.call},
+            )
         self.record(
             Step.INTERVENE,
             result.type,
             {
                 "edge": list(edge),
-                "planned": edge_obj.intervention is not None,
-                "params": _plain_params(
-                    edge_obj.intervention.params if edge_obj.intervention else {}
-                ),
+                "planned": planned is not None,
+                "params": _plain_params(planned.params if planned else {}),
             },
             result,
             result.evidence,
@@ -352,6 +374,34 @@ class Investigation:
         if window is None:
             self.interventions[_key(edge)] = result
         return result
+
+    def intervene_planned(self, edge: Edge) -> list[InterventionResult]:
+        """Every planned intervention of the edge in priority order, until one finds the edge
+        broken; a "broken" that may only mean the world moved (distribution_shift) does not
+        stop the run, so a later, more direct test can still speak. The decisive result (the
+        first broken one that is not such, else the first such, else the last) is the edge's
+        result in `interventions`. An edge without a planned intervention gets its default
+        comparison. A failed intervention is recorded by intervene() and skipped; when every
+        one fails, the last failure is raised."""
+        edge_obj = self.ctx.edge(*edge)
+        kinds: list[str | None] = [i.type for i in edge_obj.planned] or [None]
+        results: list[InterventionResult] = []
+        failure: ConsoleError | None = None
+        for kind in kinds:
+            try:
+                result = self.intervene(edge, kind=kind)
+            except ConsoleError as exc:
+                failure = exc
+                continue
+            results.append(result)
+            if result.verdict == "broken" and not kind_of(result.type).may_be_external:
+                break
+        broken = [r for r in results if r.verdict == "broken"]
+        direct = [r for r in broken if not kind_of(r.type).may_be_external]
+        if not results and failure is not None:
+            raise failure
+        self.interventions[_key(edge)] = (direct or broken or results[-1:])[0]
+        return results
 
     def _with_evidence(self, outcome: Outcome, step: str) -> InterventionResult:
         result = outcome.result
@@ -384,6 +434,12 @@ class Investigation:
         self.marks.pop(_key(edge), None)  # re-insert: the latest mark comes last
         self.marks[_key(edge)] = (mark, note)
 
+    def conclude(self, conclusion: Conclusion) -> None:
+        """Record the automatic run's conclusion: the cause it names, how much of the anomaly
+        that explains, its confidence and the alternatives it rejected, with why."""
+        self.record(Step.INTERVENE, Action.CONCLUDE, {}, conclusion)
+        self.conclusion = conclusion
+
     def root_cause(self) -> tuple[Edge, str] | None:
         """The edge most recently marked broken or external, with its mark."""
         for edge, (mark, _) in reversed(list(self.marks.items())):
@@ -398,7 +454,7 @@ class Investigation:
         """Re-score the incident window with the broken value corrected (the edge marked
         broken when none is given)."""
         edge = self._edge_or_root(edge)
-        result, evidence = cf.blast_radius(self.ctx, self.ctx.edge(*edge))
+        result, evidence = cf.blast_radius(self.ctx, self._as_found(edge))
         ref = self._keep(evidence, Step.COUNTERFACTUAL, edge)
         self.record(Step.COUNTERFACTUAL, Action.BLAST_RADIUS, {"edge": list(edge)}, result, [ref])
         self.blast_radius = result
@@ -409,7 +465,7 @@ class Investigation:
         if edge is None:
             found = self.root_cause()
             edge = found[0] if found and found[1] == "broken" else None
-        result = cf.explain(self.ctx, prediction_id, self.ctx.edge(*edge) if edge else None)
+        result = cf.explain(self.ctx, prediction_id, self._as_found(edge) if edge else None)
         self.record(
             Step.COUNTERFACTUAL,
             Action.EXPLAIN,
@@ -576,6 +632,14 @@ class Investigation:
         self.record(step or Step.NOTE, Action.NOTE, {"text": text})
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _as_found(self, edge: Edge) -> PlaybookEdge:
+        """The playbook edge with, as its intervention, the planned one whose incident run
+        found it broken (its type decides the counterfactual's correction)."""
+        edge_obj = self.ctx.edge(*edge)
+        tested = self.interventions.get(_key(edge))
+        found = next((i for i in edge_obj.planned if tested and i.type == tested.type), None)
+        return replace(edge_obj, intervention=found) if found else edge_obj
 
     def _edge_or_root(self, edge: Edge | None) -> Edge:
         if edge is not None:

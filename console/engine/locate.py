@@ -15,9 +15,11 @@ into the candidate's reasons with its numbers:
    moved; for the model node itself, the part of the live margin's change that the features
    do not explain. Python/http scorers fall back to the node's own effect size;
 3. movement: half the node's screening effect size (at most 1 point);
-4. change events tied to the node in or just before the incident window (1 point when the node
-   shows a breakage signal or a visible impact on the model; a quarter point otherwise, since a
-   change with no visible effect explains nothing);
+4. change events tied to the node in the lookback (1 point when the node shows a breakage
+   signal or a visible impact on the model; a quarter point otherwise, since a change with no
+   visible effect explains nothing), times the proximity weight of the nearest event
+   (console.engine.change_events: 1 in or one incident length before the window, decaying
+   before that);
 5. the testing edge's status: tentative (+0.3) and unverified (+0.15) before verified.
 """
 
@@ -26,15 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
+from console.engine.change_events import Weighed, describe_age, weighed_changes
 from console.engine.context import Context
 from console.engine.interventions import KINDS, kind_for, tested_node
-from console.engine.results import Candidate, ChangeEvent, LocateResult
+from console.engine.results import Candidate, LocateResult
 from console.engine.screening import baseline_stride, mean_change, screen
 from console.engine.stats import Screening
 from console.engine.stats_math import cohen_h
-from console.playbook.graph import ancestors_backward, causal_graph, fed_by
+from console.playbook.graph import ancestors_backward, fed_by
 from console.playbook.model import Edge
 
 
@@ -78,7 +79,7 @@ class Evidence:
     signals: float  # breakage points (intervention types, missing values, categories...)
     impact: float  # impact points on the model
     magnitude: float  # screening effect size (0 when not screened)
-    changes: int  # change events on it in or just before the incident
+    changes: float  # proximity weight of its nearest change event in the lookback (0: none)
     status: str  # the testing edge's status
 
 
@@ -95,7 +96,7 @@ def moved(e: Evidence, w: Weights = WEIGHTS) -> bool:
 def change_points(e: Evidence, w: Weights = WEIGHTS) -> float:
     if not e.changes:
         return 0.0
-    return w.change_moved if moved(e, w) else w.change_unmoved
+    return e.changes * (w.change_moved if moved(e, w) else w.change_unmoved)
 
 
 def candidate_points(e: Evidence, w: Weights = WEIGHTS) -> float:
@@ -192,17 +193,18 @@ def _candidate(
             "every planned intervention passes"
         )
     impact = 0.0 if external else _impact_points(ctx, node_id, item, impacts, reasons)
-    changes = ctx.changes_near(node_id)
+    weighed = weighed_changes(ctx, node_id)
+    changes = [c.event for c in weighed]
     evidence = Evidence(
         external=external,
         signals=signals,
         impact=impact,
         magnitude=item.magnitude if item else 0.0,
-        changes=len(changes),
+        changes=max((c.weight for c in weighed), default=0.0),
         status=edge.status,
     )
     points = candidate_points(evidence)
-    reasons += _change_reasons(evidence, changes) + _edge_reasons(edge)
+    reasons += _change_reasons(ctx, evidence, weighed) + _edge_reasons(edge)
     return points, Candidate(
         rank=0,
         node=node_id,
@@ -216,17 +218,20 @@ def _candidate(
     )
 
 
-def _change_reasons(e: Evidence, changes: list[ChangeEvent]) -> list[str]:
-    if not changes:
+def _change_reasons(ctx: Context, e: Evidence, weighed: list[Weighed]) -> list[str]:
+    if not weighed:
         return []
+    listed = "; ".join(
+        f"{w.event.kind} at {w.event.ts:%Y-%m-%d %H:%M}Z ({describe_age(ctx, w.event)}, "
+        f"weight {w.weight:.2f}): {w.event.summary}"
+        for w in weighed
+    )
+    points = change_points(e)
     if moved(e):
-        return [
-            f"{len(changes)} change event(s) on it in or just before the incident: "
-            + "; ".join(f"{c.kind} at {c.ts:%Y-%m-%d %H:%M}Z: {c.summary}" for c in changes)
-        ]
+        return [f"{len(weighed)} change event(s) on it in the lookback (+{points:.2f}): {listed}"]
     return [
-        f"{len(changes)} change event(s) on it ({changes[0].kind}: {changes[0].summary}) "
-        "but it moved nothing the model or the metric feels"
+        f"{len(weighed)} change event(s) on it in the lookback (+{points:.2f}) but it moved "
+        f"nothing the model or the metric feels: {listed}"
     ]
 
 
@@ -324,7 +329,7 @@ def _impact_points(
             f"{unexplained:.3f} unexplained by the inputs"
         )
         return points
-    fed = fed_by(_causal(ctx), node_id, impacts)
+    fed = fed_by(ctx.causal(), node_id, impacts)
     if not fed:
         if item is not None:
             reasons.append(f"moved by effect size {magnitude:.2f}; feeds no scorer input")
@@ -350,12 +355,6 @@ def _score_models(ctx: Context) -> set[str]:
     return {
         n.id for n in ctx.playbook.nodes.values() if n.kind == "model" and n.expr.strip() == "score"
     }
-
-
-def _causal(ctx: Context) -> nx.DiGraph:
-    if "causal_graph" not in ctx.cache:
-        ctx.cache["causal_graph"] = causal_graph(ctx.playbook)
-    return ctx.cache["causal_graph"]
 
 
 def _figures(item: Screening) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from console.audit.vocabulary import STEPS, Action, ProposalDecision, Step, summ
 from console.engine.context import read_scenario_hints
 from console.engine.interventions import kind_for
 from console.engine.locate import root_node
-from console.engine.results import ChangeEvent, ReportResult
+from console.engine.results import BlastRadius, ChangeEvent, ReportResult
 from console.files import atomic_write
 from console.numbers import minutes_or_hours as _hours
 from console.numbers import num as _num
@@ -160,6 +160,10 @@ def render(inv: Investigation, head_hash: str, head_count: int) -> str:
         "## Root causes",
         "",
         *_root_causes(inv, d, found),
+        "",
+        "## Alternatives considered",
+        "",
+        *_alternatives(inv, d),
         "",
         "## Trigger",
         "",
@@ -383,9 +387,46 @@ def _root_causes(inv: Investigation, d: Draft, found: Found) -> list[str]:
     if tested is not None:
         reasons = "; ".join(d.plain(r, sensitive) for r in tested.reasons)
         lines.append(f"- **Shown by:** {md_text(tested.type)}: {md_text(reasons)}")
+    c = inv.conclusion
+    if c is not None and c.edge == edge:
+        if c.explained is not None:
+            lines.append(
+                f"- **Explains:** {c.explained:.0%} of the model's move since the baseline "
+                f"(by {md_text(c.explained_by)}; see Blast radius)."
+            )
+        lines.append(
+            f"- **Confidence:** {md_text(c.confidence)}: {len(c.signals_for)} signal(s) agree, "
+            f"{len(c.signals_against)} disagree."
+        )
+        lines += [f"  - For: {d.text(s)}" for s in c.signals_for]
+        lines += [f"  - Against: {d.text(s)}" for s in c.signals_against]
     note = inv.marks.get(edge, ("", ""))[1]
     if note:
         lines.append(f"- **Engineer's note:** {d.text(note, sensitive)}")
+    return lines
+
+
+def _alternatives(inv: Investigation, d: Draft) -> list[str]:
+    """The causes the automatic run considered and rejected, with why."""
+    c = inv.conclusion
+    if c is None:
+        return [
+            f"{NOT_DETERMINED}: only the automatic run (`investigate --auto`) records the "
+            "alternatives it rejected; the Interventions section lists every edge tested."
+        ]
+    lines = [
+        f"{len(c.alternatives)} alternative(s) considered "
+        f"(conclusion: {md_text(c.kind.replace('_', ' '))}).",
+    ]
+    if c.gaps:
+        lines += ["", *[f"- Graph gap: {d.text(g)}" for g in c.gaps]]
+    if c.alternatives:
+        lines += ["", "| Node | Edge | Outcome | Why not |", "|---|---|---|---|"]
+        lines += [
+            f"| {md_code(a.node)} | {md_cell(a.edge[0] + ' -> ' + a.edge[1])} | "
+            f"{md_cell(a.outcome.replace('_', ' '))} | {md_cell(d.plain(a.why, d.about(a.edge)))} |"
+            for a in c.alternatives
+        ]
     return lines
 
 
@@ -755,6 +796,7 @@ def _blast(inv: Investigation, d: Draft) -> list[str]:
     lines = [
         f"- Correction: {d.text(b.correction, d.about(b.edge))}.",
         f"- Decisions flipped: {b.flipped} of {b.total}.",
+        f"- Explains: {_explained(b)}",
         f"- Score change: mean {delta.get('mean', 0):+.4f}, p05 {delta.get('p05', 0):+.4f}, "
         f"p50 {delta.get('p50', 0):+.4f}, p95 {delta.get('p95', 0):+.4f}, max |change| "
         f"{delta.get('max_abs', 0):.4f}.",
@@ -766,6 +808,21 @@ def _blast(inv: Investigation, d: Draft) -> list[str]:
             for s in b.segments
         ]
     return lines
+
+
+def _explained(b: BlastRadius) -> str:
+    """How much of the model's move the correction takes back, with the figures."""
+    o = b.outputs
+    if b.explained is None:
+        return "not determined: the model's output did not move enough since the baseline to tell."
+    measure = "rate" if b.explained_by == "decisions" else "score"
+    what = "positive-decision rate" if measure == "rate" else "mean score"
+    return (
+        f"{b.explained:.0%} of the model's move: {what} baseline "
+        f"{_num(o.get(f'baseline_{measure}'))}, live {_num(o.get(f'live_{measure}'))}, "
+        f"corrected {_num(o.get(f'corrected_{measure}'))} "
+        "(explained = (live - corrected) / (live - baseline))."
+    )
 
 
 def _log(inv: Investigation, d: Draft, head_count: int) -> list[str]:

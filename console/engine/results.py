@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 Verdict = Literal["broken", "ok", "inconclusive"]
+Confidence = Literal["high", "medium", "low"]
 Classification = Literal[
     "input_distribution_shift", "model_output_shift", "latency_change", "error_rate_increase"
 ]
@@ -148,6 +149,13 @@ class BlastRadius(Result):
     # rows of the window the live model never scored (status 'error', or no finite score):
     # never counted as flips, since no served score was there to change
     errored: int = 0
+    # How much of the anomaly the correction undoes (counterfactual.explained_share): the
+    # share of the scored decisions' move from the baseline (positive rate; the mean score
+    # when the decisions did not move) that the corrected decisions take back.
+    explained: float | None = None
+    explained_by: str = ""  # "decisions" | "scores" | "" (nothing moved enough to tell)
+    # baseline / live / corrected: positive rate and mean score of the scored rows
+    outputs: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,3 +215,29 @@ class ReportResult(Result):
     markdown: str
     trail_head: str
     trail_count: int
+
+
+@dataclass(frozen=True)
+class Alternative(Result):
+    """A cause the automatic run considered and did not name, and why."""
+
+    node: str
+    edge: tuple[str, str]
+    outcome: str  # passed | world | explains_less | inconclusive | failed | external
+    why: str
+
+
+@dataclass(frozen=True)
+class Conclusion(Result):
+    """What the automatic run concluded, with its alternatives (console.engine.auto)."""
+
+    kind: Literal["broken_edge", "external_shift", "not_determined"]
+    node: str | None
+    edge: tuple[str, str] | None
+    explained: float | None  # share of the anomaly the named cause explains (BlastRadius)
+    explained_by: str  # decisions | scores | ""
+    confidence: Confidence
+    signals_for: list[str]  # the independent signals that agree, one line each
+    signals_against: list[str]
+    alternatives: list[Alternative]
+    gaps: list[str] = field(default_factory=list)  # inputs that moved with no external cause

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from console.engine.context import Context
+from console.engine.context import IN_BASELINE, Context, baseline_params
 from console.telemetry.store import duckdb_identifier
 
 # A screening is an effect size, not a test: half a million baseline rows measure a mean or a
@@ -14,12 +14,13 @@ SCREEN_BASELINE_ROWS = 500_000
 
 
 def baseline_stride(ctx: Context) -> int:
-    """k such that one baseline row in k (at most SCREEN_BASELINE_ROWS) is screened."""
+    """k such that one baseline row in k (at most SCREEN_BASELINE_ROWS) is screened, counting
+    the rows the screening reads: the baseline's at the incident's hours of the day."""
     if "baseline_stride" not in ctx.cache:
         rows = (
             ctx.run(
-                "SELECT count(*) AS n FROM decisions WHERE ts >= $b_start AND ts < $b_end",
-                {"b_start": ctx.baseline.start, "b_end": ctx.baseline.end},
+                f"SELECT count(*) AS n FROM decisions WHERE {IN_BASELINE}",
+                baseline_params(ctx.baseline, ctx.incident),
             )
             .column("n")[0]
             .as_py()

@@ -13,14 +13,16 @@ the rows of both windows once and measures, for every node of the playbook that 
   that a shift is weighted by how much the model can feel it;
 - `live_margin`: the live score on the margin scale, and `unscored`: rows without a score.
 
-Every incident row is read; the baseline is read in full up to SCREEN_BASELINE_ROWS rows and
-beyond that through a deterministic 1-in-k sample (hash of ts), which LocateResult reports. The
-result is cached on the Context: a second call costs nothing.
+The baseline is its rows at the incident's hours of the day (context.IN_BASELINE): an input
+with a daily cycle is compared with itself at the same hours, so an evening incident does not
+make it look moved. Every incident row is read; the baseline's are read in full up to
+SCREEN_BASELINE_ROWS rows and beyond that through a deterministic 1-in-k sample (hash of ts),
+which LocateResult reports. The result is cached on the Context: a second call costs nothing.
 """
 
 from __future__ import annotations
 
-from console.engine.context import Context, side_params
+from console.engine.context import IN_BASELINE, IN_INCIDENT, Context, side_params
 from console.engine.expressions import as_double, as_text, contribution_exprs, live_margin_expr
 from console.engine.interventions import KINDS
 from console.engine.screen_sample import SCREEN_BASELINE_ROWS as SCREEN_BASELINE_ROWS
@@ -53,11 +55,11 @@ def screening_exprs(ctx: Context) -> dict[str, tuple[str, str]]:
 
 def screening_from(ctx: Context) -> str:
     """FROM text of the screening query: every incident row and a deterministic 1-in-k sample
-    of the baseline rows (by a hash of ts), with every derived feature's served and reference
-    values as columns."""
+    of the baseline rows at the same hours of the day (by a hash of ts), with every derived
+    feature's served and reference values as columns."""
     stride = baseline_stride(ctx)
     sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
-    where = f"((ts >= $b_start AND ts < $b_end{sample}) OR (ts >= $i_start AND ts < $i_end))"
+    where = f"(({IN_BASELINE}{sample}) OR {IN_INCIDENT})"
     extra = []
     for node in ctx.playbook.nodes.values():
         if node.kind == "feature" and node.expr and node.reference:
@@ -79,8 +81,8 @@ def screen(ctx: Context) -> dict[str, Screening]:
             exprs,
             from_sql,
             params,
-            "ts >= $b_start AND ts < $b_end",
-            "ts >= $i_start AND ts < $i_end",
+            IN_BASELINE,
+            IN_INCIDENT,
         )
     screened: dict[str, Screening] = ctx.cache["screening"]
     return screened

@@ -83,6 +83,21 @@ def chi2_sf(statistic: float, df: int) -> float:
     return gamma_q(df / 2.0, statistic / 2.0)
 
 
+def exceedance_pvalue(count: int, n: int, p0: float) -> float:
+    """P(at least `count` of `n` rows land where each lands with probability p0).
+
+    The Poisson tail with mean n * p0, P(K >= count) = P(count, n * p0) (the regularised lower
+    incomplete gamma). For the small p0 it is used with (a baseline's extreme tail, a category
+    the baseline never showed) it is the binomial tail to within a few percent of the p-value,
+    and stays finite and fast for millions of rows.
+    """
+    if count <= 0:
+        return 1.0
+    if p0 <= 0.0:
+        return 0.0
+    return max(0.0, 1.0 - gamma_q(float(count), n * p0))
+
+
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))

@@ -31,16 +31,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from console.engine.context import SIDE_CASE, SIDE_WHERE, Context, hours, side_params
+from console.engine.context import (
+    DAY_S,
+    SAME_HOURS,
+    SIDE_CASE,
+    SIDE_WHERE,
+    Context,
+    hours,
+    side_params,
+)
 from console.engine.results import Check, Classification, MetricPoint, TriageResult
 from console.engine.screening import screen
 from console.numbers import num, signed_pct
 from console.telemetry.windows import format_utc
 
 SMALL_EFFECT = 0.2  # Cohen's "small": below it a node has not really moved
-DAY_S = 86400.0
-# A baseline row at the same time of day as the incident window ($i_start, $span seconds long).
-SAME_HOURS = "(CAST(epoch(ts) - epoch($i_start) AS BIGINT) % 86400 + 86400) % 86400 < $span"
 NOISE_Z = 3.0  # with a broken series, a move under this many standard errors is noise
 MAX_LAG = 12  # buckets the reported series is tried shifted by, each way, to find clock skew
 Tier = Literal["critical", "minor", "none"]
@@ -93,8 +98,7 @@ def run_triage(ctx: Context) -> TriageResult:
     triage = ctx.playbook.triage
     params: dict[str, Any] = {**side_params(ctx.baseline, ctx.incident), "bucket": triage.bucket}
     grid = _bucket_grid(ctx, triage.bucket)
-    span = min((ctx.incident.end - ctx.incident.start).total_seconds(), DAY_S)
-    params |= {"grid_start": grid[0], "grid_end": grid[-1] + triage.bucket, "span": span}
+    params |= {"grid_start": grid[0], "grid_end": grid[-1] + triage.bucket}
     recomputed_sql, recomputed, window_values, window_rows = _measure_recomputed(ctx, params)
     reported_sql, reported = _measure_reported(ctx, params)
     points = [MetricPoint(ts, reported.get(ts), recomputed.get(ts)) for ts in grid]

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from console.engine.context import SIDE_CASE, Context
+from console.engine.context import SAME_HOURS, Context, same_hours_span
 from console.engine.interventions import Outcome, run_intervention
 from console.engine.results import InterventionResult, Proposal, ValidationResult, Window
-from console.engine.triage import DAY_S, SAME_HOURS, bad_change, relative_change
+from console.engine.triage import bad_change, relative_change
 from console.errors import ConsoleError
 from console.numbers import num as _fmt
 from console.playbook import writeback
@@ -67,9 +67,10 @@ def metric_values(ctx: Context, postfix: Window) -> dict[str, float | None]:
     """The metric over the incident and post-fix windows, and over the baseline rows at the
     post-fix window's hours of the day."""
     node = ctx.node(ctx.metric)
-    span = min((postfix.end - postfix.start).total_seconds(), DAY_S)
+    # The baseline at the post-fix window's hours (not the incident's, as SIDE_CASE has it).
     sql = (
-        f"SELECT CASE WHEN ts >= $p_start AND ts < $p_end THEN 'postfix' ELSE {SIDE_CASE} END AS w, "
+        "SELECT CASE WHEN ts >= $p_start AND ts < $p_end THEN 'postfix' "
+        "WHEN ts >= $i_start AND ts < $i_end THEN 'incident' ELSE 'baseline' END AS w, "
         f"{node.expr} AS value FROM decisions WHERE (ts >= $i_start AND ts < $i_end) "
         f"OR (ts >= $p_start AND ts < $p_end) OR (ts >= $b_start AND ts < $b_end AND "
         f"{SAME_HOURS.replace('$i_start', '$p_start')}) GROUP BY w"
@@ -81,7 +82,7 @@ def metric_values(ctx: Context, postfix: Window) -> dict[str, float | None]:
         "i_end": ctx.incident.end,
         "p_start": postfix.start,
         "p_end": postfix.end,
-        "span": span,
+        "span": same_hours_span(ctx.baseline, postfix),
     }
     found = {r["w"]: r["value"] for r in ctx.run(sql, params).to_pylist()}
     return {

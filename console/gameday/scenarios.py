@@ -882,6 +882,10 @@ RECS_EXTERNAL = Scenario(
     ),
 )
 
+# The claims scenarios are built from the types above, so their module is imported once
+# those exist (it imports them from here).
+from console.gameday.claims_scenarios import CLAIMS_SCENARIOS  # noqa: E402
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -892,6 +896,7 @@ SCENARIOS: dict[str, Scenario] = {
         FRAUD_OOM,
         FRAUD_FALSE_ALARM,
         RECS_EXTERNAL,
+        *CLAIMS_SCENARIOS,
     )
 }
 

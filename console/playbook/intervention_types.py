@@ -59,6 +59,9 @@ class TypeSpec:
     doc: str
     params: tuple[Param, ...] = ()
     requires: Requirement | None = None
+    # The type reads the source's values as numbers (a valid range, unit factors), which a
+    # categorical source does not have: the loader refuses it on an edge from one.
+    numeric_source: bool = False
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -126,6 +129,37 @@ INTERVENTION_TYPES: dict[str, TypeSpec] = {
                     "a re-score further than this from the live score is a mismatch", minimum=0,
                 ),
             ),
+        ),
+        # Reads the source node's valid_min / valid_max / units / sentinels; the unit factors
+        # it tries (10, 100, 1000, known conversions) live in the engine module, not here.
+        TypeSpec(
+            "range",
+            "the share of the source's values that are implausible (outside the node's valid "
+            "range, or a unit factor away from it), baseline vs window",
+            (
+                _fraction(
+                    "max_implausible", 0.01,
+                    "broken when the window's share of implausible values exceeds the "
+                    "baseline's by more than this",
+                ),
+            ),
+            requires="source_expr",
+            numeric_source=True,
+        ),
+        # The default values are the source node's sentinels, else 0 (numeric) or ''
+        # (categorical): a property of the node, so not a parameter of the edge.
+        TypeSpec(
+            "default_rate",
+            "the share of the source's values that are a default or sentinel, baseline vs "
+            "window",
+            (
+                _fraction(
+                    "max_increase", 0.02,
+                    "flagged when the share of default or sentinel values rises by more than "
+                    "this",
+                ),
+            ),
+            requires="source_expr",
         ),
     )
 }  # fmt: skip

@@ -3,6 +3,8 @@
 load_playbook(path) reads and parses the file; playbook_from_data(data, path) validates
 already-parsed TOML (the write-back validates its proposal through it before writing).
 Both raise ConsoleError(message, problems=[...]) naming each problem with its key path.
+Every {name} of the [expressions] table is expanded here (class Expressions), so the typed
+Playbook holds runnable SQL and no later layer parses brace references.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ from console.playbook.model import (
 from console.playbook.values import ProblemLog, describe, join, quote, suggestion
 
 NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+EXPRESSION_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# One token of SQL text that matters to expansion: a '...' string literal or a "..." quoted
+# identifier (kept as written, so braces inside them are data, not references), or a
+# reference {name}. Braces around anything else (DuckDB's {'key': value} structs) are left
+# alone; an identifier in braces is always a reference, so a misspelt one is reported.
+_SQL_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\{([A-Za-z_][A-Za-z0-9_]*)\}""")
+# A playbook is hostile input: chained or doubled references could nest without end or
+# expand exponentially ("{b}{b}" in a, "{c}{c}" in b, ...).
+MAX_EXPRESSION_DEPTH = 16
+MAX_EXPANDED_CHARS = 100_000
 
 TOP_LEVEL = (
     "model",
@@ -51,12 +63,39 @@ TOP_LEVEL = (
     "scorer",
     "privacy",
     "limits",
+    "expressions",
+    "evidence",
 )
 MODEL_KEYS = ("name", "owner", "oncall", "description", "version_column")
 TELEMETRY_KEYS = ("decisions", "metrics", "changes")
-WINDOW_KEYS = ("incident", "baseline", "baseline_gap", "postfix")
-NODE_KEYS = ("id", "kind", "type", "owner", "description", "expr", "reference", "series")
-EDGE_KEYS = ("from", "to", "mechanism", "status", "intervention", "feedback", "delay", "proven_by")
+WINDOW_KEYS = ("incident", "baseline", "baseline_gap", "postfix", "lookback")
+NODE_KEYS = (
+    "id",
+    "kind",
+    "type",
+    "owner",
+    "description",
+    "expr",
+    "reference",
+    "series",
+    "valid_min",
+    "valid_max",
+    "units",
+    "sentinels",
+)
+# Keys that describe plausible values as numbers: meaningless on a categorical node.
+NUMERIC_NODE_KEYS = ("valid_min", "valid_max", "units")
+EDGE_KEYS = (
+    "from",
+    "to",
+    "mechanism",
+    "status",
+    "intervention",
+    "interventions",
+    "feedback",
+    "delay",
+    "proven_by",
+)
 PROOF_KEYS = ("incident", "intervention", "at", "result", "evidence")
 TRIAGE_KEYS = (
     "metric",
@@ -132,12 +171,15 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
     model = _model(log, data["model"]) if "model" in data else ModelInfo("", "", "")
     tables = _telemetry(log, data.get("telemetry", {}))
     windows = _windows(log, data.get("windows", {}))
-    nodes, declared = _nodes(log, data["nodes"]) if "nodes" in data else ({}, [])
-    edges = _edges(log, data.get("edges", []), nodes, declared)
+    expressions = Expressions(log, data.get("expressions", {}))
+    nodes, declared = _nodes(log, data["nodes"], expressions) if "nodes" in data else ({}, [])
+    expressions.check_names(declared)
+    edges = _edges(log, data.get("edges", []), nodes, declared, expressions)
     triage = _triage(log, data["triage"], nodes, declared) if "triage" in data else Triage("")
     scorer = _scorer(log, data["scorer"], nodes) if "scorer" in data else Scorer("linear")
     sensitive = _privacy(log, data.get("privacy", {}))
     limits = _limits(log, data.get("limits", {}))
+    producers = _producers(log, data.get("evidence", {}))
 
     if log.problems:
         count = len(log.problems)
@@ -156,6 +198,8 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
         scorer=scorer,
         sensitive=sensitive,
         limits=limits,
+        expressions=dict(expressions.authored),
+        producers=producers,
     )
 
 
@@ -200,8 +244,118 @@ def _windows(log: ProblemLog, value: Any) -> Windows:
                 table, key, "windows", getattr(defaults, key), allow_zero=key == "baseline_gap"
             )
             for key in WINDOW_KEYS
-        }
+            if key != "lookback"
+        },
+        # None (left out): the engine counts change events from the end of the baseline.
+        # "0s" is allowed: only events inside the incident window count.
+        lookback=log.duration(table, "lookback", "windows", None, allow_zero=True),
     )
+
+
+class Expressions:
+    """The [expressions] table: named SQL sub-expressions, each with every {name} it uses
+    expanded, and the expansion of node and parameter SQL that refers to them.
+
+    A reference {name} becomes "(<the expression's SQL>)", so that operator precedence in
+    the expression cannot leak into the text around it. Problems (bad names, unknown
+    references, cycles) go to the ProblemLog; what cannot be expanded is left as written.
+    """
+
+    def __init__(self, log: ProblemLog, value: Any) -> None:
+        self.log = log
+        self.authored: dict[str, str] = {}  # name -> SQL as written (braces kept)
+        self.expanded: dict[str, str] = {}  # name -> SQL with no braces left
+        self._failed: set[str] = set()  # names whose problem is already reported
+        table = log.table(value, "expressions") or {}
+        for name, sql in table.items():
+            if not EXPRESSION_NAME.fullmatch(name):
+                log.add(
+                    f"expressions.{quote(name)}: an expression name starts with a lower-case "
+                    "letter or _ and holds only lower-case letters, digits and _"
+                )
+                self._failed.add(name)  # a {reference} to it is not reported a second time
+                continue
+            text = log.string(table, name, "expressions", non_empty=True)
+            if isinstance(sql, str) and text.strip():
+                self.authored[name] = text
+            else:
+                self._failed.add(name)
+        for name in self.authored:
+            self._resolve(name, [])
+
+    def expand(self, text: str, where: str) -> str:
+        """text with every {name} replaced by its expression; problems named at `where`."""
+        return self._substitute(text, where, []) or text
+
+    def check_names(self, node_ids: list[str]) -> None:
+        """A name shared with a node would read as the node in messages and in the graph."""
+        for name in self.authored:
+            if name in node_ids:
+                self.log.add(
+                    f"expressions.{name}: same name as the node {quote(name)}; rename the "
+                    "expression"
+                )
+
+    def _resolve(self, name: str, stack: list[str]) -> str | None:
+        if name in self.expanded:
+            return self.expanded[name]
+        if name in self._failed:
+            return None
+        if name in stack:
+            cycle = [*stack[stack.index(name) :], name]
+            chain = " -> ".join(f"{{{n}}}" for n in cycle)
+            self.log.add(f"expressions.{cycle[0]}: cycle {chain}: an expression cannot use itself")
+            self._failed.update(cycle)
+            return None
+        if len(stack) >= MAX_EXPRESSION_DEPTH:
+            chain = " -> ".join(f"{{{n}}}" for n in [*stack, name])
+            self.log.add(
+                f"expressions.{stack[0]}: nests more than {MAX_EXPRESSION_DEPTH} expressions "
+                f"deep ({chain})"
+            )
+            self._failed.update([*stack, name])
+            return None
+        text = self._substitute(self.authored[name], f"expressions.{name}", [*stack, name])
+        if text is None:
+            self._failed.add(name)
+            return None
+        self.expanded[name] = text
+        return text
+
+    def _substitute(self, text: str, where: str, stack: list[str]) -> str | None:
+        """text expanded, or None when a reference in it cannot be (already reported)."""
+        complete = True
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal complete
+            name = match.group(1)
+            if name is None:  # a string literal or quoted identifier: kept as written
+                return match.group(0)
+            if name not in self.authored:
+                if name not in self._failed:  # a badly named expression was reported already
+                    self.log.add(
+                        f"{where}: unknown expression {{{name}}}"
+                        f"{suggestion(name, self.authored) or _no_table(self.authored)}"
+                    )
+                complete = False
+                return match.group(0)
+            sql = self._resolve(name, stack)
+            if sql is None:
+                complete = False
+                return match.group(0)
+            return f"({sql})"
+
+        expanded = _SQL_TOKEN.sub(replace, text)
+        if not complete:
+            return None
+        if len(expanded) > MAX_EXPANDED_CHARS:
+            self.log.add(f"{where}: expands to more than {MAX_EXPANDED_CHARS:,} characters")
+            return None
+        return expanded
+
+
+def _no_table(names: Mapping[str, str]) -> str:
+    return "" if names else " (the playbook has no [expressions] table)"
 
 
 def _array_of_tables(log: ProblemLog, value: Any, name: str) -> list[tuple[str, dict[str, Any]]]:
@@ -217,7 +371,9 @@ def _array_of_tables(log: ProblemLog, value: Any, name: str) -> list[tuple[str, 
     return items
 
 
-def _nodes(log: ProblemLog, value: Any) -> tuple[dict[str, Node], list[str]]:
+def _nodes(
+    log: ProblemLog, value: Any, expressions: Expressions
+) -> tuple[dict[str, Node], list[str]]:
     """The valid nodes, and every declared id (an edge naming a node whose kind is wrong
     should not be reported as naming an unknown node as well)."""
     nodes: dict[str, Node] = {}
@@ -241,6 +397,9 @@ def _nodes(log: ProblemLog, value: Any) -> tuple[dict[str, Node], list[str]]:
         series = log.string(table, "series", where, required=kind == "metric", non_empty=True)
         if "series" in table and kind not in (None, "metric"):
             log.add(f"{where}.series: only metric nodes have a series (this is a {kind})")
+        values = _plausible_values(log, table, where, node_type)
+        expr = expressions.expand(expr, f"{where}.expr")
+        reference = expressions.expand(reference, f"{where}.reference")
         if not node_id:
             continue
         if not NODE_ID.fullmatch(node_id):
@@ -263,8 +422,55 @@ def _nodes(log: ProblemLog, value: Any) -> tuple[dict[str, Node], list[str]]:
                 expr=expr,
                 reference=reference,
                 series=series,
+                **values,
             )
     return nodes, list(first_seen)
+
+
+def _plausible_values(
+    log: ProblemLog, table: Mapping[str, Any], where: str, node_type: str | None
+) -> dict[str, Any]:
+    """valid_min, valid_max, units and sentinels of a node, checked against its type."""
+    if node_type == "categorical":
+        for key in NUMERIC_NODE_KEYS:
+            if key in table:
+                log.add(f"{where}.{key}: only numeric nodes have {key} (this node is categorical)")
+    bounds: dict[str, float | None] = {}
+    for key in ("valid_min", "valid_max"):
+        given = table.get(key)
+        bounds[key] = None if given is None else log.check_number(given, f"{where}.{key}", None)
+    low, high = bounds["valid_min"], bounds["valid_max"]
+    if low is not None and high is not None and low > high:
+        log.add(f"{where}.valid_min = {low:g}: must be at most {where}.valid_max ({high:g})")
+    return {
+        **bounds,
+        "units": log.string(table, "units", where, non_empty=True),
+        "sentinels": _sentinels(log, table.get("sentinels", []), f"{where}.sentinels", node_type),
+    }
+
+
+def _sentinels(
+    log: ProblemLog, value: Any, where: str, node_type: str | None
+) -> tuple[float | str, ...]:
+    """Numbers for a numeric node, strings for a categorical one: the values the engine
+    compares the node's values with, so they must be of the node's type."""
+    wanted = "a number" if node_type == "numeric" else "a string"
+    if not isinstance(value, list):
+        log.add(f"{where}: expected an array of values, got {describe(value)}")
+        return ()
+    found: list[float | str] = []
+    for index, item in enumerate(value):
+        at = f"{where}[{index}]"
+        is_number = isinstance(item, int | float) and not isinstance(item, bool)
+        if node_type == "categorical" and isinstance(item, str):
+            found.append(item)
+        elif node_type == "numeric" and is_number:
+            number = log.check_number(item, at, None)  # also refuses nan and inf
+            if number is not None:
+                found.append(number)
+        elif node_type is not None:
+            log.add(f"{at}: expected {wanted} (the node is {node_type}), got {describe(item)}")
+    return tuple(found)
 
 
 def _node_ref(
@@ -285,7 +491,13 @@ def _node_ref(
     return name
 
 
-def _edges(log: ProblemLog, value: Any, nodes: dict[str, Node], declared: list[str]) -> list[Edge]:
+def _edges(
+    log: ProblemLog,
+    value: Any,
+    nodes: dict[str, Node],
+    declared: list[str],
+    expressions: Expressions,
+) -> list[Edge]:
     edges: list[Edge] = []
     first_seen: dict[tuple[str, str], str] = {}
     for where, table in _array_of_tables(log, value, "edges"):
@@ -300,9 +512,7 @@ def _edges(log: ProblemLog, value: Any, nodes: dict[str, Node], declared: list[s
         delay = log.duration(table, "delay", where, None)
         if "delay" in table and table.get("feedback", False) is False:
             log.add(f"{where}.delay: only feedback edges have a delay (set feedback = true)")
-        intervention = None
-        if "intervention" in table:
-            intervention = _intervention(log, table["intervention"], f"{where}.intervention")
+        planned = _planned(log, table, where, expressions)
         if "proven_by" in table:
             _proofs(log, table["proven_by"], f"{where}.proven_by")
         if source is None or target is None or status is None:
@@ -312,24 +522,71 @@ def _edges(log: ProblemLog, value: Any, nodes: dict[str, Node], declared: list[s
             log.add(f"{where}: duplicate of {first_seen[pair]} ({source} -> {target})")
             continue
         first_seen[pair] = where
-        if intervention is not None:
-            _check_intervention_nodes(log, intervention, nodes[source], nodes[target], where)
+        for at, intervention in planned:
+            _check_intervention_nodes(log, intervention, nodes[source], nodes[target], at)
         edges.append(
             Edge(
                 source=source,
                 target=target,
                 mechanism=mechanism,
                 status=status,
-                intervention=intervention,
+                intervention=planned[0][1] if planned else None,
                 feedback=feedback,
                 delay=delay,
+                also=tuple(intervention for _, intervention in planned[1:]),
             )
         )
     _check_cycles(log, edges, nodes)
     return edges
 
 
-def _intervention(log: ProblemLog, value: Any, where: str) -> Intervention | None:
+def _planned(
+    log: ProblemLog, table: Mapping[str, Any], where: str, expressions: Expressions
+) -> list[tuple[str, Intervention]]:
+    """The edge's planned interventions in priority order, each with its key path:
+    `intervention = {...}` (one) or `interventions = [{...}, ...]` (several)."""
+    if "intervention" in table and "interventions" in table:
+        log.add(
+            f"{where}: has both intervention and interventions; list every planned "
+            "intervention in interventions, in the order they should run"
+        )
+        return []
+    if "intervention" in table:
+        at = f"{where}.intervention"
+        one = _intervention(log, table["intervention"], at, expressions)
+        return [(at, one)] if one else []
+    value = table.get("interventions", [])
+    if not isinstance(value, list):
+        log.add(
+            f"{where}.interventions: expected an array of tables ([{{type = ...}}, ...] or "
+            f"[[edges.interventions]]), got {describe(value)}"
+        )
+        return []
+    if "interventions" in table and not value:
+        log.add(f"{where}.interventions: empty; leave the key out when no intervention is planned")
+    planned: list[tuple[str, Intervention]] = []
+    seen: dict[str, str] = {}
+    for index, item in enumerate(value):
+        at = f"{where}.interventions[{index}]"
+        found = _intervention(log, item, at, expressions)
+        if found is None:
+            continue
+        if found.type in seen:
+            # Results are kept per edge and type (trail, proven_by): a second run of the same
+            # type could only overwrite the first.
+            log.add(
+                f"{at}.type = {quote(found.type)}: already planned in {seen[found.type]}; "
+                "an edge runs each type once"
+            )
+            continue
+        seen[found.type] = at
+        planned.append((at, found))
+    return planned
+
+
+def _intervention(
+    log: ProblemLog, value: Any, where: str, expressions: Expressions
+) -> Intervention | None:
     table = log.table(value, where)
     if table is None:
         return None
@@ -340,14 +597,17 @@ def _intervention(log: ProblemLog, value: Any, where: str) -> Intervention | Non
     # Required parameters first, then the optional ones, each in declared order.
     ordered = sorted(spec.params, key=lambda p: not p.required)
     log.known_keys(table, where, ("type", *(p.name for p in ordered)))
-    params = {p.name: _intervention_param(log, table, p, where) for p in ordered}
+    params = {p.name: _intervention_param(log, table, p, where, expressions) for p in ordered}
     return Intervention(type=kind, params=params)
 
 
-def _intervention_param(log: ProblemLog, table: dict[str, Any], param: Param, where: str) -> Any:
+def _intervention_param(
+    log: ProblemLog, table: dict[str, Any], param: Param, where: str, expressions: Expressions
+) -> Any:
     """One parameter checked against its schema (console.playbook.intervention_types)."""
     if param.kind == "sql":
-        return log.string(table, param.name, where, required=True, non_empty=True)
+        sql = log.string(table, param.name, where, required=True, non_empty=True)
+        return expressions.expand(sql, join(where, param.name))
     full = join(where, param.name)
     if param.required and param.name not in table:
         log.add(f"{full}: required key is missing")
@@ -368,17 +628,20 @@ def _intervention_param(log: ProblemLog, table: dict[str, Any], param: Param, wh
 def _check_intervention_nodes(
     log: ProblemLog, intervention: Intervention, source: Node, target: Node, where: str
 ) -> None:
+    """The node fields the type reads exist; `where` is the intervention's key path."""
     kind = intervention.type
-    needs = INTERVENTION_TYPES[kind].requires
-    if needs == "target_reference" and not target.reference:
+    spec = INTERVENTION_TYPES[kind]
+    if spec.requires == "target_reference" and not target.reference:
         log.add(
-            f"{where}.intervention: {kind} needs a reference on the target node "
+            f"{where}: {kind} needs a reference on the target node "
             f"{quote(target.id)}, which has none"
         )
-    if needs == "source_expr" and not source.expr:
+    if spec.requires == "source_expr" and not source.expr:
+        log.add(f"{where}: {kind} reads the source node {quote(source.id)}, which has no expr")
+    if spec.numeric_source and source.type != "numeric":
         log.add(
-            f"{where}.intervention: {kind} reads the source node {quote(source.id)}, "
-            "which has no expr"
+            f"{where}: {kind} needs a numeric source node, but {quote(source.id)} of the edge "
+            f"{source.id} -> {target.id} is {source.type}"
         )
 
 
@@ -539,6 +802,18 @@ def _inputs(log: ProblemLog, table: Mapping[str, Any], nodes: dict[str, Node]) -
                 f"{suggestion(node_id, nodes)}"
             )
     return inputs
+
+
+def _producers(log: ProblemLog, value: Any) -> tuple[str, ...]:
+    """[evidence] producers: decisions columns; whether they exist is checked against the
+    telemetry (`playbook check --telemetry`), as the file alone cannot tell."""
+    table = log.table(value, "evidence") or {}
+    log.known_keys(table, "evidence", ("producers",))
+    producers = log.string_list(table, "producers", "evidence")
+    for index, column in enumerate(producers):
+        if column in producers[:index]:
+            log.add(f"evidence.producers[{index}] = {quote(column)}: listed twice")
+    return producers
 
 
 def _privacy(log: ProblemLog, value: Any) -> tuple[str, ...]:

@@ -66,6 +66,10 @@ class Windows:
     baseline: timedelta = timedelta(days=7)
     baseline_gap: timedelta = timedelta(days=1)
     postfix: timedelta = timedelta(hours=6)
+    # How far before the incident window starts a change event still counts (weighed by
+    # proximity); None: from the end of the baseline, i.e. baseline_gap before the window
+    # (baseline_gap + the incident's own length before the alert). "0s": the window only.
+    lookback: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,13 @@ class Node:
     reference: str = ""
     # Metric nodes only: the name of this metric in the metric series table.
     series: str = ""
+    # Numeric nodes: the physically or contractually valid range and the units the values
+    # are meant to be in (e.g. "EUR", "s", "km"); a value outside is implausible.
+    valid_min: float | None = None
+    valid_max: float | None = None
+    units: str = ""
+    # Values that stand in for "missing" or a default (e.g. 0, -1, "unknown").
+    sentinels: tuple[float | str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,14 @@ class Edge:
     intervention: Intervention | None = None
     feedback: bool = False
     delay: timedelta | None = None  # feedback edges only
+    # Further planned interventions of the edge, run after `intervention` in this order
+    # (TOML: `interventions = [{...}, {...}]`, the first becoming `intervention`).
+    also: tuple[Intervention, ...] = ()
+
+    @property
+    def planned(self) -> tuple[Intervention, ...]:
+        """Every planned intervention of the edge, in priority order."""
+        return (self.intervention, *self.also) if self.intervention else self.also
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,12 @@ class Playbook:
     scorer: Scorer
     sensitive: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    # [expressions]: named SQL sub-expressions, already substituted into every node expr,
+    # reference and sql parameter by the loader (kept for rendering and write-back).
+    expressions: dict[str, str] = field(default_factory=dict)
+    # [evidence] producers: decisions columns naming who produced a row (segment, source,
+    # site, client version, shard); empty: every seg_* column and the model version column.
+    producers: tuple[str, ...] = ()
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -36,13 +36,14 @@ _DOT_STYLES = {"verified": "solid", "unverified": "dashed", "tentative": "dotted
 
 
 def edge_label(edge: Edge) -> str:
-    """'verified, shadow_recompute' or 'feedback after 1d, unverified'."""
+    """'verified, shadow_recompute', 'unverified, null_rate + range' (every planned
+    intervention, in the order they run) or 'feedback after 1d, unverified'."""
     parts = []
     if edge.feedback:
         parts.append(f"feedback after {format_duration(edge.delay)}" if edge.delay else "feedback")
     parts.append(edge.status)
-    if edge.intervention:
-        parts.append(edge.intervention.type)
+    if edge.planned:
+        parts.append(" + ".join(intervention.type for intervention in edge.planned))
     return ", ".join(parts)
 
 

@@ -6,6 +6,12 @@ through the loader, and writes <incident>/playbook.proposed.toml (tomli-w) and
 the authored file's comments and formatting, which is why accept() - the only function that
 touches the authored file - runs only when a person asks, keeps a timestamped backup beside
 it, and refuses when the authored file changed after the proposal was made.
+
+The update is applied to the authored TOML document, never rebuilt from the loaded Playbook:
+the loader expands every {name} of [expressions] into node exprs, references and sql
+parameters, and writing those back would replace the authored form with the expanded SQL.
+Working from the document keeps [expressions], the {name} references, `interventions`
+arrays and every key the update does not touch exactly as the author wrote them.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from console.errors import ConsoleError
 from console.files import atomic_write
 from console.playbook.durations import format_duration
 from console.playbook.loader import load_playbook, parse_toml, playbook_from_data
-from console.playbook.model import INTERVENTION_PARAMS, Edge, Node, Playbook
+from console.playbook.model import INTERVENTION_PARAMS, Edge, Intervention, Node, Playbook
 
 PROPOSED_NAME = "playbook.proposed.toml"
 DIFF_NAME = "playbook.proposed.diff"
@@ -209,16 +215,21 @@ def _find_edge(edges: list[Any], source: str, target: str) -> dict[str, Any] | N
 
 
 def _node_table(node: Node) -> dict[str, Any]:
-    table = {
+    table: dict[str, Any] = {
         "id": node.id,
         "kind": node.kind,
         "type": node.type,
         "owner": node.owner,
         "description": node.description,
     }
-    for key in ("expr", "reference", "series"):
+    for key in ("expr", "reference", "series", "units"):
         if getattr(node, key):
             table[key] = getattr(node, key)
+    for key in ("valid_min", "valid_max"):
+        if getattr(node, key) is not None:
+            table[key] = getattr(node, key)
+    if node.sentinels:
+        table["sentinels"] = list(node.sentinels)
     return table
 
 
@@ -229,19 +240,26 @@ def _edge_table(edge: Edge) -> dict[str, Any]:
         "mechanism": edge.mechanism,
         "status": edge.status,
     }
-    if edge.intervention is not None:
-        known = INTERVENTION_PARAMS.get(edge.intervention.type, ((), {}))
-        params = {
-            key: format_duration(value) if isinstance(value, timedelta) else value
-            for key, value in edge.intervention.params.items()
-            if key in known[0] or key in known[1]
-        }
-        table["intervention"] = {"type": edge.intervention.type, **params}
+    planned = [_intervention_table(intervention) for intervention in edge.planned]
+    if len(planned) == 1:
+        table["intervention"] = planned[0]
+    elif planned:
+        table["interventions"] = planned
     if edge.feedback:
         table["feedback"] = True
         if edge.delay is not None:
             table["delay"] = format_duration(edge.delay)
     return table
+
+
+def _intervention_table(intervention: Intervention) -> dict[str, Any]:
+    known = INTERVENTION_PARAMS.get(intervention.type, ((), {}))
+    params = {
+        key: format_duration(value) if isinstance(value, timedelta) else value
+        for key, value in intervention.params.items()
+        if key in known[0] or key in known[1]
+    }
+    return {"type": intervention.type, **params}
 
 
 def _read_bytes(path: Path) -> bytes:

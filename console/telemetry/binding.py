@@ -3,8 +3,11 @@
 Every SQL expression of the playbook (node expr, derived-feature reference, an intervention's
 SQL parameter such as freshness age_expr) is bound against the decisions table with
 `SELECT <expr> FROM decisions LIMIT 0`: DuckDB's binder checks names and types without reading
-a row. A failure names the node, the expression
-and the missing column, with the closest real column as a suggestion.
+a row. A failure names the node, the expression and the missing column, with the closest
+real column as a suggestion. The loader has already expanded every {name} of [expressions],
+so the expression shown is the SQL that runs. The plain column names a playbook relies on
+([model] version_column, [privacy] sensitive, [evidence] producers) must be decisions
+columns, and an [expressions] name must not be one.
 
 Binding proves nothing about run time: a cast that fails on some values, or an expression that
 burns CPU forever. check_samples runs each expression, in the form the engine uses it, on the
@@ -82,21 +85,23 @@ def playbook_expressions(playbook: Playbook) -> list[PlaybookExpression]:
                 )
             )  # fmt: skip
     for edge in playbook.edges:
-        if edge.intervention is None:
-            continue
-        kind = edge.intervention.type
-        # Parameters of kind "sql" are per-row numbers read next to the edge's source.
-        for param in INTERVENTION_TYPES[kind].params:
-            expr = edge.intervention.params.get(param.name, "") if param.kind == "sql" else ""
-            if expr:
-                found.append(
-                    PlaybookExpression(
-                        edge.source,
-                        f"edges.{edge.source}->{edge.target}.intervention.{param.name}",
-                        f"edge {edge.source} -> {edge.target} {kind} {param.name}",
-                        str(expr), aggregate=False, numeric=True,
-                    )
-                )  # fmt: skip
+        # The key as written: `intervention` for one planned intervention, else
+        # `interventions[i]` in priority order.
+        for index, intervention in enumerate(edge.planned):
+            key = "intervention" if len(edge.planned) == 1 else f"interventions[{index}]"
+            kind = intervention.type
+            # Parameters of kind "sql" are per-row numbers read next to the edge's source.
+            for param in INTERVENTION_TYPES[kind].params:
+                expr = intervention.params.get(param.name, "") if param.kind == "sql" else ""
+                if expr:
+                    found.append(
+                        PlaybookExpression(
+                            edge.source,
+                            f"edges.{edge.source}->{edge.target}.{key}.{param.name}",
+                            f"edge {edge.source} -> {edge.target} {kind} {param.name}",
+                            str(expr), aggregate=False, numeric=True,
+                        )
+                    )  # fmt: skip
     return found
 
 
@@ -172,6 +177,7 @@ def _check(playbook: Playbook, store: TelemetryStore) -> list[str]:
                 problems.append(
                     f"{what} names column {column!r}, not in {label}{_suggest(column, columns)}"
                 )
+        problems += _expression_names(playbook, columns, label)
     if "metrics" in store.tables:
         problems += _check_series(playbook, store)
     return problems
@@ -181,7 +187,23 @@ def _columns(playbook: Playbook) -> list[tuple[str, str]]:
     """Plain column names the playbook relies on."""
     found = [("[model] version_column", playbook.model.version_column)]
     found += [("[privacy] sensitive", column) for column in playbook.sensitive]
+    found += [
+        (f"evidence.producers[{index}]", column) for index, column in enumerate(playbook.producers)
+    ]
     return found
+
+
+def _expression_names(playbook: Playbook, columns: list[str], label: str) -> list[str]:
+    """An [expressions] name equal to a decisions column (DuckDB compares column names
+    without case) lets a reader take {name} for the column, or the column for the
+    expression."""
+    by_folded = {column.lower(): column for column in columns}
+    return [
+        f"expressions.{name}: same name as the column {by_folded[name.lower()]!r} of {label}; "
+        "rename the expression"
+        for name in playbook.expressions
+        if name.lower() in by_folded
+    ]
 
 
 def _bind(store: TelemetryStore, expr: str, aggregate: bool, columns: list[str]) -> str | None:

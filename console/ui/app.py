@@ -627,7 +627,13 @@ class IncidentApp(App[None]):
 
     def _intervene(self, edge: tuple[str, str]) -> None:
         label = f"{RUNNING_TEXT['intervene']} on {edge_text(edge)}"
-        self.start("intervene", lambda: InterventionDone(self.inv.intervene(edge), edge), label)
+
+        def planned() -> InterventionDone:
+            # Every planned intervention of the edge in priority order; the decisive one shows.
+            self.inv.intervene_planned(edge)
+            return InterventionDone(self.inv.interventions[edge], edge)
+
+        self.start("intervene", planned, label)
 
     def run_counterfactual(self) -> None:
         edge = self.progress.root_edge

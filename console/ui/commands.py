@@ -33,9 +33,7 @@ class IncidentCommands(Provider):
             # and the engine compares its distributions instead (how an external shift shows).
             for edge in app.inv.playbook.edges:
                 if not edge.feedback:
-                    plan = (
-                        edge.intervention.type if edge.intervention else "distribution comparison"
-                    )
+                    plan = " then ".join(i.type for i in edge.planned) or "distribution comparison"
                     commands.append(
                         (
                             f"Intervene on {edge.source} ({edge_text((edge.source, edge.target))})",

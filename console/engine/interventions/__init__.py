@@ -1,8 +1,8 @@
 """Interventions: run an edge's planned test on captured telemetry, read-only.
 
 The registry of intervention types: one module per type (shadow_recompute.py,
-distribution_shift.py, null_rate.py, freshness.py, model_version.py), each an InterventionKind
-(see base.py) registered in KINDS. Its parameters are declared in the playbook layer
+distribution_shift.py, null_rate.py, freshness.py, model_version.py, range.py,
+default_rate.py), each an InterventionKind (see base.py) registered in KINDS. Its parameters are declared in the playbook layer
 (console.playbook.intervention_types), which the loader validates; the engine reads
 everything else about a type from here: locate (the node it measures, its rank, its breakage
 signal), the screening (its expressions), the counterfactual (its correction), the report
@@ -19,12 +19,16 @@ distribution of its observed end with the default thresholds (distribution_shift
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from console.engine.context import Context, side_params
 from console.engine.interventions import (
+    default_rate,
     distribution_shift,
     freshness,
     model_version,
     null_rate,
+    range,
     shadow_recompute,
 )
 from console.engine.interventions.base import (
@@ -34,7 +38,7 @@ from console.engine.interventions.base import (
     scorer_of,
 )
 from console.engine.results import Window
-from console.playbook.model import Edge
+from console.playbook.model import Edge, Intervention
 
 __all__ = [
     "KINDS",
@@ -55,6 +59,8 @@ KINDS: tuple[InterventionKind, ...] = (
     null_rate.KIND,
     freshness.KIND,
     model_version.KIND,
+    range.KIND,
+    default_rate.KIND,
 )
 _BY_NAME: dict[str, InterventionKind] = {kind.name: kind for kind in KINDS}
 # What judges an edge without a planned intervention.
@@ -77,11 +83,16 @@ def tested_node(edge: Edge) -> str:
     return kind.tested_node(edge) if kind else edge.source
 
 
-def run_intervention(ctx: Context, edge: Edge, target: Window | None = None) -> Outcome:
-    """Run edge's planned intervention, baseline against target (default: the incident)."""
+def run_intervention(
+    ctx: Context, edge: Edge, target: Window | None = None, planned: Intervention | None = None
+) -> Outcome:
+    """Run one of edge's planned interventions (default: the first), baseline against target
+    (default: the incident)."""
     target = target or ctx.incident
     params = side_params(ctx.baseline, target)
-    kind = kind_for(edge)
-    if kind is None:
+    planned = planned or edge.intervention
+    if planned is None:
         return UNPLANNED.unplanned(ctx, edge, target, params)
-    return kind.run(ctx, edge, target, params)
+    # A kind reads its parameters from edge.intervention: hand it the edge as if this were
+    # its one planned intervention.
+    return _BY_NAME[planned.type].run(ctx, replace(edge, intervention=planned), target, params)

@@ -11,7 +11,7 @@ counterfactual corrects what it found broken, and the action item the report sug
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -65,6 +65,16 @@ class InterventionKind(ABC):
     @property
     def spec(self) -> TypeSpec:
         return INTERVENTION_TYPES[self.name]
+
+    def planned_on(self, edge: Edge) -> Edge | None:
+        """The edge as if this type's planned intervention on it were its only one (so
+        param() reads that one's parameters); None when the edge does not plan this type."""
+        found = next((i for i in edge.planned if i.type == self.name), None)
+        return replace(edge, intervention=found) if found else None
+
+    def edges_planning(self, ctx: Context) -> list[Edge]:
+        """Every playbook edge that plans this type, each as planned_on() gives it."""
+        return [e for e in (self.planned_on(edge) for edge in ctx.playbook.edges) if e]
 
     def param(self, edge: Edge, name: str) -> Any:
         """The edge's value of a parameter, else the schema's default."""

@@ -122,8 +122,7 @@ class Freshness(InterventionKind):
                 stale_expr(self.age_expr(edge), self.max_lag_seconds(edge)),
                 "numeric",
             )
-            for edge in ctx.playbook.edges
-            if edge.intervention is not None and edge.intervention.type == self.name
+            for edge in self.edges_planning(ctx)
         }
 
     def breakage(
@@ -135,8 +134,8 @@ class Freshness(InterventionKind):
         reasons: list[str],
     ) -> float:
         points = 0.0
-        for e in ctx.playbook.edges:
-            if e.source != node_id or not e.intervention or e.intervention.type != self.name:
+        for e in self.edges_planning(ctx):
+            if e.source != node_id:
                 continue
             stale = screening.get(f"stale:{e.source}:{e.target}")
             if stale is None or stale.mean_incident is None:

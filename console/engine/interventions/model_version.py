@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from console.engine.context import SIDE_CASE, Context
+from console.engine.context import IN_BASELINE, IN_INCIDENT, SIDE_CASE, Context
 from console.engine.corrections import Correction, rescore
 from console.engine.interventions.base import (
     MIN_ROWS,
@@ -208,9 +208,9 @@ def _sample_rows_sql(ctx: Context, features: list[str]) -> str:
         f"score, {feature_select(ctx, features)} FROM decisions "
     )
     return (
-        f"({side}WHERE ts >= $b_start AND ts < $b_end AND score IS NOT NULL "
+        f"({side}WHERE {IN_BASELINE} AND score IS NOT NULL "
         f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS}) UNION ALL "
-        f"({side}WHERE ts >= $i_start AND ts < $i_end AND score IS NOT NULL "
+        f"({side}WHERE {IN_INCIDENT} AND score IS NOT NULL "
         f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS})"
     )
 

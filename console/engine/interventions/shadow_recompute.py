@@ -122,8 +122,8 @@ class ShadowRecompute(InterventionKind):
 
     def _tolerance_into(self, ctx: Context, feature: str) -> float:
         """The tolerance of this type's edge into feature (the default when none)."""
-        for edge in ctx.playbook.edges:
-            if edge.target == feature and edge.intervention and edge.intervention.type == self.name:
+        for edge in self.edges_planning(ctx):
+            if edge.target == feature:
                 return float(self.param(edge, "tolerance"))
         return float(self.default("tolerance"))
 
@@ -139,8 +139,9 @@ class ShadowRecompute(InterventionKind):
         if mismatch is None or mismatch.mean_incident is None:
             return 0.0
         threshold = float(self.default("max_mismatch_rate"))
-        if edge.intervention and edge.intervention.type == self.name and edge.target == node_id:
-            threshold = float(self.param(edge, "max_mismatch_rate"))
+        planned = self.planned_on(edge)
+        if planned is not None and edge.target == node_id:
+            threshold = float(self.param(planned, "max_mismatch_rate"))
         base = mismatch.mean_baseline or 0.0
         inc = mismatch.mean_incident
         if base > REFERENCE_BROKEN_RATE:

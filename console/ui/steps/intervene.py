@@ -55,12 +55,12 @@ class IntervenePane(StepPane):
         plan.append(f"  {spec.status}", style="dim")
         if mark:
             plan.append(f"  marked {mark}", style=MARK_STYLES.get(mark, "bold"))
-        if spec.intervention is None:
+        if not spec.planned:
             plan.append("\nno planned intervention on this edge", style="yellow")
-        else:
-            params = one_line(", ".join(f"{k}={v}" for k, v in spec.intervention.params.items()))
-            plan.append("\nplan ", style="dim")
-            plan.append(spec.intervention.type, style="bold cyan")
+        for i, planned in enumerate(spec.planned):
+            params = one_line(", ".join(f"{k}={v}" for k, v in planned.params.items()))
+            plan.append("\nplan " if i == 0 else "\nthen ", style="dim")
+            plan.append(planned.type, style="bold cyan")
             if params:
                 plan.append(f" ({params})")
         plan.append("\nmechanism ", style="dim")
