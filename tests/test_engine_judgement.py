@@ -29,8 +29,9 @@ import pytest
 from console.cli import main
 from console.engine.auto import Break, choose_break, confidence
 from console.engine.change_events import proximity
+from console.engine.onset import Onset
 from console.engine.results import BlastRadius, Candidate, ChangeEvent, InterventionResult, Window
-from console.engine.verdict import SIGNALS, time_fit
+from console.engine.verdict import SIGNALS, rise_start, time_fit
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 ALERT = T0 + timedelta(days=3, hours=20)
@@ -504,3 +505,21 @@ def test_the_lookback_is_a_playbook_setting(tmp_path):
         ) as inv:  # fmt: skip
             weights = [w.weight for w in weighed_changes(inv.ctx, "raw_a")]
         assert weights == pytest.approx(expected)
+
+
+def test_a_shift_that_builds_up_fits_the_change_before_its_first_clear_bucket():
+    """The onset is where a move became clear; a move that builds up overnight began with
+    the first bucket of its unbroken lean, and a deploy just before that fits fully."""
+    ctx = _clock()
+    hour = timedelta(hours=1)
+    at = START - 10 * hour
+    buckets = [
+        (at - k * hour, dev) for k, dev in ((5, -0.1), (4, 0.02), (3, 0.08), (2, 0.12), (1, 0.15))
+    ]
+    onset = Onset("raw_a", at, [*buckets, (at, 0.3)], 0.2, [], [])
+    since = rise_start(onset)
+    assert since == at - 4 * hour
+    deploy = _event(at - 4.5 * hour)
+    assert time_fit(ctx, deploy, at, since) == 1.0
+    assert time_fit(ctx, deploy, at) < 0.5  # judged from the onset alone, it barely fits
+    assert time_fit(ctx, _event(at + 2 * hour), at, since) == 0.0

@@ -62,9 +62,11 @@ EXPLAINS_ENOUGH = 0.5
 # One that takes back less than this is a real bug but not this incident's cause when an
 # external shift accounts for the anomaly instead.
 EXPLAINS_LITTLE = 0.1
-# Points an external node earns when the evidence on a shifted input names it, or when a
-# change of it is logged: they outweigh a difference in joint movement of a small effect.
-POINTED_BY_VERDICT = 1.0
+# Points an external node earns besides its joint movement. A world verdict on one of its
+# inputs says which cause that input's move came from, not how much of the anomaly the node
+# explains: a tie-breaker only. A logged change of that world is evidence of its own, worth a
+# medium effect's difference in joint movement.
+POINTED_BY_VERDICT = 0.1
 LOGGED_WORLD_CHANGE = 0.5
 HIGH_CONFIDENCE = 3  # agreeing signals, none against
 # A finding counts as an independent signal in the confidence from this many points (the weak

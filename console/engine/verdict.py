@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from console.engine.change_events import proximity
 from console.engine.context import Context
-from console.engine.onset import measure_onset
+from console.engine.onset import Onset, measure_onset
 from console.engine.plausibility import Plausibility, measure_plausibility
 from console.engine.producers import Concentration, measure_concentration
 from console.engine.results import ChangeEvent, Confidence, Result
@@ -155,7 +155,7 @@ def judge(ctx: Context, node_id: str) -> Judgement:
     findings += _producer_findings(spread)
     findings += _screening_findings(ctx, node_id)
     at = onset.at if onset is not None else None
-    findings += _change_findings(ctx, node_id, at)
+    findings += _change_findings(ctx, node_id, at, rise_start(onset))
     siblings, external = _siblings(ctx, node_id)
     findings += siblings
     broken = sum(f.points for f in findings if f.side == "broken")
@@ -261,23 +261,46 @@ def _screening_findings(ctx: Context, node_id: str) -> list[Finding]:
 # -- change events ----------------------------------------------------------------------------
 
 
-def time_fit(ctx: Context, event: ChangeEvent, onset: datetime | None) -> float:
-    """How well an event's time fits the shift: 0 after the shift began (it cannot have
-    caused it), 1 within a bucket of the onset, less the longer before it came. Without an
-    onset, its proximity to the incident window (console.engine.change_events)."""
+def rise_start(onset: Onset | None) -> datetime | None:
+    """Where the shift may have begun: the first bucket of the unbroken run of buckets that
+    deviate in the shift's direction and end at the onset. The onset is where a move became
+    detectable; a move that builds up (overnight, as traffic grows) began earlier, and nothing
+    says where before the last bucket that did not lean its way at all."""
+    if onset is None or onset.at is None:
+        return None
+    devs = dict(onset.buckets)
+    sign = math.copysign(1.0, devs.get(onset.at) or 1.0)
+    start = onset.at
+    for ts, dev in sorted((b for b in onset.buckets if b[0] < onset.at), reverse=True):
+        if dev is None or dev * sign <= 0:
+            break
+        start = ts
+    return start
+
+
+def time_fit(
+    ctx: Context, event: ChangeEvent, onset: datetime | None, since: datetime | None = None
+) -> float:
+    """How well an event's time fits the shift: 0 from the end of the onset's bucket (the
+    shift had begun: it cannot have caused it), 1 from one bucket before the shift's rise
+    (`since`, rise_start; the onset when not given) up to then, less the longer before it
+    came. Without an onset, its proximity to the incident window
+    (console.engine.change_events)."""
     if onset is None:
         return proximity(ctx, event)
     bucket = ctx.playbook.triage.bucket
     if event.ts >= onset + bucket:
         return 0.0
-    gap = onset - bucket - event.ts
+    gap = min(since or onset, onset) - bucket - event.ts
     if gap <= timedelta(0):
         return 1.0
     length = ctx.incident.end - ctx.incident.start
     return math.exp(-gap / max(length, timedelta(seconds=1)))
 
 
-def _change_findings(ctx: Context, node_id: str, onset: datetime | None) -> list[Finding]:
+def _change_findings(
+    ctx: Context, node_id: str, onset: datetime | None, since: datetime | None
+) -> list[Finding]:
     graph = ctx.causal()
     upstream = causes(graph, node_id)  # the node and everything that causes it
     best: dict[str, tuple[float, str]] = {}
@@ -286,7 +309,7 @@ def _change_findings(ctx: Context, node_id: str, onset: datetime | None) -> list
             continue
         if not ctx.lookback().start <= event.ts < ctx.incident.end:
             continue
-        fit = time_fit(ctx, event, onset)
+        fit = time_fit(ctx, event, onset, since)
         external = ctx.node(event.node).kind == "external"
         key = "world_change_logged" if external else "change_fits"
         scale = fit * (1.0 if external or event.node == node_id else UPSTREAM_FIT)
