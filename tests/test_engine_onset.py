@@ -9,84 +9,21 @@ moves raw_x (or the category raw_c) from some hour and reads the onset measure_o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from two_source_store import ALERT, HOURS, INCIDENT_START, T0, TS, open_context
 
-from console.engine.context import Context, result_window
+from console.engine.context import Context
 from console.engine.onset import MIN_DEVIATION, measure_onset
-from console.playbook.loader import load_playbook
-from console.telemetry.store import open_store
-from console.telemetry.windows import resolve_windows
 
-T0 = datetime(2026, 3, 2, tzinfo=UTC)
-ALERT = T0 + timedelta(days=3, hours=12)
-INCIDENT_START = ALERT - timedelta(hours=6)
 BASELINE_END = INCIDENT_START - timedelta(days=1)
 DAY_BEFORE_18 = T0 + timedelta(days=2, hours=18)  # 12 h before the incident, 18 h before the page
-HOURS = 84
 HOUR = timedelta(hours=1)
-TS = pa.timestamp("us", tz="UTC")
 
-PLAYBOOK = """\
-[model]
-name = "toy"
-owner = "toy-ml"
-oncall = "#toy"
-
-[windows]
-incident = "6h"
-baseline = "2d"
-baseline_gap = "1d"
-
-[[nodes]]
-id = "x"
-kind = "source"
-type = "numeric"
-owner = "ingest"
-description = "An amount with a daily cycle."
-expr = "raw_x"
-
-[[nodes]]
-id = "c"
-kind = "source"
-type = "categorical"
-owner = "ingest"
-description = "A category."
-expr = "raw_c"
-
-[[nodes]]
-id = "rate"
-kind = "metric"
-type = "numeric"
-owner = "toy-ml"
-description = "Mean amount."
-expr = "avg(raw_x)"
-series = "toy_rate"
-
-[[edges]]
-from = "x"
-to = "rate"
-mechanism = "Averaged."
-
-[[edges]]
-from = "c"
-to = "rate"
-mechanism = "Mixed."
-
-[triage]
-metric = "rate"
-bucket = "1h"
-
-[scorer]
-type = "linear"
-[scorer.weights]
-x = 1.0
-"""
 
 Span = tuple[datetime, datetime]
 Build = Callable[..., Context]
@@ -121,8 +58,6 @@ def build(tmp_path: Path) -> Iterator[Build]:
                 None if t >= nulls_from and r < 0.4 else v
                 for v, t, r in zip(x_values, ts, rng.random(n), strict=True)
             ]
-        folder = tmp_path / f"store{len(opened)}"
-        folder.mkdir()
         table = pa.table(
             {
                 "ts": pa.array(ts.tolist(), TS),
@@ -130,12 +65,7 @@ def build(tmp_path: Path) -> Iterator[Build]:
                 "raw_c": raw_c,
             }
         )
-        pq.write_table(table, folder / "decisions.parquet")
-        (folder / "playbook.toml").write_text(PLAYBOOK, encoding="utf-8")
-        playbook = load_playbook(folder / "playbook.toml")
-        store = open_store(folder, playbook.tables, allow_missing=True)
-        windows = {k: result_window(w) for k, w in resolve_windows(playbook.windows, ALERT).items()}
-        ctx = Context(playbook, store, tmp_path, ALERT, "rate", windows)
+        ctx = open_context(tmp_path / f"store{len(opened)}", table)
         opened.append(ctx)
         return ctx
 

@@ -9,15 +9,15 @@ some producers during the incident and reads where measure_concentration puts th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from two_source_store import HOURS, INCIDENT_START, T0, TS, open_context
 
-from console.engine.context import Context, result_window
+from console.engine.context import Context
 from console.engine.producers import (
     DOMINANCE,
     MAX_SHARE,
@@ -29,70 +29,6 @@ from console.engine.producers import (
     producer_columns,
 )
 from console.errors import ConsoleError
-from console.playbook.loader import load_playbook
-from console.telemetry.store import open_store
-from console.telemetry.windows import resolve_windows
-
-T0 = datetime(2026, 3, 2, tzinfo=UTC)
-ALERT = T0 + timedelta(days=3, hours=12)
-INCIDENT_START = ALERT - timedelta(hours=6)
-HOURS = 84
-TS = pa.timestamp("us", tz="UTC")
-
-PLAYBOOK = """\
-[model]
-name = "toy"
-owner = "toy-ml"
-oncall = "#toy"
-
-[windows]
-incident = "6h"
-baseline = "2d"
-baseline_gap = "1d"
-
-[[nodes]]
-id = "x"
-kind = "source"
-type = "numeric"
-owner = "ingest"
-description = "An amount."
-expr = "raw_x"
-
-[[nodes]]
-id = "c"
-kind = "source"
-type = "categorical"
-owner = "ingest"
-description = "A category."
-expr = "raw_c"
-
-[[nodes]]
-id = "rate"
-kind = "metric"
-type = "numeric"
-owner = "toy-ml"
-description = "Mean amount."
-expr = "avg(raw_x)"
-series = "toy_rate"
-
-[[edges]]
-from = "x"
-to = "rate"
-mechanism = "Averaged."
-
-[[edges]]
-from = "c"
-to = "rate"
-mechanism = "Mixed."
-
-[triage]
-metric = "rate"
-
-[scorer]
-type = "linear"
-[scorer.weights]
-x = 1.0
-"""
 
 Build = Callable[..., Context]
 
@@ -145,15 +81,8 @@ def build(tmp_path: Path) -> Iterator[Build]:
         if version:
             data["model_version"] = ["v1"] * n
         data.update((extra or (lambda _rng, _n: {}))(rng, n))
-        folder = tmp_path / f"store{len(opened)}"
-        folder.mkdir()
-        pq.write_table(pa.table(data), folder / "decisions.parquet")
         evidence = f"\n[evidence]\nproducers = {list(producers)!r}\n" if producers else ""
-        (folder / "playbook.toml").write_text(PLAYBOOK + evidence, encoding="utf-8")
-        playbook = load_playbook(folder / "playbook.toml")
-        store = open_store(folder, playbook.tables, allow_missing=True)
-        windows = {k: result_window(w) for k, w in resolve_windows(playbook.windows, ALERT).items()}
-        ctx = Context(playbook, store, tmp_path, ALERT, "rate", windows)
+        ctx = open_context(tmp_path / f"store{len(opened)}", pa.table(data), evidence)
         opened.append(ctx)
         return ctx
 
