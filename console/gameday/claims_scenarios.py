@@ -11,8 +11,8 @@ root cause that the change log alone does not give away.
   e. claims-hail-storm       a real hail storm; an innocent deploy on the estimates
   f. claims-two-bugs         a visible odometer bug that flips nothing, and the one that does
 
-Registered in console/gameday/scenarios.py (SCENARIOS), which must be imported first: the
-types below are defined there.
+Registered in console/gameday/scenarios.py (SCENARIOS); the shapes come from
+console/gameday/scenario_types.py.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from console.gameday.claims import (
     new_policy,
     sample_estimates,
 )
-from console.gameday.scenarios import Answer, Change, Effect, EffectFn, Scenario
+from console.gameday.scenario_types import Answer, Change, Effect, EffectFn, Scenario
 
 DAY = 24
 

@@ -35,7 +35,8 @@ from console.gameday.batch import (
     prefixed_ids,
     token_strings,
 )
-from console.gameday.scenarios import MetricsDefect, Scenario, get_scenario
+from console.gameday.scenario_types import MetricsDefect, Scenario
+from console.gameday.scenarios import get_scenario
 from console.paths import playbook_path
 from console.telemetry.windows import format_utc
 
