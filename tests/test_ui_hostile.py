@@ -29,7 +29,7 @@ from test_ui_keys import palette_found
 from textual.widgets import DataTable
 
 from console.audit import read_entries
-from console.ui.modals import ErrorModal
+from console.ui.modals import ConfirmModal, ErrorModal
 from console.ui.steps.locate import LocatePane
 
 # An OSC title, a screen clear, a C1 CSI, Rich markup and a bell.
@@ -165,9 +165,14 @@ async def test_a_failed_counterfactual_reads_as_failed_live_and_resumed(
             await settle(pilot)
             await pilot.press("c")
             await settle(pilot)
-            await pilot.press("enter")  # the top candidate: raw_item_genre -> f_item_genre
+            await pilot.press("enter")  # the top candidate (its intervention may say ok)
             await settle(pilot)
-            await pilot.press("b")  # broken: the counterfactual runs and the scorer refuses
+            # broken (confirmed if its intervention said ok): the counterfactual runs and the
+            # scorer refuses
+            await pilot.press("b")
+            await settle(pilot)
+            if isinstance(app.screen, ConfirmModal):
+                await pilot.press("y")
             await settle(pilot)
             assert isinstance(app.screen, ErrorModal)
             await pilot.press("escape")

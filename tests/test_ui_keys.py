@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
 from test_ui_helpers import open_game_day, screen_text, settle
 
 from console.errors import ConsoleError
-from console.ui.modals import ErrorModal, PromptModal
+from console.ui.modals import ErrorModal, NoteModal
 
 
 async def test_user_keymap_rebinds_by_binding_id(tmp_path, monkeypatch):
@@ -17,9 +21,9 @@ async def test_user_keymap_rebinds_by_binding_id(tmp_path, monkeypatch):
             await pilot.press("l")
             assert app.step == "locate"
             await pilot.press("n")
-            assert not isinstance(app.screen, PromptModal)
+            assert not isinstance(app.screen, NoteModal)
             await pilot.press("N")
-            assert isinstance(app.screen, PromptModal)
+            assert isinstance(app.screen, NoteModal)
             await pilot.press("escape")
             assert len(app.screen_stack) == 1
             assert " N Note" in screen_text(app)  # the footer shows the user's key
@@ -122,5 +126,102 @@ async def test_errors_end_in_one_copyable_modal_never_a_traceback_on_screen(tmp_
             assert "RuntimeError: boom" in app.screen.message  # full details, to copy into an issue
             await pilot.press("enter")
             assert len(app.screen_stack) == 1 and app.running is None
+    finally:
+        inv.close()
+
+
+async def test_ctrl_p_opens_the_command_palette_as_colon_does(tmp_path, monkeypatch):
+    from textual.command import CommandPalette
+
+    inv, app = open_game_day(tmp_path, monkeypatch)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            assert CommandPalette.is_open(app)  # Textual had dropped its own ctrl+p
+            await pilot.press(*"go rep")
+            await palette_found(pilot, "Go to Report")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.step == "report"
+            await pilot.press("colon")
+            await pilot.pause()
+            assert CommandPalette.is_open(app)
+    finally:
+        inv.close()
+
+
+def test_a_key_given_to_two_bindings_that_apply_together_names_both_ids(tmp_path):
+    from console.ui.bindings import BINDING_IDS
+    from console.ui.keymap import load_keymap
+
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keymap]\n"note" = "c"\n', encoding="utf-8")
+    with pytest.raises(ConsoleError) as err:
+        load_keymap(path, BINDING_IDS)
+    message = str(err.value)
+    assert str(path) in message
+    # n works anywhere, so c is taken from Triage's confirm and Intervene's clear alike.
+    assert '"triage-confirm" and "note" are both bound to c' in message
+    assert '"mark-cleared" and "note" are both bound to c' in message
+
+    path.write_text('[keymap]\n"keys" = "?"\n"note" = "question_mark"\n', encoding="utf-8")
+    with pytest.raises(ConsoleError, match='"note" and "keys" are both bound to question_mark'):
+        load_keymap(path, BINDING_IDS)
+    path.write_text('[keymap]\n"note" = "v"\n', encoding="utf-8")  # a step pane's own key
+    with pytest.raises(ConsoleError, match='"note" and "pane-detail" are both bound to v'):
+        load_keymap(path, BINDING_IDS)
+    path.write_text('[keymap]\n"note" = "enter"\n', encoding="utf-8")
+    with pytest.raises(ConsoleError, match='"note" is bound to enter, which the focused table'):
+        load_keymap(path, BINDING_IDS)
+    # Keys of different steps never apply together: sharing one is fine, as the defaults do.
+    path.write_text('[keymap]\n"export" = "b"\n"note" = "N"\n', encoding="utf-8")
+    assert load_keymap(path, BINDING_IDS) == {"export": "b", "note": "N"}
+
+
+def test_the_cli_refuses_a_colliding_keymap_before_anything_starts(tmp_path):
+    keymap = tmp_path / "keymap.toml"
+    keymap.write_text('[keymap]\n"quit" = "r"\n', encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "gameday",
+            "start",
+            "recs-metadata-format",
+            "--keymap",
+            str(keymap),
+            "--incident-dir",
+            str(tmp_path / "inc"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        timeout=60,  # a keymap that is not refused would start the app and wait for keys
+    )
+    assert done.returncode == 2
+    assert str(keymap) in done.stderr and '"run" and "quit" are both bound to r' in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "inc").exists()
+
+
+async def test_notices_name_the_keys_of_the_active_keymap(tmp_path, monkeypatch):
+    inv, app = open_game_day(tmp_path, monkeypatch)
+    with pytest.raises(ConsoleError, match='"run" and "note" are both bound to r'):
+        app.set_keymap({"note": "r"})
+    app.set_keymap({"mark-broken": "B", "mark-external": "E", "run": "f5"})
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("4", "f5")  # nothing marked broken yet
+            await pilot.pause()
+            notices = [n.message for n in app._notifications]
+            assert "Mark the root-cause edge (B or E) in Intervene first" in notices
+            await pilot.press("3", "f5")  # no edge picked yet
+            await pilot.pause()
+            notices = [n.message for n in app._notifications]
+            assert "Pick an edge first: Locate (2) or the palette (:)" in notices
     finally:
         inv.close()

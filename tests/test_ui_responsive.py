@@ -1,4 +1,5 @@
-"""The console keeps answering keys while a long intervention runs in its worker, and `x`
+"""The console keeps answering keys while a long intervention runs in its worker, says what
+runs (in words, with its seconds) and that it is busy when asked to run more, and `x`
 cancels it (Investigation.cancel -> TelemetryStore.interrupt) without an error modal.
 
 The slow query waits without burning CPU (a CPU-bound DuckDB query would keep Pilot's
@@ -8,6 +9,7 @@ it ends the way an interrupted DuckDB query ends in the store: QueryCancelled.
 
 from __future__ import annotations
 
+import re
 import threading
 
 from test_ui_helpers import open_game_day, screen_text, settle
@@ -51,10 +53,23 @@ async def test_keys_work_while_an_intervention_runs_and_x_cancels_it(tmp_path, m
                 if waiting.is_set():
                     break
             assert waiting.is_set() and app.running == "intervene"
-            assert "x cancels" in screen_text(app)
+            text = screen_text(app)
+            # The task in words (no internal name), its seconds, and how to cancel it.
+            busy = "Running the intervention on raw_item_genre -> f_item_genre · "
+            assert f"{busy}0 s · x cancels" in text
+            for _ in range(30):  # the seconds count up, once a second
+                await pilot.pause(0.1)
+                if re.search(re.escape(busy) + "[1-9] s · x cancels", screen_text(app)):
+                    break
+            assert re.search(re.escape(busy) + "[1-9] s · x cancels", screen_text(app))
 
             await pilot.press("1")  # the screen changes while the query runs
             assert app.step == "triage" and "▶1 Triage" in screen_text(app)
+            await pilot.press("r")  # run another step: told it is busy, not ignored
+            await pilot.pause()
+            notices = [n.message for n in app._notifications]
+            assert any(n.startswith(f"Busy: {busy}") and "x cancels it" in n for n in notices)
+            assert app.running == "intervene"
             await pilot.press("4")
             assert app.step == "counterfactual"
             await pilot.press("n", *"still waiting", "enter")

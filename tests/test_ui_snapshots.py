@@ -89,6 +89,34 @@ def test_error_modal(snap_compare, investigated):
     assert snap_compare(app, terminal_size=(80, 24), run_before=explain_unknown)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_detail_view(snap_compare, investigated, size):
+    """Locate's detail view: the highlighted candidate's every reason and change event, uncut."""
+    from console.ui.steps.locate import LocatePane
+
+    app, show = console_on(investigated, "locate")
+
+    async def open_detail(pilot):
+        await show(pilot)
+        app.query_one(LocatePane).action_detail()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=open_detail)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_key_list(snap_compare, investigated, size):
+    """`?` on Intervene: its keys first, each with its binding id."""
+    app, show = console_on(investigated, "intervene")
+
+    async def open_keys(pilot):
+        await show(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=open_keys)
+
+
 def test_a_resumed_incident_reads_every_result_back_from_the_trail(investigated):
     from console.audit import read_entries
     from console.engine.revive import last_results

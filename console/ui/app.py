@@ -15,8 +15,9 @@ polling worker), which post what they read.
 
 from __future__ import annotations
 
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
 from textual.message import Message
@@ -50,10 +51,11 @@ from console.errors import ConsoleError
 from console.gameday.grading import Grade, finish_game_day, grade_written_report
 from console.telemetry.windows import parse_utc
 from console.text import one_line
-from console.ui.bindings import APP_BINDINGS
+from console.ui.bindings import APP_BINDINGS, SCOPED_BINDINGS, bound_keys, clashes
 from console.ui.commands import IncidentCommands
 from console.ui.filters import NoControlCodes
 from console.ui.format import plain
+from console.ui.help import KeysScreen, key_sections
 from console.ui.messages import (
     CounterfactualDone,
     Done,
@@ -73,7 +75,7 @@ from console.ui.messages import (
     TriageDone,
     ValidateDone,
 )
-from console.ui.modals import ErrorModal, PromptModal
+from console.ui.modals import ConfirmModal, ErrorModal, NoteModal, PromptModal
 from console.ui.state import Progress, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane
@@ -87,8 +89,13 @@ from console.ui.widgets.header import IncidentHeader
 from console.ui.widgets.rail import StepRail
 from console.ui.widgets.trail_tail import TrailTail
 
+# What the busy line and the busy notice say the worker is doing: every task start() runs
+# has its words here, so no internal name (decide_triage) ever reaches the screen.
 RUNNING_TEXT: dict[str, str] = {
     "triage": "Running the triage checks",
+    "decide_triage": "Recording the triage call",
+    "mark_edge": "Recording the edge's mark",
+    "decide_proposal": "Recording the playbook decision",
     "locate": "Ranking the ancestors of the metric",
     "intervene": "Running the intervention",
     "counterfactual": "Re-scoring the incident window",
@@ -156,12 +163,32 @@ class IncidentApp(App[None]):
         self.step = self.progress.next_step()
         self.edge: tuple[str, str] | None = self._last_tested_edge(opening)
         self.running: str | None = None
+        self.running_text = ""  # what the running task does, in words
+        self.running_since = 0.0  # time.monotonic() when it started
         self.cancelling = False
+        self.keymap: dict[str, str] = {}
         self.results: dict[str, Any] = {}
         self.graded = self.progress.facts.grade is not None
         self.grade: Any = None  # the game day's Grade once graded in this session
         if keymap:
             self.set_keymap(keymap)
+
+    def set_keymap(self, keymap: Mapping[str, str]) -> None:
+        """Rebind keys by binding id. Keys given to two bindings that apply together are an
+        error naming both ids (the CLI checks the keymap file the same way before the app
+        starts); the hints, notices and `?` then name the user's keys."""
+        collisions = clashes(keymap)
+        if collisions:
+            raise ConsoleError("keymap: keys collide", problems=collisions)
+        self.keymap = dict(keymap)
+        super().set_keymap(keymap)
+
+    def key_text(self, binding_id: str) -> str:
+        """The key a binding answers to now (its first, under the keymap), as the footer
+        shows it: what hints and notices tell the user to press."""
+        binding = next(b for _, b in SCOPED_BINDINGS if b.id == binding_id)
+        keys = bound_keys(binding, self.keymap)
+        return self.get_key_display(Binding(keys[0], "")) if keys else binding.key
 
     def get_line_filters(self) -> list[LineFilter]:
         return [*super().get_line_filters(), NO_CONTROL_CODES]
@@ -196,7 +223,9 @@ class IncidentApp(App[None]):
                     yield ProgressBar(total=None, show_eta=False, id="busy-bar")
                     yield Label("", id="busy-label")
         yield self.tail
-        yield Footer()
+        # The palette's key is in the footer's row already (`:`); Textual would repeat it,
+        # docked right, now that ctrl+p is bound too.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         header = self.query_one(IncidentHeader)
@@ -216,6 +245,8 @@ class IncidentApp(App[None]):
         self.tail.add(self.opening)
         self.set_interval(0.5, self.poll_trail)
         self.query_one("#busy").display = False
+        # The report's path is copied whole from its detail view, not relative to the folder.
+        self.query_one(ReportPane).folder = self.incident_dir.resolve()
         self._refresh_rail()
         self.query_one(IntervenePane).show_plan(self.edge, self._mark(self.edge))
         self.call_after_refresh(self._pane().focus_main)
@@ -284,14 +315,29 @@ class IncidentApp(App[None]):
         # The interval can fire while the app is shutting down and its widgets are gone.
         for header in self.query(IncidentHeader):
             header.now = self.clock()
+        if self.running:
+            self._show_running()
+
+    def _running_words(self) -> str:
+        seconds = int(time.monotonic() - self.running_since)
+        return f"{self.running_text} · {seconds} s"
+
+    def _show_running(self) -> None:
+        """The busy line: the task in words and its seconds (the interval ticks it); the
+        cancel key last, since the footer shows it too when the line is cut."""
+        for label in self.query("#busy-label").results(Label):
+            if not self.cancelling:
+                label.update(plain(f"{self._running_words()} · {self.key_text('cancel')} cancels"))
 
     def _pane(self, step: str | None = None) -> StepPane:
         return self.query_one(f"#{step or self.step}", StepPane)
 
     def _refresh_rail(self) -> None:
+        """The rail and Locate's candidate states: both read from the trail's facts."""
         rail = self.query_one(StepRail)
         rail.failed = frozenset(self.progress.failures)
         rail.states = self.progress.states(self.step)
+        self.query_one(LocatePane).show_progress(self.progress.facts)
 
     def _add_entries(self, entries: list[Entry]) -> None:
         """New trail entries, read by a worker: into the tail and the step rail."""
@@ -330,13 +376,13 @@ class IncidentApp(App[None]):
     def start(self, task: str, call: Callable[[], Done], label: str | None = None) -> None:
         """Run an engine call in the worker; one at a time, since they share one connection.
         call runs in the worker and returns the typed message of its result."""
-        if self.running:
-            self.notify(f"Busy: {RUNNING_TEXT.get(self.running, self.running)} (x cancels)")
+        if self.said_busy():
             return
         self.running = task
+        self.running_text = label or RUNNING_TEXT[task]
+        self.running_since = time.monotonic()
         self.cancelling = False
-        label = label or RUNNING_TEXT.get(task, task)
-        self.query_one("#busy-label", Label).update(plain(f"{label}…  x cancels"))
+        self._show_running()
         self.query_one("#busy").display = True
         self.refresh_bindings()
         self.engine_call(task, call)
@@ -365,6 +411,18 @@ class IncidentApp(App[None]):
 
         self.tail.read_new(post)
 
+    def said_busy(self) -> bool:
+        """Whether an engine call runs; if so the user is told which, instead of a key that
+        seems to do nothing (one call at a time: they share one DuckDB connection)."""
+        if self.running is None:
+            return False
+        self.notify(
+            f"Busy: {self._running_words()}; {self.key_text('cancel')} cancels it",
+            severity="warning",
+            timeout=4,
+        )
+        return True
+
     def _idle(self) -> None:
         self.running = None
         self.query_one("#busy").display = False
@@ -387,7 +445,7 @@ class IncidentApp(App[None]):
             error = self.progress.failures.get(message.task, str(message.error))
             self._pane(message.task).show_failed(error)
         if self.cancelling:
-            self.notify(f"{RUNNING_TEXT.get(message.task, message.task)}: cancelled", timeout=4)
+            self.notify(f"{self.running_text or RUNNING_TEXT[message.task]}: cancelled", timeout=4)
         elif message.expected:
             self.push_screen(ErrorModal(f"{message.task} failed", message.details))
         else:
@@ -418,7 +476,9 @@ class IncidentApp(App[None]):
     def _triage_decided(self, message: TriageDecided) -> None:
         self._finished(message)
         if message.decision == "false_alarm":
-            self.notify("Closed as a false alarm: write the report (r)", timeout=4)
+            self.notify(
+                f"Closed as a false alarm: write the report ({self.key_text('run')})", timeout=4
+            )
             self.goto("report")
         else:
             self.goto("locate")
@@ -433,6 +493,7 @@ class IncidentApp(App[None]):
         self.results["locate"] = result
         pane = self.query_one(LocatePane)
         pane.show_locate(result)
+        pane.show_progress(self.progress.facts)
         pane.focus_main()
 
     @on(InterventionDone)
@@ -556,17 +617,13 @@ class IncidentApp(App[None]):
         self.notify("Note added to the trail", timeout=2)
 
     def _highlight_next_candidate(self) -> None:
-        pane = self.query_one(LocatePane)
-        marked = set(self.progress.marks)
-        for row, candidate in enumerate(pane.candidates):
-            if candidate.edge not in marked:
-                pane.query_one("#locate-candidates", DataTable).move_cursor(row=row)
-                break
-        pane.focus_main()
+        self.query_one(LocatePane).highlight_next_untested()
 
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, KeysScreen):
+            return action == "toggle_keys"  # the key that opened the list closes it
         if len(self.screen_stack) > 1:
             return False  # a modal is open: only its own keys apply
         if action in ("command_palette", "quit", "toggle_keys", "note"):
@@ -580,10 +637,11 @@ class IncidentApp(App[None]):
         owner = STEP_ACTIONS.get(action)
         if owner is not None and owner != self.step:
             return False
+        # mark, decide and run stay enabled while a call runs: pressing them says busy.
         if action == "mark":
-            return self.results.get("intervene") is not None and self.running is None
+            return self.results.get("intervene") is not None
         if action == "decide":
-            return "triage" in self.results and self.running is None
+            return "triage" in self.results
         if action == "proposal":
             result = self.results.get("validate")
             return bool(result and result.proposal) and not self.progress.proposal_decided
@@ -593,8 +651,6 @@ class IncidentApp(App[None]):
             return self.gameday is not None and not self.graded
         if action == "export":
             return "report" in self.results
-        if action == "run":
-            return self.running is None
         return True
 
     def goto(self, step: str) -> None:
@@ -620,7 +676,11 @@ class IncidentApp(App[None]):
 
     def run_intervene(self) -> None:
         if self.edge is None:
-            self.notify("Pick an edge first: Locate (2) or the palette (:)", severity="warning")
+            self.notify(
+                f"Pick an edge first: Locate ({self.key_text('step-locate')})"
+                f" or the palette ({self.key_text('palette')})",
+                severity="warning",
+            )
             return
         self.query_one(IntervenePane).clear_result()
         self._intervene(self.edge)
@@ -638,7 +698,7 @@ class IncidentApp(App[None]):
     def run_counterfactual(self) -> None:
         edge = self.progress.root_edge
         if edge is None:
-            self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
+            self._mark_first()
             return
         self._counterfactual(edge)
 
@@ -654,7 +714,7 @@ class IncidentApp(App[None]):
     def _validate(self, start: datetime | None) -> None:
         edge = self.progress.root_edge
         if edge is None:
-            self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
+            self._mark_first()
             return
         self.start("validate", lambda: ValidateDone(self.inv.validate(edge, start)))
 
@@ -664,23 +724,71 @@ class IncidentApp(App[None]):
             self.inv.cancel()
             self.query_one("#busy-label", Label).update("Cancelling…")
 
+    def _mark_first(self) -> None:
+        broken, external = self.key_text("mark-broken"), self.key_text("mark-external")
+        self.notify(
+            f"Mark the root-cause edge ({broken} or {external}) in Intervene first",
+            severity="warning",
+        )
+
+    def confirm_then(self, question: ConfirmModal, call: Callable[[], None]) -> None:
+        """Run call once the user confirms; nothing happens on cancel."""
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                call()
+
+        self.push_screen(question, answered)
+
     def action_decide(self, decision: Literal["confirmed", "false_alarm"]) -> None:
+        if self.said_busy():
+            return
+
         def call() -> Done:
             self.inv.decide_triage(decision, "")
             return TriageDecided(decision)
 
-        self.start("decide_triage", call)
+        def decide() -> None:
+            self.start("decide_triage", call)
+
+        if decision == "confirmed":
+            decide()
+            return
+        # Closing as a false alarm skips locating the cause: asked first, with the engine's
+        # own verdict beside it, since a slip of one key would end the investigation.
+        triage: TriageResult = self.results["triage"]
+        question = ConfirmModal(
+            "Close as a false alarm?",
+            f"The engine's verdict: {triage.verdict} ({triage.classification or 'unclassified'},"
+            f" tier {triage.tier}).\nClosing skips Locate to Validate and goes to the report.",
+            confirm="Close as false alarm",
+        )
+        self.confirm_then(question, decide)
 
     def action_mark(self, status: Literal["broken", "external", "cleared"]) -> None:
         edge = self.edge
-        if edge is None:
+        if edge is None or self.said_busy():
             return
 
         def call() -> Done:
             self.inv.mark_edge(edge, status, "")
             return EdgeMarked(edge, status)
 
-        self.start("mark_edge", call)
+        def mark() -> None:
+            self.start("mark_edge", call)
+
+        result: InterventionResult | None = self.results.get("intervene")
+        if status != "broken" or result is None or result.verdict == "broken":
+            mark()
+            return
+        # The root-cause call against the evidence on screen: asked first.
+        question = ConfirmModal(
+            f"Mark {edge_text(edge)} broken?",
+            f"Its intervention ({result.type}) said {result.verdict}, not broken.\n"
+            "Marking it broken makes it the root cause and re-scores the blast radius.",
+            confirm="Mark broken",
+        )
+        self.confirm_then(question, mark)
 
     def test_edge(self, edge: tuple[str, str]) -> None:
         """Show the edge's plan in Intervene and run its intervention."""
@@ -692,12 +800,12 @@ class IncidentApp(App[None]):
     @on(DataTable.RowSelected, "#locate-candidates")
     def _candidate_selected(self, event: DataTable.RowSelected) -> None:
         candidate = self.query_one(LocatePane).highlighted
-        if candidate is not None and self.running is None:
+        if candidate is not None and not self.said_busy():
             self.test_edge(candidate.edge)
 
     @on(DataTable.RowSelected, "#cf-flipped")
     def _flipped_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value and self.running is None:
+        if event.row_key.value and not self.said_busy():
             self.explain(str(event.row_key.value))
 
     def explain(self, prediction_id: str) -> None:
@@ -719,7 +827,7 @@ class IncidentApp(App[None]):
         # engine worker), so adjusting it is an edit, not a retype.
         edge = self.progress.root_edge
         if edge is None:
-            self.notify("Mark the root-cause edge (b or e) in Intervene first", severity="warning")
+            self._mark_first()
             return
         validated = self.results.get("validate")
         if validated is not None:
@@ -784,22 +892,17 @@ class IncidentApp(App[None]):
         self.start("grade", lambda: self._grade_game_day(path))
 
     def action_note(self) -> None:
+        step = self.step  # the step shown when the note was begun
+
         def chosen(text: str | None) -> None:
             if text:
-                self.start_note(text)
+                self.start_note(text, step)
 
-        self.push_screen(
-            PromptModal(
-                "Add a note to the trail",
-                f"step: {TITLES[self.step]}",
-                placeholder="what you saw or did",
-            ),
-            chosen,
-        )
+        self.push_screen(NoteModal("Add a note to the trail", f"step: {TITLES[step]}"), chosen)
 
-    def start_note(self, text: str) -> None:
+    def start_note(self, text: str, step: str) -> None:
         # Notes go through their own worker group so they never cancel a running query.
-        self.note_call(text, self.step)
+        self.note_call(text, step)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="note")
     def note_call(self, text: str, step: str) -> None:
@@ -816,7 +919,17 @@ class IncidentApp(App[None]):
         self.exit()
 
     def action_toggle_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        if isinstance(self.screen, KeysScreen):
+            self.pop_screen()
+            return
+        sections = key_sections(
+            self.step,
+            self.keymap,
+            self.screen.active_bindings,
+            lambda key: self.get_key_display(Binding(key, "")),
+        )
+        heading = (
+            f"Keys, {TITLES[self.step]} first · esc or {self.key_text('keys')} closes"
+            " · a keymap rebinds a key by its id (docs/console.md)"
+        )
+        self.push_screen(KeysScreen(sections, heading))

@@ -7,7 +7,9 @@
 
 Every binding of the console has an id (listed in docs/console.md and shown by `?`); the
 value is a key, or several separated by commas. Unknown ids are an error naming the file, so
-a typo does not silently leave a key unbound.
+a typo does not silently leave a key unbound; so is a key given to two bindings that can apply
+at the same time (console.ui.bindings.clashes), naming both ids, since Textual would quietly
+let one of them win.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 from console.errors import ConsoleError
+from console.ui.bindings import clashes
 
 
 def default_keymap_path() -> Path:
@@ -55,4 +58,7 @@ def load_keymap(path: Path | None, known_ids: set[str]) -> dict[str, str]:
             f"keymap file {path} has problems (known ids: {', '.join(sorted(known_ids))})",
             problems=problems,
         )
+    collisions = clashes(keymap)
+    if collisions:
+        raise ConsoleError(f"keymap file {path}: keys collide", problems=collisions)
     return keymap

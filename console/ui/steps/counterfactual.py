@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Static
 
 from console.engine.results import BlastRadius, Explanation
 from console.text import one_line
+from console.ui.detail import Detail
 from console.ui.format import bar, fmt_num, plain, signed_bars
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
@@ -40,7 +41,11 @@ class CounterfactualPane(StepPane):
     def show_explanation(self, result: Explanation) -> None:
         self._explanation(result)
 
+    blast: BlastRadius | None = None
+    explanation: Explanation | None = None
+
     def show_blast_radius(self, result: BlastRadius) -> None:
+        self.blast = result
         share = result.flipped / result.total if result.total else 0.0
         summary = Text()
         correction = Text(f"{one_line(edge_text(result.edge))} corrected: ", style="dim")
@@ -79,9 +84,81 @@ class CounterfactualPane(StepPane):
         )
         self.set_hint("enter explain the highlighted decision   i explain an id   r re-score")
 
+    @property
+    def highlighted_id(self) -> str | None:
+        """The prediction id under the cursor of the flipped decisions."""
+        table = self.query_one("#cf-flipped", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def detail(self) -> Detail | None:
+        result, explanation = self.blast, self.explanation
+        if result is None and explanation is None:
+            return None
+        detail = Detail("Counterfactual")
+        if result is not None:
+            self._blast_detail(detail, result)
+        chosen = self.highlighted_id or (explanation.prediction_id if explanation else None)
+        if chosen is not None:
+            detail.copy("id", "the prediction id", chosen)
+        if explanation is not None:
+            self._explanation_detail(detail, explanation)
+        return detail
+
+    @staticmethod
+    def _blast_detail(detail: Detail, result: BlastRadius) -> None:
+        edge = edge_text(result.edge)
+        detail.title = f"Blast radius of {edge}"
+        detail.copy("edge", "the edge", edge)
+        detail.heading("Blast radius")
+        detail.field("edge", edge, "bold")
+        detail.field("corrected with", result.correction)
+        detail.field("flipped", f"{result.flipped:,} of {result.total:,} scored decisions")
+        if result.errored:
+            detail.field("errored", f"{result.errored:,} never scored (not counted as flips)")
+        if result.explained is not None:
+            detail.field(
+                "explains", f"{result.explained:.1%} of the move (by {result.explained_by})"
+            )
+        for key, delta in result.score_delta.items():
+            detail.field(f"score Δ {key}", fmt_num(delta))
+        for key, output in result.outputs.items():
+            detail.field(key, fmt_num(output))
+        detail.heading(f"Segments ({len(result.segments)})")
+        detail.lines(
+            f"{seg.column}={seg.value}: {seg.flipped:,} of {seg.total:,} flipped"
+            for seg in result.segments
+        )
+        detail.heading(f"Flipped decisions (a sample of {len(result.flipped_ids)})")
+        detail.lines(result.flipped_ids)
+
+    @staticmethod
+    def _explanation_detail(detail: Detail, result: Explanation) -> None:
+        detail.heading(f"Decision {one_line(result.prediction_id)} explained ({result.method})")
+        detail.field("prediction id", result.prediction_id, "bold")
+        detail.field("score", "no served score" if result.score is None else f"{result.score:.4f}")
+        detail.field("decision", result.decision)
+        if result.corrected_score is not None:
+            detail.field("corrected score", f"{result.corrected_score:.4f}")
+        detail.lines(result.notes, style="yellow")
+        detail.lines(
+            f"{a.feature}={fmt_num(a.value)}: {a.contribution:+.4f}" for a in result.attributions
+        )
+        if result.flip is not None:
+            f = result.flip
+            detail.field(
+                "flips with",
+                f"{f.feature}: {fmt_num(f.old_value)} -> {fmt_num(f.new_value)} "
+                f"(score {f.new_score:.4f}, size {f.size:.2f})",
+            )
+        else:
+            detail.field("flips with", "no single change flips this decision")
+
     def on_resize(self) -> None:
         # Results shown while the pane was hidden were drawn for a zero size.
-        explanation = getattr(self, "explanation", None)
+        explanation = self.explanation
         if explanation is not None:
             self.call_after_refresh(self._explanation, explanation)
 

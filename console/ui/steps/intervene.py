@@ -12,6 +12,7 @@ from textual.widgets import Static
 from console.engine.interventions import kind_of
 from console.engine.results import Histogram, InterventionResult
 from console.text import one_line
+from console.ui.detail import Detail
 from console.ui.format import bar_chart, fit_bins, fmt_num, plain
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
@@ -40,6 +41,9 @@ class IntervenePane(StepPane):
             yield Static(id="iv-hist")
 
     has_result = False
+    edge: tuple[str, str] | None = None  # the edge whose plan is shown
+    mark: str | None = None
+    result: InterventionResult | None = None
 
     def focus_main(self) -> None:
         self.query_one("#iv-stats-scroll", VerticalScroll).focus()
@@ -47,6 +51,7 @@ class IntervenePane(StepPane):
     def show_plan(self, edge: tuple[str, str] | None, mark: str | None) -> None:
         """The plan of the chosen edge, before (and above) any result."""
         plan = Text()
+        self.edge, self.mark = edge, mark
         if edge is None:
             self.query_one("#iv-plan", Static).update(plan)
             return
@@ -71,6 +76,7 @@ class IntervenePane(StepPane):
 
     def clear_result(self) -> None:
         self.has_result = False
+        self.result = None
         self.query_one("#iv-stats", Static).update("")
         self.query_one("#iv-hist", Static).update("")
 
@@ -102,8 +108,45 @@ class IntervenePane(StepPane):
             "b broken (root cause)   e external   c cleared   r re-run   2 back to Locate"
         )
 
+    def detail(self) -> Detail | None:
+        edge = self.edge
+        if edge is None:
+            return None
+        detail = Detail(f"Intervention on {edge_text(edge)}")
+        detail.copy("edge", "the edge", edge_text(edge))
+        spec = self.playbook.edge(*edge)
+        detail.heading("Edge")
+        detail.field("edge", edge_text(edge), "bold")
+        detail.field("status", spec.status)
+        if self.mark:
+            detail.field("marked", self.mark, MARK_STYLES.get(self.mark, "bold"))
+        detail.field("mechanism", spec.mechanism)
+        for i, planned in enumerate(spec.planned):
+            params = ", ".join(f"{k}={v}" for k, v in planned.params.items())
+            detail.field("plan" if i == 0 else "then", f"{planned.type} ({params})")
+        result = self.result if self.has_result else None
+        if result is None:
+            detail.heading("Result")
+            detail.add(Text("not run yet: r runs the intervention", style="dim"))
+            return detail
+        detail.heading(f"Result: {result.verdict} ({result.type} on {result.node})")
+        detail.field("rows read", ", ".join(f"{w} {n:,}" for w, n in result.rows.items()))
+        detail.heading("Reasons (for: / against: weigh a broken pipeline against the world)")
+        detail.lines(result.reasons)
+        detail.heading("Statistics")
+        for key, value in result.statistics.items():
+            if key != "reasons":  # listed above
+                detail.field(key, value_text(value))
+        if result.evidence:
+            detail.heading("Evidence snapshots")
+            detail.lines(
+                f"{e.get('path', '?')}  sha256 {e.get('sha256', '?')}" for e in result.evidence
+            )
+        detail.sql(result.sql)
+        return detail
+
     def on_resize(self) -> None:
-        result = getattr(self, "result", None)
+        result = self.result
         if self.has_result and result is not None:
             self.call_after_refresh(
                 lambda: self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))
@@ -121,6 +164,12 @@ class IntervenePane(StepPane):
 
 def short_value(value: object, width: int = 48) -> str:
     """A statistic for one cell: lists and dicts as their first items, cut at width."""
+    text = value_text(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def value_text(value: object) -> str:
+    """A statistic in full: lists and dicts as their items (per-category records by name)."""
     if isinstance(value, dict):
         text = ", ".join(f"{k}={fmt_num(v, 3)}" for k, v in value.items())
     elif isinstance(value, list | tuple):
@@ -130,4 +179,4 @@ def short_value(value: object, width: int = 48) -> str:
         )
     else:
         text = fmt_num(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual.widgets import Markdown, Static
 
 from console.engine.results import ReportResult
 from console.text import one_line
+from console.ui.detail import Detail
 from console.ui.steps.base import StepPane
 
 
@@ -30,6 +32,37 @@ class ReportPane(StepPane):
     report: ReportResult | None = None
     grade: Any = None  # the game day's Grade (console.gameday.grading)
     exported: dict[str, Any] | None = None  # console.engine.usecases.ExportAll.to_dict()
+    # The incident folder, when the app gives it: the report's path is copied whole (the
+    # result's own path is relative to it).
+    folder: Path | None = None
+
+    def report_path(self, report: ReportResult) -> str:
+        return str(self.folder / report.path) if self.folder is not None else report.path
+
+    def detail(self) -> Detail | None:
+        report, exported = self.report, self.exported
+        if report is None and exported is None:
+            return None
+        detail = Detail("Report and trail")
+        if report is not None:
+            path = self.report_path(report)
+            detail.copy("path", "the report path", path)
+            detail.copy("head", "the head hash", report.trail_head)
+            detail.heading("Post-mortem draft")
+            detail.field("path", path, "bold")
+            detail.field("quotes the trail at entry", report.trail_count)
+            detail.field("head", report.trail_head)
+        if exported:
+            # The export's head is the trail's latest: it wins over the report's.
+            detail.copy("head", "the head hash", str(exported["head"]))
+            detail.heading("Exports")
+            detail.field("verified", "yes" if exported["verified"] else "NO", "bold")
+            detail.field("head", exported["head"])
+            detail.lines(exported["files"])
+        if self.grade is not None:
+            detail.heading("Game day")
+            detail.lines([self.grade.headline()])
+        return detail
 
     def show_report(self, result: ReportResult) -> None:
         self.query_one("#report-markdown", Markdown).update(result.markdown)

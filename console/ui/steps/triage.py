@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +13,7 @@ from textual_plotext import PlotextPlot
 
 from console.engine.results import TriageResult
 from console.text import one_line
+from console.ui.detail import Detail
 from console.ui.format import fmt_num, fmt_pct, plain
 from console.ui.steps.base import StepPane
 
@@ -23,7 +25,7 @@ class MetricPlot(PlotextPlot):
     last size it was built at, so a plot built while hidden would keep a hidden plot's
     ticks."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.draw: Callable[[], None] | None = None
 
@@ -35,6 +37,7 @@ class MetricPlot(PlotextPlot):
 class TriagePane(StepPane):
     STEP = "triage"
     HINT = "r runs the triage checks"
+    result: TriageResult | None = None
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
@@ -78,6 +81,7 @@ class TriagePane(StepPane):
             mark = Text("✓", style="green") if check.passed else Text("✗", style="bold red")
             table.add_row(mark, plain(check.name), plain(check.detail))
         self.checks = list(result.checks)
+        self.result = result
         self._detail()
         self.query_one("#triage-reasons", Static).update(
             plain(
@@ -91,6 +95,44 @@ class TriagePane(StepPane):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_detail()  # enter on a check: its evidence in full, among the others
+
+    def detail(self) -> Detail | None:
+        result = self.result
+        if result is None:
+            return None
+        detail = Detail(f"Triage of {result.metric}")
+        detail.heading("Verdict")
+        detail.field(
+            "metric",
+            f"{result.metric}: baseline {fmt_num(result.baseline_value)} -> incident "
+            f"{fmt_num(result.incident_value)} ({fmt_pct(result.relative_change)})",
+        )
+        detail.field("class", (result.classification or "unclassified").replace("_", " "))
+        detail.field("tier", result.tier)
+        detail.field("engine says", result.verdict.replace("_", " "), "bold")
+        detail.heading("Engine reasons")
+        detail.lines(result.reasons)
+        detail.heading("Checks")
+        row = self.query_one("#triage-checks", DataTable).cursor_row or 0
+        for index, check in enumerate(result.checks):
+            if index == row:
+                detail.mark_anchor()  # the view opens on the check asked about
+            mark = Text("▶ " if index == row else "  ")
+            if check.passed:
+                mark.append("✓ ", style="green")
+            else:
+                mark.append("✗ ", style="bold red")
+            mark.append_text(plain(check.name, "bold"))
+            detail.add(mark)
+            detail.lines([check.detail], bullet="    ")
+            for key, value in check.evidence.items():
+                detail.field(f"    {one_line(key)}", value)
+        detail.sql(result.sql)
+        return detail
 
     def _detail(self) -> None:
         """The highlighted check's evidence in full (the table cell is cut at the width)."""

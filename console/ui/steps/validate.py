@@ -11,7 +11,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.engine.results import ValidationResult
+from console.text import terminal
+from console.ui.detail import Detail
 from console.ui.format import bar, fmt_num, fmt_window, plain
+from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
 
@@ -31,8 +34,41 @@ class ValidatePane(StepPane):
     def show_proposal_verdict(self, verdict: str) -> None:
         self.set_hint(f"proposal {verdict}   r re-run   6 Report")
 
+    result: ValidationResult | None = None
+
+    def detail(self) -> Detail | None:
+        result = self.result
+        if result is None:
+            return None
+        edge = edge_text(result.edge)
+        detail = Detail(f"Validation of {edge}")
+        detail.copy("edge", "the edge", edge)
+        detail.heading("Post-fix window")
+        detail.field(
+            "window",
+            f"{result.window.start:%Y-%m-%d %H:%M}Z .. {result.window.end:%Y-%m-%d %H:%M}Z",
+        )
+        detail.field("recovered", "yes" if result.recovered else "no", "bold")
+        detail.field("metric baseline", fmt_num(result.metric_baseline))
+        detail.field("metric incident", fmt_num(result.metric_incident))
+        detail.field("metric post-fix", fmt_num(result.metric_postfix))
+        detail.lines(result.reasons)
+        intervention = result.intervention
+        detail.heading(f"Intervention on the post-fix window: {intervention.verdict}")
+        detail.lines(intervention.reasons)
+        if result.proposal is not None:
+            detail.heading("Proposed playbook change")
+            detail.field("proposed", result.proposal.description)
+            detail.field("file", result.proposal.path)
+            detail.add(
+                Syntax(terminal(result.proposal.diff), "diff", theme="ansi_dark", word_wrap=True)
+            )
+        detail.sql(intervention.sql)
+        return detail
+
     def show_validation(self, result: ValidationResult, decided: bool) -> None:
         """decided: whether a proposal was ever accepted or rejected (the hint says so)."""
+        self.result = result
         summary = Text()
         summary.append("post-fix ", style="dim")
         summary.append(fmt_window(result.window.start, result.window.end))
