@@ -1,14 +1,21 @@
-"""Ending a game day with g, the report rewritten after grading, and the export's signature
-check: on a copy of the bundled recs-metadata-format scenario, with a signing key set."""
+"""Ending a game day with g, the report rewritten after grading, the export's signature
+check, the story (S) and the clock that stops at grading: on a copy of the bundled
+recs-metadata-format scenario."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
 
-from test_ui_helpers import open_game_day, screen_text, settle
+from test_ui_helpers import SCENARIO, fixed_clock, open_game_day, screen_text, settle
 
 from console.audit import Tail, read_entries
+from console.engine.investigation import Investigation
+from console.ui.app import GameDay, IncidentApp
+from console.ui.bindings import clashes
+from console.ui.detail import DetailScreen
+from console.ui.format import fmt_elapsed
 from console.ui.modals import ErrorModal
 
 
@@ -77,3 +84,82 @@ async def test_g_grades_a_rewritten_report_keeps_its_hash_and_export_checks_the_
     assert actions[-3:] == [("report", "write"), ("gameday", "grade"), ("report", "export")]
     exports = [e for e in read_entries(incident) if e.action == "export"]
     assert len(exports) == 1 and exports[0].result["verified"] is True
+
+
+def reopen(tmp_path: Path, name: str = SCENARIO):
+    """(Investigation, IncidentApp) on the scenario copy and incident folder open_game_day
+    made (the clock and thread patches it set still hold)."""
+    inv = Investigation.open(
+        Path("scenarios") / name / "playbook.toml", Path("scenarios") / name, Path("inc")
+    )
+    app = IncidentApp(inv, gameday=GameDay(name, tmp_path / "scenarios" / name), clock=fixed_clock)
+    return inv, app
+
+
+async def test_s_shows_the_scenarios_title_and_story_as_typed(tmp_path, monkeypatch):
+    inv, _ = open_game_day(tmp_path, monkeypatch)
+    inv.close()
+    # The story is data: markup and an escape in it show as typed.
+    toml = tmp_path / "scenarios" / SCENARIO / "scenario.toml"
+    lines = toml.read_text(encoding="utf-8").splitlines()
+    story = 'story = "Checkout [b]slow[/b] since \\u001b[31m noon; find why."'
+    toml.write_text(
+        "\n".join(story if line.startswith("story =") else line for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    inv, app = reopen(tmp_path)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("S")  # the old console had no such key: no DetailScreen
+            await pilot.pause()
+            assert isinstance(app.screen, DetailScreen)
+            shown = screen_text(app)
+            assert "Home feed: click-through down a fifth" in shown  # the scenario's title
+            assert "Checkout [b]slow[/b] since \\x1b[31m noon; find why." in shown
+            assert "metric  ctr" in shown  # the metric the alert is about
+            await pilot.press("escape")
+            assert len(app.screen_stack) == 1
+    finally:
+        inv.close()
+
+
+def test_the_story_key_collides_with_a_step_key_given_the_same_key():
+    # `story` works anywhere, so giving it Validate's s is a collision naming both ids.
+    assert clashes({}) == []
+    assert clashes({"story": "s"}) == ['"postfix-start" and "story" are both bound to s (Validate)']
+
+
+async def test_the_clock_stops_at_grading_and_a_reopened_game_shows_the_final_time(
+    tmp_path, monkeypatch
+):
+    inv, app = open_game_day(tmp_path, monkeypatch)
+    incident = tmp_path / "inc"
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            # The app's clock stands five minutes into the game: before grading it shows.
+            started = next(iter(read_entries(incident))).time
+            running = fmt_elapsed(fixed_clock() - started)
+            assert f"game day {running}" in screen_text(app)
+            await pilot.press("g")
+            await settle(pilot)
+            grade = next(e for e in read_entries(incident) if e.action == "grade")
+            final = fmt_elapsed(grade.time - started)
+            assert final != running
+            # The old header kept running with the app's clock: it still showed `running`.
+            assert f"game day {final}" in screen_text(app)
+    finally:
+        inv.close()
+
+    inv, app = reopen(tmp_path)  # a finished game reopened
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            assert f"game day {final}" in screen_text(app)
+            await pilot.press("6", "r")  # a report written later grades again: the game ended
+            await settle(pilot)  # at its first grading all the same
+            assert len([e for e in read_entries(incident) if e.action == "grade"]) == 2
+            assert f"game day {final}" in screen_text(app)
+    finally:
+        inv.close()

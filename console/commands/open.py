@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from console.commands import add_command
+from console.config import Config, load_config
 from console.errors import ConsoleError
 from console.files import atomic_write
 from console.paths import SAMPLE_DATA_DIR, scenario_dir
@@ -68,12 +69,22 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="incident folder (default: ./incidents/<name>-<UTC time>)",
     )
-    parser.add_argument("--actor", metavar="NAME", help="who acts (default: user@host)")
+    parser.add_argument(
+        "--actor", metavar="NAME", help="who acts (default: the config's actor, else user@host)"
+    )
     parser.add_argument(
         "--keymap",
         type=Path,
         metavar="FILE",
-        help="keymap TOML (default: $XDG_CONFIG_HOME/incident-console/keymap.toml)",
+        help="keymap TOML (default: the config's keymap, else "
+        "$XDG_CONFIG_HOME/incident-console/keymap.toml)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config TOML (default: $INCIDENT_CONSOLE_CONFIG, else "
+        "$XDG_CONFIG_HOME/incident-console/config.toml)",
     )
 
 
@@ -83,7 +94,7 @@ def default_incident_dir(name: str) -> Path:
 
 def run_open(args) -> int:
     # Every argument is checked before anything is created (the incident folder, its trail).
-    keymap = user_keymap(args.keymap)
+    config, keymap, actor = console_settings(args)
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
     playbook = Path(args.playbook)
     incident_dir = args.incident_dir or default_incident_dir(playbook.stem)
@@ -91,8 +102,9 @@ def run_open(args) -> int:
         playbook,
         Path(args.telemetry),
         incident_dir,
-        actor=args.actor,
+        actor=actor,
         keymap=keymap,
+        config=config,
         alert_at=alert_at,
         metric=args.metric,
     )
@@ -106,7 +118,8 @@ def run_gameday_start(args) -> int:
             f"no bundled scenario {args.scenario!r} in {SAMPLE_DATA_DIR} "
             f"(scenarios: {', '.join(known) or 'none'})"
         )
-    keymap = user_keymap(args.keymap)  # before the playbook copy creates the incident folder
+    # Before the playbook copy creates the incident folder.
+    config, keymap, actor = console_settings(args)
     from console.ui.app import GameDay
 
     incident_dir = Path(args.incident_dir or default_incident_dir(args.scenario))
@@ -116,14 +129,31 @@ def run_gameday_start(args) -> int:
             game_day_playbook(folder, incident_dir),
             folder,
             incident_dir,
-            actor=args.actor,
+            actor=actor,
             keymap=keymap,
+            config=config,
             gameday=GameDay(args.scenario, folder),
         )
     except ConsoleError:
         if created:
             _remove_playbook_copy(incident_dir)
         raise
+
+
+def console_settings(args: argparse.Namespace) -> tuple[Config, dict[str, str], str | None]:
+    """The config, the keymap and the actor, each flag winning over the config file's key;
+    all checked, so a bad one ends before anything is created."""
+    config = user_config(args.config)
+    return config, user_keymap(args.keymap or config.keymap), args.actor or config.actor
+
+
+def user_config(path: Path | None) -> Config:
+    """The config file, checked, its theme name too (a ConsoleError names the file and key)."""
+    from console.ui.app import check_theme
+
+    config = load_config(path)
+    check_theme(config)
+    return config
 
 
 def user_keymap(path: Path | None) -> dict[str, str]:
@@ -165,6 +195,7 @@ def launch(
     *,
     actor,
     keymap,
+    config: Config,
     gameday=None,
     alert_at=None,
     metric=None,
@@ -177,7 +208,7 @@ def launch(
         playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric
     )
     try:
-        IncidentApp(inv, gameday=gameday, keymap=keymap).run()
+        IncidentApp(inv, gameday=gameday, keymap=keymap, config=config).run()
     finally:
         inv.close()
     print(f"incident folder: {incident_dir}")

@@ -31,10 +31,13 @@ from textual.containers import Horizontal, Vertical
 from textual.filter import LineFilter
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.theme import BUILTIN_THEMES
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar
 
 from console.audit import Entry, load_key
-from console.audit.vocabulary import Step, edge_of
+from console.audit.vocabulary import Action, Step, edge_of
+from console.config import Config, save_theme
+from console.engine.context import ScenarioHints, read_scenario_hints
 from console.engine.investigation import Investigation
 from console.engine.results import (
     BlastRadius,
@@ -53,8 +56,9 @@ from console.telemetry.windows import parse_utc
 from console.text import one_line
 from console.ui.bindings import APP_BINDINGS, SCOPED_BINDINGS, bound_keys, clashes
 from console.ui.commands import IncidentCommands
+from console.ui.detail import Detail, DetailScreen
 from console.ui.filters import NoControlCodes
-from console.ui.format import plain
+from console.ui.format import fmt_clock, plain
 from console.ui.help import KeysScreen, key_sections
 from console.ui.messages import (
     CounterfactualDone,
@@ -119,14 +123,24 @@ class GameDay:
     folder: Path
 
 
-def entry_clock(entry: Entry) -> str:
-    return entry.time.strftime("%H:%M:%S")
+def _is_grade(entry: Entry) -> bool:
+    return (entry.step, entry.action) == (Step.GAMEDAY, Action.GRADE)
 
 
 def _with_entries(done: Done, entries: list[Entry]) -> Done:
     """The result's message, carrying the entries the worker read after the call."""
     done.entries = entries
     return done
+
+
+def check_theme(config: Config) -> None:
+    """The config's theme is one of Textual's (only the UI knows their names): the CLI calls
+    this before anything is created, so a wrong one ends like any bad argument."""
+    if config.theme is not None and config.theme not in BUILTIN_THEMES:
+        raise ConsoleError(
+            f"config file {config.path}: theme {config.theme!r} is not a theme "
+            f"(themes: {', '.join(sorted(BUILTIN_THEMES))})"
+        )
 
 
 class IncidentApp(App[None]):
@@ -144,13 +158,19 @@ class IncidentApp(App[None]):
         gameday: GameDay | None = None,
         keymap: dict[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
-        time_text: Callable[[Entry], str] = entry_clock,
+        time_text: Callable[[Entry], str] | None = None,
+        config: Config | None = None,
     ) -> None:
         super().__init__()
         self.inv = inv
         self.gameday = gameday
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.time_text = time_text
+        self.config = config
+        zone = config.timezone if config else None
+        self.time_text = time_text or (lambda entry: fmt_clock(entry.time, zone))
+        if config and config.theme:
+            check_theme(config)
+            self.theme = config.theme
         self.incident_dir = Path(inv.trail.incident_dir)
         self.tail = TrailTail(self.incident_dir, self.time_text, id="tail")
         # The constructor runs before the app does: the one read of the whole trail (and of
@@ -170,8 +190,28 @@ class IncidentApp(App[None]):
         self.results: dict[str, Any] = {}
         self.graded = self.progress.facts.grade is not None
         self.grade: Any = None  # the game day's Grade once graded in this session
+        # A game day ends at its first grading: the header's clock stops there (a report
+        # rewritten later grades again but does not lengthen the game), and a reopened
+        # finished game shows that final time instead of a clock still running.
+        self.finished_at: datetime | None = next(
+            (entry.time for entry in opening if _is_grade(entry)), None
+        )
+        # The scenario's title and story (S), read here: no file is read on the UI thread.
+        self.scenario: ScenarioHints | None = (
+            read_scenario_hints(gameday.folder) if gameday else None
+        )
         if keymap:
             self.set_keymap(keymap)
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen in the palette is kept for the next session: written into the
+        config file (atomically, its other keys kept)."""
+        if self.config is None or theme == self.config.theme:
+            return
+        try:
+            self.config = save_theme(self.config, theme)
+        except ConsoleError as exc:
+            self.push_screen(ErrorModal("The theme was not saved", str(exc)))
 
     def set_keymap(self, keymap: Mapping[str, str]) -> None:
         """Rebind keys by binding id. Keys given to two bindings that apply together are an
@@ -218,7 +258,7 @@ class IncidentApp(App[None]):
             with Vertical(id="center"):
                 with ContentSwitcher(id="steps", initial=self.step):
                     for spec in STEP_TABLE:
-                        yield spec.pane(self.inv.playbook, id=spec.id)
+                        yield spec.pane(self.inv.playbook, key_text=self.key_text, id=spec.id)
                 with Horizontal(id="busy"):
                     yield ProgressBar(total=None, show_eta=False, id="busy-bar")
                     yield Label("", id="busy-label")
@@ -240,6 +280,7 @@ class IncidentApp(App[None]):
         self._header_from_trail(header)
         header.started = self.opening[0].time if self.opening else self.clock()
         header.label = f"scenario {self.gameday.scenario}" if self.gameday else ""
+        header.zone = self.config.timezone if self.config else None
         self._tick()
         self.set_interval(1.0, self._tick)
         self.tail.add(self.opening)
@@ -314,7 +355,7 @@ class IncidentApp(App[None]):
     def _tick(self) -> None:
         # The interval can fire while the app is shutting down and its widgets are gone.
         for header in self.query(IncidentHeader):
-            header.now = self.clock()
+            header.now = self.finished_at or self.clock()
         if self.running:
             self._show_running()
 
@@ -346,6 +387,9 @@ class IncidentApp(App[None]):
         self.tail.add(entries)
         for entry in entries:
             self.progress.add_entry(entry)
+            if self.finished_at is None and _is_grade(entry):
+                self.finished_at = entry.time
+        self._tick()  # a grading just read stops the clock now, not a second later
         self._refresh_rail()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tail")
@@ -649,6 +693,8 @@ class IncidentApp(App[None]):
             return self.progress.root_edge is not None
         if action == "end_gameday":
             return self.gameday is not None and not self.graded
+        if action == "story":
+            return self.scenario is not None
         if action == "export":
             return "report" in self.results
         return True
@@ -890,6 +936,23 @@ class IncidentApp(App[None]):
         report = self.results.get("report")
         path = self.incident_dir / report.path if report is not None else None
         self.start("grade", lambda: self._grade_game_day(path))
+
+    def action_story(self) -> None:
+        """The game day's briefing, as scenario.toml tells it: the participant can read it
+        again at any time without leaving the console."""
+        hints, gameday = self.scenario, self.gameday
+        if hints is None or gameday is None:
+            return
+        # The title and story are data: Detail shows them as typed (Text, never markup).
+        detail = Detail(f"Game day {gameday.scenario}")
+        detail.heading(hints.title or gameday.scenario)
+        if hints.alert_at is not None:
+            detail.field("alert", f"{hints.alert_at:%Y-%m-%d %H:%M} UTC")
+        if hints.metric:
+            detail.field("metric", hints.metric)
+        detail.heading("Story")
+        detail.lines([hints.story or "This scenario has no story."], bullet="")
+        self.push_screen(DetailScreen(detail))
 
     def action_note(self) -> None:
         step = self.step  # the step shown when the note was begun

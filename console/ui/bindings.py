@@ -114,6 +114,16 @@ APP_BINDINGS: list[Binding] = [
         id="end-gameday",
         tooltip="Finish the game day and grade it",
     ),
+    # Upper-case S (shift+s): lower-case s is Validate's post-fix start. Not in the footer,
+    # which has no room at 80 columns; `?` lists it.
+    Binding(
+        "S",
+        "story",
+        "Story",
+        show=False,
+        id="story",
+        tooltip="Game day: read the scenario's title and story again",
+    ),
     Binding("n", "note", "Note", id="note", tooltip="Add a timestamped note to the trail"),
     # ctrl+p as well as `:`: Textual adds its own ctrl+p binding only when no binding of the
     # app opens the palette, so binding `:` alone would drop the key the README documents.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
@@ -43,8 +44,26 @@ def fmt_pct(value: float | None) -> str:
     return signed_pct(value, missing="-")
 
 
-def fmt_window(start: datetime, end: datetime) -> str:
-    """'11-20 08:00..12:00' on one day, '11-12 08:00..11-19 08:00' across days (UTC)."""
+def display_time(moment: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """`moment` in the zone the console shows times in (the config's `timezone`; UTC when
+    none is set). Only what is drawn moves: the trail, reports and exports stay UTC."""
+    return moment.astimezone(zone or UTC)
+
+
+def zone_label(zone: ZoneInfo | None) -> str:
+    """The zone's name as the header shows it beside the windows."""
+    return zone.key if zone else "UTC"
+
+
+def fmt_clock(moment: datetime, zone: ZoneInfo | None = None) -> str:
+    """'15:21:07': a trail entry's time of day, in the display zone."""
+    return display_time(moment, zone).strftime("%H:%M:%S")
+
+
+def fmt_window(start: datetime, end: datetime, zone: ZoneInfo | None = None) -> str:
+    """'11-20 08:00..12:00' on one day, '11-12 08:00..11-19 08:00' across days (in the display
+    zone, UTC by default)."""
+    start, end = display_time(start, zone), display_time(end, zone)
     left = start.strftime("%m-%d %H:%M")
     right = end.strftime("%H:%M") if start.date() == end.date() else end.strftime("%m-%d %H:%M")
     return f"{left}..{right}"

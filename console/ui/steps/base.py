@@ -3,6 +3,7 @@ what it shows (v), and the key that gives it the whole terminal (m)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -36,31 +37,52 @@ PANE_BINDINGS: list[Binding] = [
 ]
 
 
+# One part of a hint line: (binding id, what its key does), shown as the key the active
+# keymap gives that binding; or a str shown as it is (a Textual key such as enter or the
+# arrows, which no keymap rebinds, or words).
+HintPart = tuple[str, str] | str
+KeyText = Callable[[str], str]  # a binding id -> the key it answers to now
+
+
 class StepPane(Vertical):
-    """A step's screen. It is given what it shows: the playbook when built, each result by
-    the app's message handlers (show_<result>(...)); it never reads the app's state."""
+    """A step's screen. It is given what it shows: the playbook and the active keys when
+    built, each result by the app's message handlers (show_<result>(...)); it never reads
+    the app's state."""
 
     STEP = ""
-    HINT = ""
     BINDINGS: ClassVar[list[BindingType]] = [*PANE_BINDINGS]
     ALLOW_MAXIMIZE = True  # the pane, not the table inside it: its detail line stays in view
 
-    def __init__(self, playbook: Playbook, **kwargs: Any) -> None:
+    def __init__(self, playbook: Playbook, *, key_text: KeyText, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.playbook = playbook
+        self.key_text = key_text
+
+    def hint(self, *parts: HintPart) -> str:
+        """A hint line naming the keys of the active keymap, never the defaults: a user who
+        rebound `run` to f5 reads `f5 re-run`."""
+        return "   ".join(
+            part if isinstance(part, str) else f"{self.key_text(part[0])} {part[1]}"
+            for part in parts
+        )
+
+    def first_hint(self) -> str:
+        """The hint before the step has a result."""
+        return ""
 
     def compose_hint(self) -> Static:
-        return Static(self.HINT, classes="pane-hint")
+        return Static(Text(self.first_hint()), classes="pane-hint")
 
     def set_hint(self, text: str) -> None:
-        self.query_one(".pane-hint", Static).update(text)
+        # Text, not markup: a hint quotes keys of the user's keymap (`[`) and paths.
+        self.query_one(".pane-hint", Static).update(Text(text))
 
     def show_failed(self, error: str) -> None:
         """The step's latest attempt failed: said in place of the hint, with its error, until
         an attempt succeeds (show() sets the hint again)."""
         text = Text(" FAILED ", style="bold white on red")
         text.append_text(plain(f" {error}", "red"))
-        text.append("   r tries again", style="dim")
+        text.append(f"   {self.key_text('run')} tries again", style="dim")
         self.query_one(".pane-hint", Static).update(text)
 
     def focus_main(self) -> None:
@@ -74,7 +96,9 @@ class StepPane(Vertical):
     def action_detail(self) -> None:
         detail = self.detail()
         if detail is None:
-            self.app.notify("Nothing to show in detail yet: r runs this step", timeout=3)
+            self.app.notify(
+                f"Nothing to show in detail yet: {self.key_text('run')} runs this step", timeout=3
+            )
             return
         self.app.push_screen(DetailScreen(detail))
 

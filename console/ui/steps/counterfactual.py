@@ -20,7 +20,12 @@ MAX_ATTRIBUTIONS = 6
 
 class CounterfactualPane(StepPane):
     STEP = "counterfactual"
-    HINT = "Mark an edge broken in Intervene first; then r re-scores the incident window."
+
+    def first_hint(self) -> str:
+        return (
+            f"Mark an edge broken in Intervene first; then {self.key_text('run')}"
+            " re-scores the incident window."
+        )
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
@@ -80,9 +85,19 @@ class CounterfactualPane(StepPane):
         for prediction_id in result.flipped_ids:
             flipped.add_row(plain(prediction_id), key=prediction_id)
         self.query_one("#cf-explain", Static).update(
-            Text("enter on a flipped decision (or i and an id) explains it", style="dim")
+            Text(
+                f"enter on a flipped decision (or {self.key_text('explain-id')} and an id)"
+                " explains it",
+                style="dim",
+            )
         )
-        self.set_hint("enter explain the highlighted decision   i explain an id   r re-score")
+        self.set_hint(
+            self.hint(
+                "enter explain the highlighted decision",
+                ("explain-id", "explain an id"),
+                ("run", "re-score"),
+            )
+        )
 
     @property
     def highlighted_id(self) -> str | None:

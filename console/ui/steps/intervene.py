@@ -30,7 +30,12 @@ MARK_STYLES = {"broken": "bold red", "external": "bold yellow", "cleared": "gree
 
 class IntervenePane(StepPane):
     STEP = "intervene"
-    HINT = "Pick an edge to test in Locate (2), or by name from the palette (:)."
+
+    def first_hint(self) -> str:
+        return (
+            f"Pick an edge to test in Locate ({self.key_text('step-locate')}),"
+            f" or by name from the palette ({self.key_text('palette')})."
+        )
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
@@ -72,7 +77,12 @@ class IntervenePane(StepPane):
         plan.append(one_line(spec.mechanism))
         self.query_one("#iv-plan", Static).update(plan)
         if not self.has_result:
-            self.set_hint("r run the intervention (read-only)   x cancel while it runs")
+            self.set_hint(
+                self.hint(
+                    ("run", "run the intervention (read-only)"),
+                    ("cancel", "cancel while it runs"),
+                )
+            )
 
     def clear_result(self) -> None:
         self.has_result = False
@@ -105,7 +115,13 @@ class IntervenePane(StepPane):
         self.result = result
         self.query_one("#iv-hist", Static).update(self._histogram(result.histogram))
         self.set_hint(
-            "b broken (root cause)   e external   c cleared   r re-run   2 back to Locate"
+            self.hint(
+                ("mark-broken", "broken (root cause)"),
+                ("mark-external", "external"),
+                ("mark-cleared", "cleared"),
+                ("run", "re-run"),
+                ("step-locate", "back to Locate"),
+            )
         )
 
     def detail(self) -> Detail | None:
@@ -127,7 +143,9 @@ class IntervenePane(StepPane):
         result = self.result if self.has_result else None
         if result is None:
             detail.heading("Result")
-            detail.add(Text("not run yet: r runs the intervention", style="dim"))
+            detail.add(
+                Text(f"not run yet: {self.key_text('run')} runs the intervention", style="dim")
+            )
             return detail
         detail.heading(f"Result: {result.verdict} ({result.type} on {result.node})")
         detail.field("rows read", ", ".join(f"{w} {n:,}" for w, n in result.rows.items()))

@@ -83,7 +83,6 @@ LOCATE_BINDINGS: list[Binding] = [
 
 class LocatePane(StepPane):
     STEP = "locate"
-    HINT = "r ranks the metric's ancestors"
     BINDINGS: ClassVar[list[BindingType]] = [*LOCATE_BINDINGS]
 
     DEFAULT_CSS = """
@@ -107,11 +106,15 @@ class LocatePane(StepPane):
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
-        yield Input(placeholder="node name (esc clears)", id="locate-filter-input")
+        clear = self.key_text("locate-filter-clear")
+        yield Input(placeholder=f"node name ({clear} clears)", id="locate-filter-input")
         with Horizontal(id="locate-body"):
             yield DataTable(id="locate-candidates", cursor_type="row")
             yield Tree("graph", id="locate-tree")
         yield Static(id="locate-detail")
+
+    def first_hint(self) -> str:
+        return self.hint(("run", "ranks the metric's ancestors"))
 
     def on_mount(self) -> None:
         table = self.query_one("#locate-candidates", DataTable)
@@ -135,7 +138,16 @@ class LocatePane(StepPane):
         self._rows(None)
         self._tree(result)
         self._detail()
-        self.set_hint("enter test   v detail   ] next untested   / filter   tab tree   r re-rank")
+        self.set_hint(
+            self.hint(
+                "enter test",
+                ("pane-detail", "detail"),
+                ("locate-next", "next untested"),
+                ("locate-filter", "filter"),
+                "tab tree",
+                ("run", "re-rank"),
+            )
+        )
 
     def show_progress(self, facts: Facts) -> None:
         """Where the investigation stands on each edge: its latest mark, else the verdict of

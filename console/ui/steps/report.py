@@ -18,7 +18,11 @@ from console.ui.steps.base import StepPane
 
 class ReportPane(StepPane):
     STEP = "report"
-    HINT = "r write the post-mortem draft   e export it with the trail"
+
+    def first_hint(self) -> str:
+        return self.hint(
+            ("run", "write the post-mortem draft"), ("export", "export it with the trail")
+        )
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
@@ -68,13 +72,17 @@ class ReportPane(StepPane):
         self.query_one("#report-markdown", Markdown).update(result.markdown)
         self.report = result
         self._status()
-        self.set_hint("e export report + trail   ↑↓ scroll   r rewrite")
+        self.set_hint(
+            self.hint(("export", "export report + trail"), "↑↓ scroll", ("run", "rewrite"))
+        )
 
     def show_grade(self, grade: Any) -> None:
         self.grade = grade
         if self.report is None:
             self.query_one("#report-markdown", Markdown).update(grade.markdown())
-            self.set_hint("r write the post-mortem draft (the grade is appended to it)")
+            self.set_hint(
+                self.hint(("run", "write the post-mortem draft (the grade is appended to it)"))
+            )
         self._status()
 
     def show_export(self, exported: dict[str, Any]) -> None:

@@ -36,7 +36,10 @@ class MetricPlot(PlotextPlot):
 
 class TriagePane(StepPane):
     STEP = "triage"
-    HINT = "r runs the triage checks"
+
+    def first_hint(self) -> str:
+        return self.hint(("run", "runs the triage checks"))
+
     result: TriageResult | None = None
 
     def compose(self) -> ComposeResult:
@@ -91,7 +94,13 @@ class TriagePane(StepPane):
         self._plot(result)
         self._sparks(result)
         self.add_class("-has-result")
-        self.set_hint("c confirm the anomaly   f close as a false alarm   r re-run the checks")
+        self.set_hint(
+            self.hint(
+                ("triage-confirm", "confirm the anomaly"),
+                ("triage-false-alarm", "close as a false alarm"),
+                ("run", "re-run the checks"),
+            )
+        )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._detail()

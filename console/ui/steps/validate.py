@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.engine.results import ValidationResult
-from console.text import terminal
+from console.text import one_line, terminal
 from console.ui.detail import Detail
 from console.ui.format import bar, fmt_num, fmt_window, plain
 from console.ui.state import edge_text
@@ -20,7 +20,12 @@ from console.ui.steps.base import StepPane
 
 class ValidatePane(StepPane):
     STEP = "validate"
-    HINT = "s set the post-fix window start (default: the fix)   r re-run on the post-fix window"
+
+    def first_hint(self) -> str:
+        return self.hint(
+            ("postfix-start", "set the post-fix window start (default: the fix)"),
+            ("run", "re-run on the post-fix window"),
+        )
 
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
@@ -32,7 +37,9 @@ class ValidatePane(StepPane):
         self.query_one("#val-diff-scroll", VerticalScroll).focus()
 
     def show_proposal_verdict(self, verdict: str) -> None:
-        self.set_hint(f"proposal {verdict}   r re-run   6 Report")
+        self.set_hint(
+            self.hint(f"proposal {one_line(verdict)}", ("run", "re-run"), ("step-report", "Report"))
+        )
 
     result: ValidationResult | None = None
 
@@ -92,7 +99,13 @@ class ValidatePane(StepPane):
         diff = self.query_one("#val-diff", Static)
         if result.proposal is None:
             diff.update(Text("no playbook change proposed", style="dim"))
-            self.set_hint("s post-fix start   r re-run   6 Report")
+            self.set_hint(
+                self.hint(
+                    ("postfix-start", "post-fix start"),
+                    ("run", "re-run"),
+                    ("step-report", "Report"),
+                )
+            )
             return
         diff.update(
             Group(
@@ -102,9 +115,18 @@ class ValidatePane(StepPane):
         )
         if decided:
             self.set_hint(
-                "the playbook change is decided (see the trail)   s post-fix start   r re-run"
+                self.hint(
+                    "the playbook change is decided (see the trail)",
+                    ("postfix-start", "post-fix start"),
+                    ("run", "re-run"),
+                )
             )
         else:
             self.set_hint(
-                "a accept the playbook change   d reject it   s post-fix start   r re-run"
+                self.hint(
+                    ("proposal-accept", "accept the playbook change"),
+                    ("proposal-reject", "reject it"),
+                    ("postfix-start", "post-fix start"),
+                    ("run", "re-run"),
+                )
             )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from console.text import one_line
-from console.ui.format import fmt_elapsed, fmt_pct, fmt_window
+from console.ui.format import fmt_elapsed, fmt_pct, fmt_window, zone_label
 
 TIER_STYLES = {"critical": "bold white on red", "minor": "black on yellow", "none": "dim"}
 
@@ -26,6 +27,7 @@ class IncidentHeader(Widget):
     started: reactive[datetime | None] = reactive(None)
     now: reactive[datetime | None] = reactive(None)
     label: reactive[str] = reactive("")  # "game day <scenario>" on a game day
+    zone: reactive[ZoneInfo | None] = reactive(None)  # the display zone (config `timezone`)
 
     def render(self) -> Text:
         top = Text()
@@ -43,11 +45,11 @@ class IncidentHeader(Widget):
         bottom = Text(" ", style="dim")
         if self.incident_window:
             bottom.append("incident ", style="dim")
-            bottom.append(fmt_window(*self.incident_window))
+            bottom.append(fmt_window(*self.incident_window, self.zone))
         if self.baseline_window:
             bottom.append("  baseline ", style="dim")
-            bottom.append(fmt_window(*self.baseline_window))
-        bottom.append("  UTC", style="dim")
+            bottom.append(fmt_window(*self.baseline_window, self.zone))
+        bottom.append(f"  {zone_label(self.zone)}", style="dim")
         if self.label:
             bottom.append(f"  {one_line(self.label)}", style="magenta")
         width = max(1, self.size.width)
