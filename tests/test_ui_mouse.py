@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.cells import cell_len
 from test_ui_helpers import fixed_clock, open_game_day, screen_text, settle
 from test_ui_keys import palette_found
+from textual.widgets import Static
 
 from console.config import load_config
 from console.ui.widgets.rail import StepRail
@@ -161,6 +162,12 @@ async def test_times_are_shown_in_the_config_zone_and_the_trail_stays_utc(tmp_pa
             # The alert at 15:15Z: the incident window (4 h before it) in Kolkata.
             assert "incident 11-12 16:45..20:45" in text
             assert "Asia/Kolkata" in text and "  UTC" not in text
+            await pilot.press("c")  # confirm: Locate ranks the candidates
+            await settle(pilot)
+            # The top candidate's change event at 11:00Z is drawn at 16:30 in Kolkata (below
+            # its reasons, in the pane's detail line).
+            drawn = str(app.query_one("#locate-detail", Static).content)
+            assert "11-12 16:30 data_source" in drawn and "11-12 11:00 data_source" not in drawn
         # Only a theme chosen is written: the starting theme leaves the file as it was.
         assert path.read_text(encoding="utf-8") == 'timezone = "Asia/Kolkata"\n'
         entries = list(read_entries(Path("inc")))

@@ -258,7 +258,12 @@ class IncidentApp(App[None]):
             with Vertical(id="center"):
                 with ContentSwitcher(id="steps", initial=self.step):
                     for spec in STEP_TABLE:
-                        yield spec.pane(self.inv.playbook, key_text=self.key_text, id=spec.id)
+                        yield spec.pane(
+                            self.inv.playbook,
+                            key_text=self.key_text,
+                            zone=self.config.timezone if self.config else None,
+                            id=spec.id,
+                        )
                 with Horizontal(id="busy"):
                     yield ProgressBar(total=None, show_eta=False, id="busy-bar")
                     yield Label("", id="busy-label")

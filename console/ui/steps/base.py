@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -53,10 +54,18 @@ class StepPane(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [*PANE_BINDINGS]
     ALLOW_MAXIMIZE = True  # the pane, not the table inside it: its detail line stays in view
 
-    def __init__(self, playbook: Playbook, *, key_text: KeyText, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        playbook: Playbook,
+        *,
+        key_text: KeyText,
+        zone: ZoneInfo | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.playbook = playbook
         self.key_text = key_text
+        self.zone = zone  # the display time zone (the config's `timezone`; None: UTC)
 
     def hint(self, *parts: HintPart) -> str:
         """A hint line naming the keys of the active keymap, never the defaults: a user who

@@ -23,7 +23,7 @@ from console.engine.results import Candidate, LocateResult
 from console.playbook.graph import causal_graph
 from console.playbook.model import Playbook
 from console.ui.detail import Detail
-from console.ui.format import fmt_num, plain
+from console.ui.format import display_time, fmt_num, plain
 from console.ui.state import edge_text
 from console.ui.steps.base import StepPane
 
@@ -278,7 +278,8 @@ class LocatePane(StepPane):
             detail.append_text(plain("; ".join(candidate.reasons)))
             for change in candidate.changes[:2]:
                 # Change events are telemetry: their summary may hold escapes or markup.
-                line = f"{change.ts:%m-%d %H:%M} {change.kind} by {change.actor}: {change.summary}"
+                when = display_time(change.ts, self.zone)
+                line = f"{when:%m-%d %H:%M} {change.kind} by {change.actor}: {change.summary}"
                 detail.append("\n  ")
                 detail.append_text(plain(line, "yellow"))
         elif self.filter_text and self.result is not None:

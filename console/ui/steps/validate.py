@@ -78,7 +78,7 @@ class ValidatePane(StepPane):
         self.result = result
         summary = Text()
         summary.append("post-fix ", style="dim")
-        summary.append(fmt_window(result.window.start, result.window.end))
+        summary.append(fmt_window(result.window.start, result.window.end, self.zone))
         summary.append("  ")
         if result.recovered:
             summary.append(" RECOVERED ", style="bold black on green")
