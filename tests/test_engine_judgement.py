@@ -27,11 +27,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from console.cli import main
-from console.engine.auto import Break, choose_break, confidence
+from console.engine.auto import Break, choose_break
 from console.engine.change_events import proximity
 from console.engine.onset import Onset
 from console.engine.results import BlastRadius, Candidate, ChangeEvent, InterventionResult, Window
-from console.engine.verdict import SIGNALS, rise_start, time_fit
+from console.engine.verdict import SIGNALS, confidence, rise_start, time_fit
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 ALERT = T0 + timedelta(days=3, hours=20)
@@ -404,10 +404,10 @@ def test_choose_break_prefers_what_explains_most():
 
 
 def test_confidence_counts_independent_signals():
-    assert confidence(["a", "b", "c"], []) == "high"
-    assert confidence(["a", "b", "c"], ["x"]) == "medium"
-    assert confidence(["a", "b"], ["x", "y"]) == "low"
-    assert confidence(["a"], []) == "low"
+    assert confidence(3, 0) == "high"
+    assert confidence(3, 1) == "medium"
+    assert confidence(2, 2) == "low"
+    assert confidence(1, 0) == "low"
 
 
 def _clock() -> SimpleNamespace:

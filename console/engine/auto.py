@@ -35,8 +35,6 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import networkx as nx
-
 from console.audit.vocabulary import Step
 from console.engine.interventions import kind_of
 from console.engine.investigation import Investigation
@@ -46,15 +44,15 @@ from console.engine.results import (
     BlastRadius,
     Candidate,
     Conclusion,
-    Confidence,
     InterventionResult,
     LocateResult,
     TriageResult,
 )
 from console.engine.screening import screen
 from console.engine.triage import SMALL_EFFECT
-from console.engine.verdict import Judgement, judge
+from console.engine.verdict import Judgement, confidence, judge
 from console.errors import ConsoleError
+from console.playbook.graph import causes
 from console.telemetry.windows import format_utc
 
 # A proven break that takes back at least this share of the model's move ends the search.
@@ -68,7 +66,6 @@ EXPLAINS_LITTLE = 0.1
 # medium effect's difference in joint movement.
 POINTED_BY_VERDICT = 0.1
 LOGGED_WORLD_CHANGE = 0.5
-HIGH_CONFIDENCE = 3  # agreeing signals, none against
 # A finding counts as an independent signal in the confidence from this many points (the weak
 # ones - plausible values, no fitting change - stay in the verdict's reasons).
 SIGNAL_POINTS = 1.0
@@ -314,7 +311,7 @@ def _name_break(
         edge=edge,
         explained=explained,
         explained_by=chosen.blast.explained_by if chosen.blast else "",
-        confidence=confidence(signals_for, signals_against),
+        confidence=confidence(len(signals_for), len(signals_against)),
         signals_for=signals_for,
         signals_against=signals_against,
         alternatives=_ordered(alternatives),
@@ -356,7 +353,7 @@ def _name_external(
         edge=edge,
         explained=None,
         explained_by="",
-        confidence=confidence(signals_for, signals_against),
+        confidence=confidence(len(signals_for), len(signals_against)),
         signals_for=signals_for,
         signals_against=signals_against,
         alternatives=_ordered(alternatives),
@@ -385,17 +382,6 @@ def _not_determined(
         signals_against=[why],
         alternatives=_ordered(search.alternatives),
     )
-
-
-def confidence(signals_for: list[str], signals_against: list[str]) -> Confidence:
-    """high: HIGH_CONFIDENCE independent signals agree and none disagrees; medium: at least
-    two agree and they outnumber those against; low otherwise."""
-    agree, against = len(signals_for), len(signals_against)
-    if agree >= HIGH_CONFIDENCE and against == 0:
-        return "high"
-    if agree >= 2 and agree > against:
-        return "medium"
-    return "low"
 
 
 # -- external shifts by elimination -----------------------------------------------------------
@@ -462,8 +448,7 @@ def graph_gaps(inv: Investigation, search: Search) -> list[str]:
         item = screening.get(node.id)
         if item is None or item.magnitude < SMALL_EFFECT:
             continue
-        upstream = nx.ancestors(graph, node.id)
-        if any(ctx.node(u).kind == "external" for u in upstream):
+        if any(ctx.node(u).kind == "external" for u in causes(graph, node.id)):
             continue
         gaps.append(
             f"{node.id} moved {item.magnitude:.2f} and no external node feeds it: the playbook "

@@ -34,7 +34,7 @@ from console.engine.results import ChangeEvent, Confidence, Result
 from console.engine.screening import screen
 from console.engine.triage import SMALL_EFFECT
 from console.errors import ConsoleError
-from console.playbook.graph import causal_parents, causes
+from console.playbook.graph import causes
 
 Side = Literal["broken", "world"]
 
@@ -163,13 +163,6 @@ def judge(ctx: Context, node_id: str) -> Judgement:
     call: Side = "broken" if broken > world else "world"
     agreeing = sum(1 for f in findings if f.side == call and f.points > 0)
     against = sum(1 for f in findings if f.side != call and f.points > 0)
-    confidence: Confidence
-    if agreeing >= HIGH_CONFIDENCE and against == 0:
-        confidence = "high"
-    elif agreeing > against + 1 or (agreeing > against and max(broken, world) >= 2):
-        confidence = "medium"
-    else:
-        confidence = "low"
     judgement = Judgement(
         node=node_id,
         call=call,
@@ -178,13 +171,24 @@ def judge(ctx: Context, node_id: str) -> Judgement:
         findings=findings,
         onset=at,
         external=external if call == "world" else None,
-        confidence=confidence,
+        confidence=confidence(agreeing, against),
         agreeing=agreeing,
         against=against,
         notes=notes,
     )
     cache[node_id] = judgement
     return judgement
+
+
+def confidence(agreeing: int, against: int) -> Confidence:
+    """How many independent signals agree: high with HIGH_CONFIDENCE or more and none
+    against; medium with at least two, outnumbering those against; low otherwise. One rule
+    for a judgement and for the automatic run's conclusion (console.engine.auto)."""
+    if agreeing >= HIGH_CONFIDENCE and against == 0:
+        return "high"
+    if agreeing >= 2 and agreeing > against:
+        return "medium"
+    return "low"
 
 
 def _measured(notes: list[str], what: str, measure: Any) -> Any:
@@ -375,11 +379,6 @@ def _siblings(ctx: Context, node_id: str) -> tuple[list[Finding], str | None]:
         detail = f"under {ext}, {len(together)} of {len(moved)} other inputs moved: {shown}"
         return [_finding("siblings_moved", detail)], ext
     return [], ext
-
-
-def external_parents(ctx: Context, node_id: str) -> list[str]:
-    """The node's direct external causes."""
-    return [p for p in causal_parents(ctx.graph, node_id) if ctx.node(p).kind == "external"]
 
 
 def _num(value: float | None) -> str:

@@ -146,6 +146,16 @@ def sample_sql(expr: str) -> str:
     return f"SELECT {SIDE_CASE} AS w, ({expr}) AS v FROM decisions WHERE {SIDE_WHERE}"
 
 
+def bucket_counts_sql(value: str, counts: str) -> str:
+    """An evidence snapshot's query: per window side and time bucket ($bucket), the
+    aggregates `counts` over `v`, the row's value (SQL `value`)."""
+    return (
+        f"SELECT w, time_bucket($bucket, ts) AS bucket, {counts} FROM (SELECT {SIDE_CASE} AS w, "
+        f"ts, {value} AS v FROM decisions WHERE {SIDE_WHERE}) AS s WHERE w IS NOT NULL "
+        "GROUP BY ALL ORDER BY bucket"
+    )
+
+
 # -- histograms and small helpers ----------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from console.engine.interventions.base import (
     VERDICTS,
     InterventionKind,
     Outcome,
+    bucket_counts_sql,
     windows,
 )
 from console.engine.plausibility import SENTINEL_RARE, default_values, sentinel_condition
@@ -70,11 +71,9 @@ class DefaultRate(InterventionKind):
             edges=["default", "other"],
             series={"baseline": [rate_b, 1 - rate_b], name: [rate_t, 1 - rate_t]},
         )
-        evidence_sql = (
-            f"SELECT w, time_bucket($bucket, ts) AS bucket, count(x) AS n, "
-            f"count(*) FILTER (WHERE {is_default}) AS defaults FROM (SELECT {SIDE_CASE} AS w, "
-            f"ts, {value} AS x FROM decisions WHERE {SIDE_WHERE}) AS s WHERE w IS NOT NULL "
-            "GROUP BY ALL ORDER BY bucket"
+        evidence_sql = bucket_counts_sql(
+            value,
+            f"count(v) AS n, count(*) FILTER (WHERE {default_condition(node, 'v')}) AS defaults",
         )
         result = InterventionResult(
             edge=(edge.source, edge.target),

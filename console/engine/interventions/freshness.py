@@ -14,6 +14,7 @@ from console.engine.interventions.base import (
     MIN_ROWS,
     InterventionKind,
     Outcome,
+    bucket_counts_sql,
     shares_of,
     windows,
 )
@@ -94,11 +95,10 @@ class Freshness(InterventionKind):
                 name: shares_of(inc.get("bins"), len(edges)),
             },
         )
-        evidence_sql = (
-            f"SELECT w, time_bucket($bucket, ts) AS bucket, count(*) AS n, "
-            f"count(*) FILTER (WHERE a > {sql_number(lag_s)}) AS stale, max(a) AS oldest_s FROM ("
-            f"SELECT {SIDE_CASE} AS w, ts, {age} AS a FROM decisions WHERE {SIDE_WHERE}) AS s "
-            "WHERE w IS NOT NULL GROUP BY ALL ORDER BY bucket"
+        evidence_sql = bucket_counts_sql(
+            age,
+            f"count(*) AS n, count(*) FILTER (WHERE v > {sql_number(lag_s)}) AS stale, "
+            "max(v) AS oldest_s",
         )
         result = InterventionResult(
             edge=(edge.source, edge.target),

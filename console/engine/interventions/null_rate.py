@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.engine.context import SIDE_CASE, SIDE_WHERE, Context
+from console.engine.context import Context
 from console.engine.corrections import Correction, draw_from_baseline, fed_features
 from console.engine.expressions import finite_or_null
 from console.engine.interventions.base import (
     VERDICTS,
     InterventionKind,
     Outcome,
+    bucket_counts_sql,
     sample_sql,
     stats_dict,
     windows,
@@ -47,11 +48,8 @@ class NullRate(InterventionKind):
             if node.type == "categorical"
             else "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
         )
-        evidence_sql = (
-            f"SELECT w, time_bucket($bucket, ts) AS bucket, count(*) AS n, "
-            f"count(*) FILTER (WHERE {missing}) AS missing FROM ("
-            f"SELECT {SIDE_CASE} AS w, ts, ({node.expr}) AS v FROM decisions WHERE {SIDE_WHERE}) "
-            "AS s GROUP BY ALL ORDER BY bucket"
+        evidence_sql = bucket_counts_sql(
+            f"({node.expr})", f"count(*) AS n, count(*) FILTER (WHERE {missing}) AS missing"
         )
         result = InterventionResult(
             edge=(edge.source, edge.target),
