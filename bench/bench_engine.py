@@ -1,6 +1,6 @@
 """Engine benchmarks on the large game-day store (bench/run.py runs them).
 
-Each benchmark opens an Investigation on the 10-million-row fraud-nan-feature store (alert from
+Each benchmark opens an Investigation on the 10-million-row fraud-friday-noon store (alert from
 its scenario.toml) in a fresh incident folder and times one step; engine_auto runs every step
 and prints one extra JSON line per step with its own time.
 

@@ -22,6 +22,6 @@ def _generate(scenario: str):
 
 
 BENCHMARKS = [
-    ("gameday_generate_fraud", _generate("fraud-nan-feature")),
-    ("gameday_generate_recs", _generate("recs-metadata-format")),
+    ("gameday_generate_fraud", _generate("fraud-friday-noon")),
+    ("gameday_generate_recs", _generate("recs-weekday-afternoon")),
 ]

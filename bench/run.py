@@ -33,7 +33,7 @@ class Context:
     store_root: Path  # bench/.store: benchmarks cache what they generate under it
     work: Path  # a scratch folder of the benchmark's own
 
-    def large_store(self, scenario: str = "fraud-nan-feature") -> Path:
+    def large_store(self, scenario: str = "fraud-friday-noon") -> Path:
         """The large game-day store, generated on first use and reused afterwards."""
         from console.gameday.generate import generate_scenario
 

@@ -37,7 +37,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
 
 EPILOG = """\
 examples:
-  incident-console gameday start recs-metadata-format     # a bundled game day
+  incident-console gameday start recs-weekday-afternoon     # a bundled game day
   incident-console open playbooks/fraud.toml --telemetry DIR --incident-dir inc/
   incident-console investigate playbooks/fraud.toml --telemetry DIR --incident-dir inc/ --auto
   incident-console playbook check playbooks/fraud.toml

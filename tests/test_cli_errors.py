@@ -127,7 +127,7 @@ def test_keymap_with_an_unknown_id_leaves_no_incident_folder(tmp_path):
     incident = tmp_path / "gd"
     done = subprocess.run(
         [
-            sys.executable, "-m", "console", "gameday", "start", "recs-metadata-format",
+            sys.executable, "-m", "console", "gameday", "start", "recs-weekday-afternoon",
             "--incident-dir", str(incident), "--keymap", str(keymap),
         ],
         capture_output=True, text=True, cwd=tmp_path,
@@ -150,7 +150,7 @@ def test_a_game_day_that_cannot_open_removes_its_playbook_copy(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     incident = tmp_path / "gd"
     code, _out, err = run(
-        ["gameday", "start", "recs-metadata-format", "--incident-dir", str(incident)]
+        ["gameday", "start", "recs-weekday-afternoon", "--incident-dir", str(incident)]
     )
     assert code == 2 and "cannot open the trail" in err
     assert not incident.exists()

@@ -27,7 +27,7 @@ from console.cli import main
 from console.gameday.generate import generate_scenario
 from console.paths import scenario_dir
 
-BOOK = scenario_dir("credit-vendor-redefinition") / "playbook.toml"
+BOOK = scenario_dir("credit-after-lunch") / "playbook.toml"
 # Any C0 control but newline and tab, DEL, any C1 control.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 EVIL = "\x1b]0;PWNED\x07\x1b[2J\x9b31m[b]x[/b]\u202e"
@@ -129,7 +129,7 @@ def test_hostile_arguments(trail_dir, tmp_path, monkeypatch, command, a, b, c):
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("telemetry") / "recs"
-    generate_scenario("recs-metadata-format", folder, rows=2000, seed=3)
+    generate_scenario("recs-weekday-afternoon", folder, rows=2000, seed=3)
     return folder
 
 

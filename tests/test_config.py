@@ -154,7 +154,7 @@ def _start(tmp_path: Path, *extra: str, env: dict[str, str] | None = None):
     incident = tmp_path / "gd"
     done = subprocess.run(
         [
-            sys.executable, "-m", "console", "gameday", "start", "recs-metadata-format",
+            sys.executable, "-m", "console", "gameday", "start", "recs-weekday-afternoon",
             "--incident-dir", str(incident), *extra,
         ],
         capture_output=True, text=True, cwd=tmp_path,

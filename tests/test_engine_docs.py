@@ -14,7 +14,7 @@ from console.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "engine.md"
-SCENARIO = ROOT / "sample_data" / "fraud-nan-feature"
+SCENARIO = ROOT / "sample_data" / "fraud-friday-noon"
 ENGINE_FILES = sorted((ROOT / "console" / "engine").rglob("*.py")) + [
     ROOT / "console" / "commands" / "investigate.py"
 ]

@@ -44,7 +44,7 @@ def test_triage_prose_says_the_direction_and_tier_its_numbers_give(scenario, tmp
 
 
 def test_a_fall_of_a_metric_that_is_bad_when_up_reads_as_harmless(tmp_path):
-    with open_scenario(SAMPLES / "fraud-false-alarm", tmp_path / "inc") as inv:
+    with open_scenario(SAMPLES / "fraud-sunday-night", tmp_path / "inc") as inv:
         result = inv.triage()
     assert result.relative_change < 0
     assert "(direction up" not in result.reasons[0]
@@ -56,7 +56,7 @@ def test_a_fall_of_a_metric_that_is_bad_when_up_reads_as_harmless(tmp_path):
 
 def test_model_version_by_version_is_text_computed_from_its_evidence(tmp_path):
     incident = tmp_path / "inc"
-    with open_scenario(SAMPLES / "fraud-model-oom", incident) as inv:
+    with open_scenario(SAMPLES / "fraud-peak-errors", incident) as inv:
         result = inv.intervene(("f_log_amount", "fraud_model"))
     text = result.statistics["by_version"]
     assert isinstance(text, str) and "{" not in text

@@ -16,7 +16,7 @@ import pytest
 from console.engine.investigation import Investigation
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "sample_data" / "fraud-nan-feature"
+SCENARIO = ROOT / "sample_data" / "fraud-friday-noon"
 SENSITIVE = ("raw_card_token", "raw_billing_country", "raw_ip_country")
 FORMATS = ("jsonl", "parquet", "csv", "md")
 

@@ -29,7 +29,7 @@ from console.telemetry.binding import check_bindings
 from console.telemetry.store import duckdb_string
 
 CLAIMS = sorted(name for name in SCENARIOS if name.startswith("claims-"))
-BROKEN = [name for name in CLAIMS if name != "claims-hail-storm"]
+BROKEN = [name for name in CLAIMS if name != "claims-saturday-jump"]
 
 
 @dataclass
@@ -168,11 +168,11 @@ def test_the_change_log_carries_innocent_changes(name):
 
 # The root cause's own signal: a condition that holds on (almost) no baseline row.
 ROOT_SIGNAL = {
-    "claims-delay-units": "raw_report_delay_hours > 8760",
-    "claims-android-photos": "raw_photo_count = -1",
-    "claims-graph-overnight": "raw_fraud_ring_score > 0.5",
-    "claims-supplement-cents": "raw_repair_estimate_eur > 100000",
-    "claims-two-bugs": (
+    "claims-wednesday-queue": "raw_report_delay_hours > 8760",
+    "claims-frosty-morning": "raw_photo_count = -1",
+    "claims-morning-queue": "raw_fraud_ring_score > 0.5",
+    "claims-friday-creep": "raw_repair_estimate_eur > 100000",
+    "claims-release-morning": (
         "feat_new_policy <> CASE WHEN raw_policy_age_days < 60 THEN 1.0 ELSE 0.0 END"
     ),
 }
@@ -211,7 +211,7 @@ def test_broken_edges_are_fixed_by_a_change_on_the_root_cause_node(name):
 
 
 def test_delay_units_jump_by_the_seconds_to_hours_factor_with_nothing_logged():
-    t = telemetry("claims-delay-units")
+    t = telemetry("claims-wednesday-queue")
     ratio = t.value("median(raw_report_delay_hours)", "incident") / t.value(
         "median(raw_report_delay_hours)", "baseline"
     )
@@ -229,7 +229,7 @@ def test_delay_units_jump_by_the_seconds_to_hours_factor_with_nothing_logged():
 
 
 def test_android_photos_fault_is_confined_to_one_client_version():
-    t = telemetry("claims-android-photos")
+    t = telemetry("claims-frosty-morning")
     android = "seg_client_version = 'android-8.1'"
     others = "seg_client_version <> 'android-8.1'"
     assert t.share("raw_photo_count = -1", "baseline") == 0
@@ -252,7 +252,7 @@ def test_android_photos_fault_is_confined_to_one_client_version():
 
 
 def test_graph_deploy_the_evening_before_builds_up_overnight():
-    t = telemetry("claims-graph-overnight")
+    t = telemetry("claims-morning-queue")
     deploys = [ts for ts, node, _ in t.changes_before_alert() if node == "raw_fraud_ring_score"]
     assert len(deploys) == 1
     lead = t.alert - deploys[0]
@@ -288,7 +288,7 @@ def test_graph_deploy_the_evening_before_builds_up_overnight():
 
 
 def test_supplement_cents_move_a_minority_of_rows_by_a_hundred():
-    t = telemetry("claims-supplement-cents")
+    t = telemetry("claims-friday-creep")
     implausible = t.share("raw_repair_estimate_eur > 100000", "incident")
     assert t.share("raw_repair_estimate_eur > 100000", "baseline") == 0
     assert 0.03 < implausible < 0.15
@@ -315,7 +315,7 @@ def test_supplement_cents_move_a_minority_of_rows_by_a_hundred():
 
 
 def test_hail_storm_moves_every_producer_alike_and_stays_plausible():
-    t = telemetry("claims-hail-storm")
+    t = telemetry("claims-saturday-jump")
     assert t.share("raw_claim_type = 'hail'", "baseline") < 0.08
     factors = []
     for column in ("seg_partner", "seg_client_version", "seg_region"):
@@ -341,7 +341,7 @@ def test_hail_storm_moves_every_producer_alike_and_stays_plausible():
 
 
 def test_hail_storm_deploy_is_innocent_and_after_the_shift_began():
-    t = telemetry("claims-hail-storm")
+    t = telemetry("claims-saturday-jump")
     deploys = [ts for ts, node, _ in t.changes_before_alert() if node == "raw_repair_estimate_eur"]
     assert len(deploys) == 1 and t.incident[0] < deploys[0] < t.alert
     row = t.con.execute(
@@ -384,7 +384,7 @@ def rescored_review_rate(t: Telemetry, replace: dict[str, str]) -> tuple[float, 
 
 
 def test_two_bugs_only_the_policy_feature_explains_the_rise():
-    t = telemetry("claims-two-bugs")
+    t = telemetry("claims-release-morning")
     playbook = load_playbook(t.folder / "playbook.toml")
     # Bug 1, the visible one: a jump in zero odometer readings.
     assert t.share("raw_vehicle_mileage_km = 0", "baseline") == 0

@@ -26,7 +26,7 @@ def test_list_shows_every_scenario_with_its_title():
 
 def test_generate_writes_a_scenario_folder(tmp_path):
     out = tmp_path / "nan"
-    done = run("generate", "fraud-nan-feature", "--out", str(out), "--rows", "3000", "--seed", "9")
+    done = run("generate", "fraud-friday-noon", "--out", str(out), "--rows", "3000", "--seed", "9")
     assert done.returncode == 0, done.stderr
     assert str(out) in done.stdout
     assert pq.read_metadata(out / "decisions.parquet").num_rows == 3000
@@ -50,3 +50,22 @@ def test_help_has_an_example():
     done = run("generate", "--help")
     assert done.returncode == 0
     assert "example:" in done.stdout and "incident-console gameday generate" in done.stdout
+
+
+def test_scenario_ids_name_the_symptom_never_the_answer():
+    """A player picks a game day from `gameday list`: its id must not give the case away.
+
+    Each word of an id after the domain comes from the title (what the alert shows), and no
+    word names the answer's node, its edge, its kind or a word of its explanation's cause.
+    """
+    for name, scenario in SCENARIOS.items():
+        words = name.split("-")[1:]
+        assert words, name
+        title = scenario.title.lower()
+        for word in words:
+            assert word in title, (name, word, scenario.title)
+        answer = scenario.answer
+        secret = {scenario.answer.kind, *answer.kind.split("_"), *answer.edge, answer.node}
+        for node in (*answer.edge, answer.node):
+            secret.update(part for part in node.split("_") if len(part) > 2)
+        assert not secret & set(words), (name, secret & set(words))

@@ -150,7 +150,7 @@ def test_served_features_equal_their_reference_in_the_baseline(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_metric_series_equal_the_metric_recomputed_from_decisions(name):
-    """Reported == recomputed for every bucket, except what fraud-false-alarm breaks."""
+    """Reported == recomputed for every bucket, except what fraud-sunday-night breaks."""
     folder = scenario_dir(name)
     playbook = load_playbook(folder / "playbook.toml")
     scenario = SCENARIOS[name]
@@ -178,9 +178,9 @@ def test_metric_series_equal_the_metric_recomputed_from_decisions(name):
 
 
 def test_generation_is_deterministic_for_rows_and_seed(tmp_path):
-    one = generate_scenario("credit-encoder-skew", tmp_path / "a", rows=3_000, seed=5)
-    two = generate_scenario("credit-encoder-skew", tmp_path / "b", rows=3_000, seed=5)
-    other = generate_scenario("credit-encoder-skew", tmp_path / "c", rows=3_000, seed=6)
+    one = generate_scenario("credit-self-employed", tmp_path / "a", rows=3_000, seed=5)
+    two = generate_scenario("credit-self-employed", tmp_path / "b", rows=3_000, seed=5)
+    other = generate_scenario("credit-self-employed", tmp_path / "c", rows=3_000, seed=6)
     for table in TABLES:
         assert pq.read_table(one / table).equals(pq.read_table(two / table))
     assert not pq.read_table(one / "decisions.parquet").equals(
@@ -195,7 +195,7 @@ def test_large_generation_is_written_in_row_groups(tmp_path, monkeypatch):
     import console.gameday.generate as generate
 
     monkeypatch.setattr(generate, "CHUNK_ROWS", 1_000)
-    chunked = generate_scenario("fraud-model-oom", tmp_path / "chunked", rows=6_000, seed=3)
+    chunked = generate_scenario("fraud-peak-errors", tmp_path / "chunked", rows=6_000, seed=3)
     meta = pq.read_metadata(chunked / "decisions.parquet")
     assert meta.num_row_groups >= 5 and meta.num_rows == 6_000
     con = connect(chunked)
@@ -214,19 +214,19 @@ def test_large_generation_is_written_in_row_groups(tmp_path, monkeypatch):
 def test_list_scenarios_names_and_titles():
     listed = list_scenarios()
     assert [s.name for s in listed] == [
-        "recs-metadata-format",
-        "credit-vendor-redefinition",
-        "fraud-nan-feature",
-        "credit-encoder-skew",
-        "fraud-model-oom",
-        "fraud-false-alarm",
-        "recs-external-shift",
-        "claims-delay-units",
-        "claims-android-photos",
-        "claims-graph-overnight",
-        "claims-supplement-cents",
-        "claims-hail-storm",
-        "claims-two-bugs",
+        "recs-weekday-afternoon",
+        "credit-after-lunch",
+        "fraud-friday-noon",
+        "credit-self-employed",
+        "fraud-peak-errors",
+        "fraud-sunday-night",
+        "recs-saturday-evening",
+        "claims-wednesday-queue",
+        "claims-frosty-morning",
+        "claims-morning-queue",
+        "claims-friday-creep",
+        "claims-saturday-jump",
+        "claims-release-morning",
     ]
     assert all(s.title and playbook_path(s.playbook).exists() for s in listed)
 
@@ -235,8 +235,8 @@ def test_list_scenarios_names_and_titles():
     ("name", "rows", "seed", "message"),
     [
         ("no-such-scenario", None, None, "no game-day scenario 'no-such-scenario'"),
-        ("fraud-nan-feature", 10, None, "--rows 10"),
-        ("fraud-nan-feature", None, -1, "--seed -1"),
+        ("fraud-friday-noon", 10, None, "--rows 10"),
+        ("fraud-friday-noon", None, -1, "--seed -1"),
     ],
 )
 def test_bad_requests_are_console_errors(tmp_path, name, rows, seed, message):
@@ -248,4 +248,4 @@ def test_output_path_that_is_a_file_is_refused(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     with pytest.raises(ConsoleError, match="not a folder"):
-        generate_scenario("fraud-nan-feature", target)
+        generate_scenario("fraud-friday-noon", target)

@@ -20,7 +20,7 @@ from console.engine.report import LOG_LIMIT
 from console.errors import ConsoleError
 from console.gameday.answers import ANSWER_FILE
 
-SCENARIO = Path(__file__).resolve().parent.parent / "sample_data" / "fraud-nan-feature"
+SCENARIO = Path(__file__).resolve().parent.parent / "sample_data" / "fraud-friday-noon"
 EDGE = ("raw_card_age_days", "f_card_age")
 HOSTILE = "<img src=x onerror=alert(1)> [x](javascript:alert(1)) | pipe\n## Injected heading"
 

@@ -146,8 +146,8 @@ def investigated_to_report(tmp_path, monkeypatch):
     inv.explain(blast.flipped_ids[0], edge)
     inv.validate(edge)
     inv.report()
-    folder = tmp_path / "scenarios" / "recs-metadata-format"
-    return inv, IncidentApp(inv, gameday=GameDay("recs-metadata-format", folder)), blast
+    folder = tmp_path / "scenarios" / "recs-weekday-afternoon"
+    return inv, IncidentApp(inv, gameday=GameDay("recs-weekday-afternoon", folder)), blast
 
 
 async def test_copy_a_prediction_id_the_head_hash_and_the_report_path(tmp_path, monkeypatch):

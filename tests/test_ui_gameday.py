@@ -1,6 +1,6 @@
 """Ending a game day with g, the report rewritten after grading, the export's signature
 check, the story (S) and the clock that stops at grading: on a copy of the bundled
-recs-metadata-format scenario."""
+recs-weekday-afternoon scenario."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ async def test_s_shows_the_scenarios_title_and_story_as_typed(tmp_path, monkeypa
             await pilot.pause()
             assert isinstance(app.screen, DetailScreen)
             shown = screen_text(app)
-            assert "Home feed: click-through down a fifth" in shown  # the scenario's title
+            assert "Home feed: click-through down a quarter" in shown  # the scenario's title
             assert "Checkout [b]slow[/b] since \\x1b[31m noon; find why." in shown
             assert "metric  ctr" in shown  # the metric the alert is about
             await pilot.press("escape")

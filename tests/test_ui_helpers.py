@@ -19,7 +19,7 @@ import pytest
 from console.errors import ConsoleError
 from console.paths import REPO_ROOT, scenario_dir
 
-SCENARIO = "recs-metadata-format"
+SCENARIO = "recs-weekday-afternoon"
 ACTOR = "gameday-tester"
 # The frozen trail clock starts just after the scenario's alert (2026-11-12T15:15Z).
 TRAIL_START = datetime(2026, 11, 12, 15, 20, tzinfo=UTC)

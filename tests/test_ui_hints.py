@@ -1,5 +1,5 @@
 """The step panes' hint lines name the keys of the active keymap, never the defaults: on a
-copy of the bundled recs-metadata-format game day, with keys rebound by binding id."""
+copy of the bundled recs-weekday-afternoon game day, with keys rebound by binding id."""
 
 from __future__ import annotations
 

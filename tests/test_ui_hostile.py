@@ -104,7 +104,9 @@ def open_app(folder: Path):
     from console.ui.app import GameDay, IncidentApp
 
     inv = Investigation.open(folder / "playbook.toml", folder, Path("inc"), actor=ACTOR)
-    return inv, IncidentApp(inv, gameday=GameDay("recs-metadata-format", folder), clock=fixed_clock)
+    return inv, IncidentApp(
+        inv, gameday=GameDay("recs-weekday-afternoon", folder), clock=fixed_clock
+    )
 
 
 def assert_clean(text: str) -> None:

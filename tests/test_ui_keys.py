@@ -73,7 +73,7 @@ async def test_an_external_shift_is_reachable_from_the_palette(tmp_path, monkeyp
     by name, and marking it external is the root-cause call the game day expects."""
     from console.audit import read_entries
 
-    inv, app = open_game_day(tmp_path, monkeypatch, name="recs-external-shift")
+    inv, app = open_game_day(tmp_path, monkeypatch, name="recs-saturday-evening")
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
@@ -190,7 +190,7 @@ def test_the_cli_refuses_a_colliding_keymap_before_anything_starts(tmp_path):
             "console",
             "gameday",
             "start",
-            "recs-metadata-format",
+            "recs-weekday-afternoon",
             "--keymap",
             str(keymap),
             "--incident-dir",

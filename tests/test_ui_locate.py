@@ -125,8 +125,8 @@ async def test_a_resumed_incident_shows_each_candidates_state(tmp_path, monkeypa
     inv.intervene(other)  # tested, no call made on it
     inv.intervene(top)
     inv.mark_edge(top, "external")
-    folder = tmp_path / "scenarios" / "recs-metadata-format"
-    app = IncidentApp(inv, gameday=GameDay("recs-metadata-format", folder))
+    folder = tmp_path / "scenarios" / "recs-weekday-afternoon"
+    app = IncidentApp(inv, gameday=GameDay("recs-weekday-afternoon", folder))
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)

@@ -117,7 +117,7 @@ def _app_with_config(tmp_path: Path, monkeypatch, text: str):
     path.write_text(text, encoding="utf-8")
     app = IncidentApp(
         inv,
-        gameday=GameDay("recs-metadata-format", Path("scenarios") / "recs-metadata-format"),
+        gameday=GameDay("recs-weekday-afternoon", Path("scenarios") / "recs-weekday-afternoon"),
         clock=fixed_clock,
         config=load_config(path),
     )

@@ -1,4 +1,4 @@
-"""SVG snapshots of every step's screen on the bundled recs-metadata-format game day, at
+"""SVG snapshots of every step's screen on the bundled recs-weekday-afternoon game day, at
 80x24 (the rail on one line) and 120x40 (the rail as a column, plots).
 
 The engine runs once per module on a copy of the scenario (frozen trail clock, fixed session,

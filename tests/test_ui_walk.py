@@ -1,5 +1,5 @@
 """A whole game day driven from the keyboard: triage to export, on a copy of the bundled
-recs-metadata-format scenario, checking what each screen shows and what the trail holds."""
+recs-weekday-afternoon scenario, checking what each screen shows and what the trail holds."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The use cases the console and the command line share, run from the command line (real
 subprocesses): `trail export DIR --all` (the console's e) and `gameday grade DIR` (its g), on
-an incident investigated with --auto on the bundled recs-metadata-format scenario."""
+an incident investigated with --auto on the bundled recs-weekday-afternoon scenario."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from console.audit import read_entries
 from console.audit.export import FORMATS
 from console.paths import scenario_dir
 
-SCENARIO = "recs-metadata-format"
+SCENARIO = "recs-weekday-afternoon"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -37,7 +37,7 @@ def add_generate(group) -> None:
         "generate",
         "Generate a scenario's telemetry, playbook copy, scenario card and answer key into a "
         "folder (deterministic for a given --rows and --seed; ten million rows work).",
-        "incident-console gameday generate fraud-nan-feature --out /tmp/nan --rows 1000000",
+        "incident-console gameday generate fraud-friday-noon --out /tmp/nan --rows 1000000",
         _generate,
     )
     p.add_argument("scenario", help="scenario name (see `gameday list`)")
@@ -53,7 +53,7 @@ def add_grade(group) -> None:
         "Finish a game day: grade the incident's trail against the scenario's answer key, "
         "append the grade to the written report and record it in the trail (as the console's "
         "g does).",
-        "incident-console gameday grade incidents/2026-11-22-recs-metadata-format",
+        "incident-console gameday grade incidents/2026-11-22-recs-weekday-afternoon",
         _grade,
     )
     p.add_argument("dir", type=Path, help="the incident folder (holding trail.jsonl)")

@@ -54,7 +54,7 @@ def add_gameday_start(sub) -> argparse.ArgumentParser:
         sub,
         "start",
         "Start a game day on a bundled scenario in the console (graded at the end).",
-        "incident-console gameday start recs-metadata-format",
+        "incident-console gameday start recs-weekday-afternoon",
         run_gameday_start,
     )
     parser.add_argument("scenario", metavar="SCENARIO", help="a folder of sample_data/")

@@ -4,12 +4,12 @@ Each one is a page an on-call engineer could get, with the noise, the daily cycl
 change log of a real week: innocent deploys on the hour, a decoy that really moves, and a
 root cause that the change log alone does not give away.
 
-  a. claims-delay-units      ClaimLine sends the report delay in seconds; nothing logged
-  b. claims-android-photos   one app client sends "count unknown" for photos; others fine
-  c. claims-graph-overnight  a claims-graph deploy at 19:00 links ever more claims overnight
-  d. claims-supplement-cents a tenth of the estimates (supplements) arrive in cents
-  e. claims-hail-storm       a real hail storm; an innocent deploy on the estimates
-  f. claims-two-bugs         a visible odometer bug that flips nothing, and the one that does
+  a. claims-wednesday-queue      ClaimLine sends the report delay in seconds; nothing logged
+  b. claims-frosty-morning   one app client sends "count unknown" for photos; others fine
+  c. claims-morning-queue  a claims-graph deploy at 19:00 links ever more claims overnight
+  d. claims-friday-creep a tenth of the estimates (supplements) arrive in cents
+  e. claims-saturday-jump       a real hail storm; an innocent deploy on the estimates
+  f. claims-release-morning         a visible odometer bug that flips nothing, and the one that does
 
 Registered in console/gameday/scenarios.py (SCENARIOS); the shapes come from
 console/gameday/scenario_types.py.
@@ -84,7 +84,7 @@ def more_new_policies(share: float) -> EffectFn:
     return apply
 
 
-# ---- a. claims-delay-units ----------------------------------------------------------------
+# ---- a. claims-wednesday-queue ----------------------------------------------------------------
 
 
 def delay_in_seconds(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -95,7 +95,7 @@ def delay_in_seconds(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> No
 
 
 CLAIMS_DELAY_UNITS = Scenario(
-    name="claims-delay-units",
+    name="claims-wednesday-queue",
     title="Claims: the review queue fills up on a Wednesday afternoon",
     pipeline=CLAIMS,
     story=(
@@ -181,7 +181,7 @@ CLAIMS_DELAY_UNITS = Scenario(
     ),
 )
 
-# ---- b. claims-android-photos -------------------------------------------------------------
+# ---- b. claims-frosty-morning -------------------------------------------------------------
 
 
 def android_photo_count_unknown(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -199,7 +199,7 @@ def frost_morning(share: float) -> EffectFn:
 
 
 CLAIMS_ANDROID_PHOTOS = Scenario(
-    name="claims-android-photos",
+    name="claims-frosty-morning",
     title="Claims: more claims go to adjusters on a frosty Thursday morning",
     pipeline=CLAIMS,
     story=(
@@ -285,7 +285,7 @@ CLAIMS_ANDROID_PHOTOS = Scenario(
     ),
 )
 
-# ---- c. claims-graph-overnight ------------------------------------------------------------
+# ---- c. claims-morning-queue ------------------------------------------------------------
 
 GRAPH_DEPLOY_HOUR = 8 * DAY + 19  # Tuesday 19:00 UTC
 GRAPH_INCIDENT_HOUR = 9 * DAY + 6  # Wednesday 06:00 UTC: the incident window's start
@@ -304,7 +304,7 @@ def graph_links_by_street(rng: np.random.Generator, b: Batch, rows: np.ndarray) 
 
 
 CLAIMS_GRAPH_OVERNIGHT = Scenario(
-    name="claims-graph-overnight",
+    name="claims-morning-queue",
     title="Claims: the morning review queue is far longer than usual",
     pipeline=CLAIMS,
     story=(
@@ -398,7 +398,7 @@ CLAIMS_GRAPH_OVERNIGHT = Scenario(
     ),
 )
 
-# ---- d. claims-supplement-cents -----------------------------------------------------------
+# ---- d. claims-friday-creep -----------------------------------------------------------
 
 BODY_DAMAGE = [CLAIM_TYPES.index(t) for t in ("collision", "vandalism", "theft", "hail")]
 
@@ -415,7 +415,7 @@ def supplements_in_cents(rng: np.random.Generator, b: Batch, rows: np.ndarray) -
 
 
 CLAIMS_SUPPLEMENT_CENTS = Scenario(
-    name="claims-supplement-cents",
+    name="claims-friday-creep",
     title="Claims: review rate creeps up on a Friday afternoon",
     pipeline=CLAIMS,
     story=(
@@ -509,7 +509,7 @@ CLAIMS_SUPPLEMENT_CENTS = Scenario(
     ),
 )
 
-# ---- e. claims-hail-storm -----------------------------------------------------------------
+# ---- e. claims-saturday-jump -----------------------------------------------------------------
 
 HAIL = CLAIM_TYPES.index("hail")
 # How hard the storm front hits each region (the data's seg_region order).
@@ -544,7 +544,7 @@ def hail_storm(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
 
 
 CLAIMS_HAIL_STORM = Scenario(
-    name="claims-hail-storm",
+    name="claims-saturday-jump",
     title="Claims: review rate and volume jump on a Saturday afternoon",
     pipeline=CLAIMS,
     story=(
@@ -623,7 +623,7 @@ CLAIMS_HAIL_STORM = Scenario(
     ),
 )
 
-# ---- f. claims-two-bugs -------------------------------------------------------------------
+# ---- f. claims-release-morning -------------------------------------------------------------------
 
 
 def odometer_missing(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -645,7 +645,7 @@ def policy_age_from_renewal(rng: np.random.Generator, b: Batch, rows: np.ndarray
 
 
 CLAIMS_TWO_BUGS = Scenario(
-    name="claims-two-bugs",
+    name="claims-release-morning",
     title="Claims: review rate up after a morning of releases",
     pipeline=CLAIMS,
     story=(

@@ -1,6 +1,6 @@
 """Generate a game-day scenario folder: telemetry, playbook copy, scenario card, answer key.
 
-    generate_scenario("fraud-nan-feature", Path("out/"), rows=10_000_000, seed=7)
+    generate_scenario("fraud-friday-noon", Path("out/"), rows=10_000_000, seed=7)
 
 Deterministic: the same name, rows and seed give the same tables. Decision rows are generated
 and written in chunks of whole hours (one Parquet row group each), so ten million rows need

@@ -36,7 +36,7 @@ from console.gameday.scenario_types import (
     scale_numeric,
 )
 
-# ---- 1. recs-metadata-format ------------------------------------------------------------
+# ---- 1. recs-weekday-afternoon ------------------------------------------------------------
 
 
 def streamco_iab_codes(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -56,12 +56,12 @@ def northwind_clips(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> Non
 
 
 RECS_METADATA = Scenario(
-    name="recs-metadata-format",
-    title="Home feed: click-through down a fifth on a weekday afternoon",
+    name="recs-weekday-afternoon",
+    title="Home feed: click-through down a quarter on a weekday afternoon",
     pipeline=RECS,
     story=(
         "It is Thursday, 15:15 UTC. The feed-ranking dashboard shows click-through on the home "
-        "feed about 20% below the same hours last week, and the product analytics channel is "
+        "feed about a quarter below the same hours last week, and the product analytics channel is "
         "asking whether the morning's ranker rollout broke personalisation. Nothing is down: "
         "latency and errors look normal. You are the feed-ranking on-call. Find out what "
         "changed, prove it with the playbook's interventions, size the impact and decide what "
@@ -148,7 +148,7 @@ RECS_METADATA = Scenario(
     ),
 )
 
-# ---- 2. credit-vendor-redefinition ------------------------------------------------------
+# ---- 2. credit-after-lunch ------------------------------------------------------
 
 
 def documents_no_longer_verified(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -160,7 +160,7 @@ def documents_no_longer_verified(rng: np.random.Generator, b: Batch, rows: np.nd
 
 
 CREDIT_VENDOR = Scenario(
-    name="credit-vendor-redefinition",
+    name="credit-after-lunch",
     title="Loans: denial rate up after lunch, nobody deployed the model",
     pipeline=CREDIT,
     story=(
@@ -263,7 +263,7 @@ CREDIT_VENDOR = Scenario(
     ),
 )
 
-# ---- 3. fraud-nan-feature ---------------------------------------------------------------
+# ---- 3. fraud-friday-noon ---------------------------------------------------------------
 
 
 def card_age_missing(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -291,7 +291,7 @@ def electronics_sale(b: Batch) -> np.ndarray:
 
 
 FRAUD_NAN = Scenario(
-    name="fraud-nan-feature",
+    name="fraud-friday-noon",
     title="Card fraud: declines surge on a Friday at noon",
     pipeline=FRAUD,
     story=(
@@ -386,7 +386,7 @@ FRAUD_NAN = Scenario(
     ),
 )
 
-# ---- 4. credit-encoder-skew -------------------------------------------------------------
+# ---- 4. credit-self-employed -------------------------------------------------------------
 
 SKEWED_ENCODER = {"EMP_SELF": "EMP_OTHER", "EMP_CONTRACT": "EMP_OTHER"}
 
@@ -398,7 +398,7 @@ def encoder_vocabulary_shifted(rng: np.random.Generator, b: Batch, rows: np.ndar
 
 
 CREDIT_ENCODER = Scenario(
-    name="credit-encoder-skew",
+    name="credit-self-employed",
     title="Loans: denials creep up for the self-employed",
     pipeline=CREDIT,
     story=(
@@ -485,7 +485,7 @@ CREDIT_ENCODER = Scenario(
     ),
 )
 
-# ---- 5. fraud-model-oom -----------------------------------------------------------------
+# ---- 5. fraud-peak-errors -----------------------------------------------------------------
 
 
 def oom_kills(intensity: float, slow_share: float) -> EffectFn:
@@ -505,7 +505,7 @@ def oom_kills(intensity: float, slow_share: float) -> EffectFn:
 
 
 FRAUD_OOM = Scenario(
-    name="fraud-model-oom",
+    name="fraud-peak-errors",
     title="Card fraud: scoring errors and slow authorisations at peak",
     pipeline=FRAUD,
     story=(
@@ -597,7 +597,7 @@ FRAUD_OOM = Scenario(
     ),
 )
 
-# ---- 6. fraud-false-alarm ---------------------------------------------------------------
+# ---- 6. fraud-sunday-night ---------------------------------------------------------------
 
 
 def geoip_reallocation(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -612,7 +612,7 @@ def geoip_reallocation(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> 
 
 
 FRAUD_FALSE_ALARM = Scenario(
-    name="fraud-false-alarm",
+    name="fraud-sunday-night",
     title="Card fraud: the decline-rate panel goes wild on Sunday night",
     pipeline=FRAUD,
     story=(
@@ -680,7 +680,7 @@ FRAUD_FALSE_ALARM = Scenario(
     ),
 )
 
-# ---- 7. recs-external-shift -------------------------------------------------------------
+# ---- 7. recs-saturday-evening -------------------------------------------------------------
 
 
 def cup_final(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
@@ -705,7 +705,7 @@ def cup_final(rng: np.random.Generator, b: Batch, rows: np.ndarray) -> None:
 
 
 RECS_EXTERNAL = Scenario(
-    name="recs-external-shift",
+    name="recs-saturday-evening",
     title="Home feed: click-through drops on a Saturday evening",
     pipeline=RECS,
     story=(
