@@ -212,3 +212,33 @@ async def test_hostile_change_events_in_the_detail_view_show_as_typed(tmp_path, 
             assert EVIL not in text
     finally:
         inv.close()
+
+
+async def test_the_palette_copies_the_head_the_edge_and_the_report_path(tmp_path, monkeypatch):
+    from test_ui_keys import palette_found
+
+    inv, app, _blast = investigated_to_report(tmp_path, monkeypatch)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            last = app.tail.entries[-1]
+            await pilot.press("colon", *"copy the trail")
+            await palette_found(pilot, "Copy the trail's head")
+            await pilot.press("enter")
+            await pilot.pause()
+            # What `trail verify --head` takes, for the newest entry.
+            assert app.clipboard == f"count={last.seq} hash={last.hash}"
+            assert len(last.hash) == 64
+            await pilot.press("colon", *"copy the tested")
+            await palette_found(pilot, "Copy the tested edge")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.clipboard == EDGE
+            await pilot.press("colon", *"copy the report")
+            await palette_found(pilot, "Copy the report path")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.clipboard == str((tmp_path / "inc" / "report.md").resolve())
+            assert copied(app)[-1].startswith("copied the report path (")
+    finally:
+        inv.close()

@@ -98,3 +98,45 @@ async def test_keys_work_while_an_intervention_runs_and_x_cancels_it(tmp_path, m
         ("intervene", "failed"),  # the engine records the cancelled step, with no result
         ("intervene", "distribution_shift"),
     ]
+
+
+async def test_the_busy_line_shows_duckdbs_progress_of_the_running_query(tmp_path, monkeypatch):
+    """A real DuckDB scan in the intervention's place: the busy line carries DuckDB's own
+    estimate (`query N%`), and x cancels the scan."""
+    slow_next = threading.Event()
+    started = threading.Event()
+    query = TelemetryStore.query
+
+    def long_scan(self, sql, params=None, **kwargs):
+        if slow_next.is_set():
+            slow_next.clear()
+            started.set()
+            sql, params, kwargs = (
+                "SELECT count(*) FROM range(40000000000) t(x) WHERE x % 7 = 3",
+                None,
+                {},
+            )
+        return query(self, sql, params, **kwargs)
+
+    monkeypatch.setattr(TelemetryStore, "query", long_scan)
+    inv, app = open_game_day(tmp_path, monkeypatch)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("c")
+            await settle(pilot)
+            slow_next.set()
+            await pilot.press("enter")
+            # pause(delay) does not wait for the app to be idle: a CPU-bound scan never is.
+            busy = ""
+            for _ in range(100):
+                await pilot.pause(0.1)
+                busy = str(app.query_one("#busy-label").render())
+                if started.is_set() and re.search(r" s · query \d+% · x cancels", busy):
+                    break
+            assert re.search(r"Running the intervention on .* s · query \d+% · x", busy), busy
+            await pilot.press("x")
+            await settle(pilot)
+            assert app.running is None and len(app.screen_stack) == 1
+    finally:
+        inv.close()

@@ -366,7 +366,11 @@ class IncidentApp(App[None]):
 
     def _running_words(self) -> str:
         seconds = int(time.monotonic() - self.running_since)
-        return f"{self.running_text} · {seconds} s"
+        words = f"{self.running_text} · {seconds} s"
+        # DuckDB's own estimate for the query running now (none for a scorer call, or before
+        # DuckDB has one); reading it does not wait on the query.
+        done = self.inv.store.progress()
+        return words if done is None else f"{words} · query {done:.0f}%"
 
     def _show_running(self) -> None:
         """The busy line: the task in words and its seconds (the interval ticks it); the

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from console.ui.clipboard import copy
 from console.ui.state import edge_text
+from console.ui.steps.report import ReportPane
 from console.ui.steps.table import STEP_TABLE
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ class IncidentCommands(Provider):
             if action == "run" or app.available(action, params):
                 commands.append((title, run, ""))
         commands.append(("Add a note to the trail", app.action_note, "key n"))
+        commands += _copy_commands(app)
         return commands
 
     async def discover(self) -> Hits:
@@ -92,6 +95,26 @@ class IncidentCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), run, help=help_text or None)
+
+
+def _copy_commands(app: IncidentApp) -> list[tuple[str, Callable[[], object], str]]:
+    """Copies reachable from any step (the detail views copy the SQL and prediction ids)."""
+    commands: list[tuple[str, Callable[[], object], str]] = []
+    entries = app.tail.entries
+    if entries:
+        # `trail verify --head` takes exactly this text.
+        head = f"count={entries[-1].seq} hash={entries[-1].hash}"
+        commands.append(
+            ("Copy the trail's head (count and hash)", partial(copy, app, "the head", head), "")
+        )
+    if app.edge is not None:
+        edge = edge_text(app.edge)
+        commands.append(("Copy the tested edge", partial(copy, app, "the edge", edge), edge))
+    report = app.query_one(ReportPane).report
+    if report is not None:
+        path = app.query_one(ReportPane).report_path(report)
+        commands.append(("Copy the report path", partial(copy, app, "the report path", path), ""))
+    return commands
 
 
 def _on_step(app: IncidentApp, step: str, run: Callable[[], object]) -> None:

@@ -81,6 +81,10 @@ LOCATE_BINDINGS: list[Binding] = [
 ]
 
 
+# From this terminal width the graph tree stands beside the candidates.
+BESIDE_FROM_COLUMNS = 150
+
+
 class LocatePane(StepPane):
     STEP = "locate"
     BINDINGS: ClassVar[list[BindingType]] = [*LOCATE_BINDINGS]
@@ -125,6 +129,12 @@ class LocatePane(StepPane):
 
     def focus_main(self) -> None:
         self.query_one("#locate-candidates", DataTable).focus()
+
+    def on_resize(self) -> None:
+        # The candidates need about 90 columns; the tree is only worth a column beside them
+        # when it gets 40 more, else it goes below.
+        beside = self.app.size.width >= BESIDE_FROM_COLUMNS
+        self.query_one("#locate-body").set_class(beside, "-beside")
 
     @property
     def highlighted(self) -> Candidate | None:

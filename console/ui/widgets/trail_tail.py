@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from console.audit import Entry, Tail
@@ -51,11 +52,14 @@ class TrailTail(Widget):
             return
         self._entries.extend(entries)
         self.border_subtitle = f"{self._entries[-1].seq} entries"
-        self.refresh()
+        self.refresh(layout=True)  # the tail grows with its entries (app.tcss caps it)
 
     @property
     def entries(self) -> list[Entry]:
         return list(self._entries)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self._entries))
 
     def render(self) -> Text:
         rows = max(1, self.content_size.height)
