@@ -31,6 +31,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "investigate",
     "playbook",
     "telemetry",
+    "changes",
     "trail",
     "gameday",
 )

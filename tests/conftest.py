@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+# Session fixtures shared by several test modules (one server per xdist worker).
+from prometheus_server import prometheus_url  # noqa: F401
+
 # The environment may set PYTHONDONTWRITEBYTECODE: then every xdist worker compiles and
 # assertion-rewrites each test module again (collection took 5.6 s a worker, 2.8 s with the
 # cache), and every CLI subprocess compiles console/ from source (~0.2 s a call). Writing the

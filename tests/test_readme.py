@@ -59,3 +59,20 @@ def test_readme_cli_examples_parse(argv):
 @pytest.mark.parametrize("link", re.findall(r"\]\((docs/[^)]+)\)", README))
 def test_readme_links_exist(link):
     assert (ROOT / link).is_file()
+
+
+def test_the_own_data_example_is_a_playbook_section_that_loads(tmp_path):
+    """The README's "own data" TOML, in place of playbooks/fraud.toml's [telemetry] table."""
+    from console.playbook.loader import load_playbook
+
+    section = README.split("## An incident on your own data", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```toml\n(.*?)```", section, flags=re.S).group(1)
+    text = (ROOT / "playbooks" / "fraud.toml").read_text()
+    head, rest = text.split("[telemetry]\n", 1)
+    rest = rest.split("\n\n", 1)[1]  # the file-name keys up to the next blank line
+    path = tmp_path / "fraud.toml"
+    path.write_text(head + rest + "\n" + example)
+    playbook = load_playbook(path)
+    kinds = {source.table: source.kind for source in playbook.tables.sources}
+    assert kinds == {"decisions": "parquet", "metrics": "prometheus", "changes": "parquet"}
+    assert playbook.intake.alert_routes[0].metric == "decline_rate"

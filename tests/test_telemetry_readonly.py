@@ -6,6 +6,7 @@ sha256 as before and no file was added (DuckDB writes no WAL, temp or lock file 
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 from test_telemetry_helpers import tree_digest, write_duckdb, write_store
 
@@ -99,3 +100,65 @@ def test_duckdb_itself_refuses_writes_beneath_the_statement_check(tmp_path):
         con.close()
     assert tree_digest(path.parent) == before
     assert not (tmp_path / "outside.parquet").exists()
+
+
+def test_no_statement_writes_to_declared_sources(tmp_path):
+    """The same attacks on a store whose tables come from declared sources: a hive-partitioned
+    folder read through a column mapping, a .duckdb table, a file read through a view."""
+    from test_telemetry_helpers import changes_table, decisions_table
+
+    from console.playbook.model import TableSource
+    from console.telemetry.sources.duckdb_file import DuckdbSpec
+    from console.telemetry.sources.parquet import ParquetSpec
+
+    data = tmp_path / "data"
+    renamed = decisions_table().rename_columns(["request_id", *decisions_table().schema.names[1:]])
+    pq.write_to_dataset(renamed, data / "decisions", partition_cols=["seg_country"])
+    db = write_duckdb(data / "series.duckdb")
+    pq.write_table(changes_table(), data / "changes.parquet")
+    (tmp_path / "elsewhere.csv").write_text("a\n1\n")
+    url = str(data / "decisions")
+    tables = TelemetryTables(
+        sources=(
+            TableSource(
+                "decisions",
+                "parquet",
+                ParquetSpec("telemetry.decisions", url, url),
+                (("prediction_id", "request_id"),),
+            ),
+            TableSource("metrics", "duckdb", DuckdbSpec("telemetry.metrics", db, "metrics")),
+            TableSource(
+                "changes",
+                "parquet",
+                ParquetSpec("telemetry.changes", str(data / "changes.parquet"), "changes"),
+                view="SELECT * FROM source WHERE kind <> 'none'",
+            ),
+        )
+    )
+    before = tree_digest(data)
+    with open_store(None, tables) as store:
+        attacks = parquet_attacks(data / "decisions") + [
+            "INSERT INTO __source_decisions SELECT * FROM __source_decisions",
+            "DROP VIEW __source_changes",
+            "CREATE OR REPLACE VIEW changes AS SELECT 1 AS x",
+            f"COPY __source_metrics TO '{data / 'series.parquet'}'",
+            f"ATTACH '{db}' AS w",
+        ]
+        for sql in attacks:
+            with pytest.raises(ConsoleError):
+                store.query(sql)
+        counts = store.query(
+            "SELECT (SELECT count(*) FROM decisions) AS d, (SELECT count(*) FROM metrics) AS m, "
+            "(SELECT count(*) FROM changes) AS c, (SELECT count(prediction_id) FROM decisions) AS p"
+        ).to_pylist()
+        assert counts == [{"d": 48, "m": 48, "c": 1, "p": 48}]
+        con = store._con.cursor()  # beneath the statement check, DuckDB itself refuses
+        for sql in (
+            f"COPY (SELECT 1 AS x) TO '{data / 'other.parquet'}'",
+            "SET enable_external_access = true",
+            f"ATTACH '{db}' AS w2",
+        ):
+            with pytest.raises(Exception):  # noqa: B017 - any DuckDB refusal will do
+                con.execute(sql)
+        con.close()
+    assert tree_digest(data) == before

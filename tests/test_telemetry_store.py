@@ -202,3 +202,40 @@ def test_an_interrupt_right_after_a_query_starts_is_never_lost(tmp_path):
             assert not thread.is_alive(), "an interrupt was lost: the query kept running"
             assert isinstance(outcome.get("error"), QueryCancelled)
         assert store.running == 0
+
+
+def test_progress_is_duckdbs_estimate_for_the_running_query(tmp_path):
+    folder = write_store(tmp_path / "tel")
+    with open_store(folder, TelemetryTables()) as store:
+        assert store.progress() is None  # nothing runs
+        # A scan of a known length: DuckDB's estimate grows as it goes.
+        long_scan = "SELECT count(*) AS n FROM range(40000000000) t(x) WHERE x % 7 = 3"
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                store.query(long_scan)
+            except QueryCancelled as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        seen: list[float] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (len(seen) < 2 or seen[-1] <= seen[0]):
+            done = store.progress()
+            if done is not None:
+                seen.append(done)
+            time.sleep(0.05)
+        store.interrupt()
+        thread.join(timeout=60)
+        assert isinstance(outcome.get("error"), QueryCancelled)
+        assert len(seen) >= 2 and 0 <= seen[0] < seen[-1] < 100
+        assert store.progress() is None
+        # The pooled cursor is reused after the cancel, and an extra table does not outlive its
+        # call on it.
+        for _ in range(6):
+            assert store.query("SELECT count(*) AS n FROM decisions").column("n")[0].as_py() == 48
+        store.query("SELECT * FROM extra", arrow={"extra": pa.table({"a": [1]})})
+        with pytest.raises(QueryFailed):
+            store.query("SELECT * FROM extra")

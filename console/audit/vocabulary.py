@@ -52,6 +52,7 @@ class Action:
 
     OPEN: Final = "open"
     RECOVERED: Final = "recovered"
+    ALERT: Final = "alert"  # the page the incident was opened from, kept as evidence
     NOTE: Final = "note"
     CORRECT: Final = "correct"
     TRIAGE: Final = "triage"
@@ -87,7 +88,7 @@ ANY_STEP: Final = (Action.NOTE, Action.CORRECT)
 # step -> the actions written under it (besides ANY_STEP; intervene also has one action per
 # intervention type). docs/trail.md's action table lists exactly these.
 ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    Step.SESSION: (Action.OPEN, Action.RECOVERED),
+    Step.SESSION: (Action.OPEN, Action.RECOVERED, Action.ALERT),
     Step.TRIAGE: (Action.TRIAGE, Action.DECIDE, Action.FAILED),
     Step.LOCATE: (Action.RANK_CANDIDATES, Action.FAILED),
     Step.INTERVENE: (Action.MARK_EDGE, Action.CONCLUDE, Action.FAILED),

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from console.commands import add_command
+from console.commands.open import add_alert_option, read_alert
 from console.errors import ConsoleError
 from console.text import one_line
 
@@ -28,7 +29,13 @@ def register(sub) -> None:
         _investigate,
     )
     p.add_argument("playbook", type=Path, help="the playbook TOML file")
-    p.add_argument("--telemetry", required=True, type=Path, help="telemetry folder or .duckdb file")
+    p.add_argument(
+        "--telemetry",
+        type=Path,
+        default=None,
+        help="telemetry folder or .duckdb file (optional when the playbook declares a source "
+        "for every table)",
+    )
     p.add_argument(
         "--incident-dir",
         required=True,
@@ -46,21 +53,28 @@ def register(sub) -> None:
         "--metric", default=None, help="node id of the anomalous metric (default [triage] metric)"
     )
     p.add_argument("--actor", default=None, help="who investigates (default user@host)")
+    add_alert_option(p)
 
 
 def _investigate(args) -> int:
     if not args.auto:
+        telemetry = f" --telemetry {args.telemetry}" if args.telemetry is not None else ""
         raise ConsoleError(
             "investigate without --auto has nothing to do here: the interactive console is "
-            f"`incident-console open {args.playbook} --telemetry {args.telemetry} "
+            f"`incident-console open {args.playbook}{telemetry} "
             f"--incident-dir {args.incident_dir}`; add --auto to run every step without it"
         )
     from console.engine.auto import run_auto
     from console.engine.investigation import Investigation
     from console.files import atomic_write
+    from console.intake.alert_intake import keep_alert
     from console.telemetry.windows import parse_utc
 
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
+    alert = read_alert(args.alert, args.playbook, alert_at=alert_at, metric=args.metric)
+    metric = alert.metric if alert else args.metric
+    if alert is not None:
+        alert_at = alert.alert_at
     if args.json is not None:
         # Said before the investigation runs, not after it has written the trail.
         folder = args.json.resolve().parent
@@ -70,11 +84,13 @@ def _investigate(args) -> int:
             raise ConsoleError(f"--json {args.json}: folder {args.json.parent} is not writable")
     with Investigation.open(
         args.playbook, args.telemetry, args.incident_dir,
-        actor=args.actor, alert_at=alert_at, metric=args.metric,
+        actor=args.actor, alert_at=alert_at, metric=metric,
     ) as inv:  # fmt: skip
+        if alert is not None:
+            keep_alert(alert, args.incident_dir, inv.record)
         summary = run_auto(inv)
     summary["playbook"] = str(args.playbook)
-    summary["telemetry"] = str(args.telemetry)
+    summary["telemetry"] = str(args.telemetry) if args.telemetry is not None else None
     summary["incident_dir"] = str(args.incident_dir)
     if args.json is not None:
         text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False, default=str)

@@ -15,6 +15,8 @@ from console.commands import add_command
 from console.config import Config, load_config
 from console.errors import ConsoleError
 from console.files import atomic_write
+from console.intake import alert_intake
+from console.intake.alert_intake import AlertIntake, keep_alert
 from console.paths import SAMPLE_DATA_DIR, scenario_dir
 from console.telemetry.windows import parse_utc
 
@@ -33,9 +35,10 @@ def register(sub) -> None:
     parser.add_argument(
         "--telemetry",
         type=Path,
-        required=True,
+        default=None,
         metavar="DIR",
-        help="the telemetry folder (or .duckdb file)",
+        help="the telemetry folder (or .duckdb file); optional when the playbook declares a "
+        "source for every table",
     )
     _common(parser)
     parser.add_argument(
@@ -45,6 +48,18 @@ def register(sub) -> None:
     )
     parser.add_argument(
         "--metric", metavar="NODE", help="anomalous metric node (default: [triage] metric)"
+    )
+    add_alert_option(parser)
+
+
+def add_alert_option(parser: argparse.ArgumentParser) -> None:
+    """--alert, shared with `investigate` (docs/intake.md)."""
+    parser.add_argument(
+        "--alert",
+        metavar="FILE",
+        help="the alert webhook's JSON (Alertmanager, Grafana or PagerDuty; - for stdin): its "
+        "start time and labels pick the alert time and the metric ([[alerts.map]]); "
+        "--alert-at and --metric win",
     )
 
 
@@ -97,17 +112,33 @@ def run_open(args) -> int:
     config, keymap, actor = console_settings(args)
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
     playbook = Path(args.playbook)
+    if args.alert == "-":
+        raise ConsoleError(
+            "open --alert -: the console reads its keys from stdin, so the alert cannot come "
+            "from there too; save the payload to a file and pass its name"
+        )
+    alert = read_alert(args.alert, playbook, alert_at=alert_at, metric=args.metric)
     incident_dir = args.incident_dir or default_incident_dir(playbook.stem)
     return launch(
         playbook,
-        Path(args.telemetry),
+        args.telemetry,
         incident_dir,
         actor=actor,
         keymap=keymap,
         config=config,
-        alert_at=alert_at,
-        metric=args.metric,
+        alert_at=alert.alert_at if alert else alert_at,
+        metric=alert.metric if alert else args.metric,
+        alert=alert,
     )
+
+
+def read_alert(
+    name: str | None, playbook: Path, *, alert_at: datetime | None, metric: str | None
+) -> AlertIntake | None:
+    """The --alert payload read and routed, or None without --alert."""
+    if name is None:
+        return None
+    return alert_intake.read_alert(name, playbook, alert_at=alert_at, metric=metric)
 
 
 def run_gameday_start(args) -> int:
@@ -190,7 +221,7 @@ def _remove_playbook_copy(incident_dir: Path) -> None:
 
 def launch(
     playbook: Path,
-    telemetry: Path,
+    telemetry: Path | None,
     incident_dir: Path,
     *,
     actor,
@@ -199,6 +230,7 @@ def launch(
     gameday=None,
     alert_at=None,
     metric=None,
+    alert: AlertIntake | None = None,
 ) -> int:
     """Open the investigation (errors end on stderr, before the screen changes), run the app."""
     from console.engine.investigation import Investigation
@@ -208,6 +240,8 @@ def launch(
         playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric
     )
     try:
+        if alert is not None:
+            keep_alert(alert, incident_dir, inv.record)
         IncidentApp(inv, gameday=gameday, keymap=keymap, config=config).run()
     finally:
         inv.close()

@@ -47,18 +47,22 @@ def run_check(args: argparse.Namespace) -> int:
     from console.playbook.loader import load_playbook
 
     playbook = load_playbook(args.file)
-    if args.telemetry is not None:
+    if args.telemetry is not None or playbook.tables.sources:
         from console.telemetry.binding import check_bindings
 
         problems = check_bindings(playbook, args.telemetry)
         if problems:
             raise ConsoleError(
-                f"{args.file}: expressions do not bind against {args.telemetry}",
+                f"{args.file}: expressions do not bind against {args.telemetry or 'its sources'}",
                 problems=list(problems),
             )
     feedback = sum(edge.feedback for edge in playbook.edges)
     verified = sum(edge.status == "verified" for edge in playbook.edges)
-    bound = f"; binds against {args.telemetry}" if args.telemetry is not None else ""
+    bound = (
+        f"; binds against {args.telemetry or 'its sources'}"
+        if args.telemetry is not None or playbook.tables.sources
+        else ""
+    )
     print(
         f"{args.file}: valid; model {playbook.model.name}, {len(playbook.nodes)} nodes, "
         f"{len(playbook.edges)} edges ({verified} verified, {feedback} feedback), "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 
 from console.commands import add_command, add_group
@@ -13,10 +14,11 @@ def register(sub) -> None:
     check = add_command(
         group,
         "check",
-        "Check a telemetry folder or .duckdb file against the contract and a playbook: "
-        "tables, columns, types, timestamps, duplicate prediction ids, and every playbook "
-        "expression (bound, then run on a sample under [limits] check_seconds). Exit 0 with a "
-        "summary per table, or 2 listing every problem.",
+        "Check a telemetry folder or .duckdb file, and the sources the playbook declares "
+        "([telemetry.<table>] source = ...), against the contract and the playbook: tables, "
+        "columns (and their mapping), types, timestamps, duplicate prediction ids, and every "
+        "playbook expression (bound, then run on a sample under [limits] check_seconds). Exit "
+        "0 with a summary per table, or 2 listing every problem.",
         "incident-console telemetry check --playbook playbooks/fraud.toml --telemetry data/",
         run_check,
     )
@@ -24,8 +26,9 @@ def register(sub) -> None:
     check.add_argument(
         "--telemetry",
         type=Path,
-        required=True,
-        help="the folder of Parquet files (or a .duckdb file)",
+        default=None,
+        help="the folder of Parquet files (or a .duckdb file); optional when the playbook "
+        "declares a source for every table",
     )
 
 
@@ -34,13 +37,15 @@ def run_check(args: argparse.Namespace) -> int:
     from console.playbook.loader import load_playbook
     from console.telemetry.binding import require_fit
     from console.telemetry.schema import table_summaries
+    from console.telemetry.sources.capture import default_span
     from console.telemetry.store import open_store
 
     playbook = load_playbook(args.playbook)
-    with open_store(args.telemetry, playbook.tables, allow_missing=True) as store:
+    span = default_span(playbook.windows, datetime.now(UTC))
+    with open_store(args.telemetry, playbook.tables, allow_missing=True, span=span) as store:
         require_fit(playbook, store, thorough=True)
         summaries = table_summaries(store)
-    print(f"telemetry {store.location} fits {args.playbook}")
+    print(f"telemetry {store.where} fits {args.playbook}")
     for summary in summaries:
         print(f"  {summary}")
     return 0

@@ -99,8 +99,11 @@ class ScenarioHints:
     story: str = ""
 
 
-def read_scenario_hints(telemetry_dir: Path) -> ScenarioHints:
-    """alert_at / metric / story from <telemetry>/scenario.toml when there is one."""
+def read_scenario_hints(telemetry_dir: Path | None) -> ScenarioHints:
+    """alert_at / metric / story from <telemetry>/scenario.toml when there is one (none without
+    a folder: every table then has a source declared in the playbook)."""
+    if telemetry_dir is None:
+        return ScenarioHints()
     folder = Path(telemetry_dir)
     path = folder / SCENARIO_FILE if folder.is_dir() else folder.parent / SCENARIO_FILE
     if not path.is_file():

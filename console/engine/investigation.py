@@ -30,7 +30,7 @@ from console.audit.vocabulary import CAUSE_MARKS, EDGE_MARKS, Action, Step
 from console.engine import counterfactual as cf
 from console.engine import report as report_step
 from console.engine import validate as validate_step
-from console.engine.context import Context, read_scenario_hints, result_window
+from console.engine.context import Context, ScenarioHints, read_scenario_hints, result_window
 from console.engine.counterfactual import EvidenceTable
 from console.engine.interventions import Outcome, kind_of, run_intervention
 from console.engine.locate import run_locate
@@ -58,7 +58,14 @@ from console.playbook.model import Edge as PlaybookEdge
 from console.playbook.model import Playbook
 from console.telemetry.binding import require_fit
 from console.telemetry.evidence import EvidenceRef, snapshot, write_evidence
-from console.telemetry.store import TelemetryStore, open_store
+from console.telemetry.sources.bind import label_of
+from console.telemetry.sources.capture import (
+    capture_start,
+    default_span,
+    keep_captures,
+    read_captures,
+)
+from console.telemetry.store import QueryFailed, TelemetryStore, open_store
 from console.telemetry.windows import format_utc, latest_timestamp, resolve_windows
 
 Edge = tuple[str, str]
@@ -104,7 +111,7 @@ def _step(
 class Investigation:
     """The engine's handle on one incident; build it with Investigation.open()."""
 
-    def __init__(self, ctx: Context, trail: Trail, telemetry_dir: Path) -> None:
+    def __init__(self, ctx: Context, trail: Trail, telemetry_dir: Path | None) -> None:
         self.ctx = ctx
         self.trail = trail
         self.telemetry_dir = telemetry_dir
@@ -129,7 +136,7 @@ class Investigation:
     def open(
         cls,
         playbook_path: str | Path,
-        telemetry_dir: str | Path,
+        telemetry_dir: str | Path | None,
         incident_dir: str | Path,
         actor: str | None = None,
         alert_at: datetime | None = None,
@@ -137,24 +144,35 @@ class Investigation:
     ) -> Investigation:
         """Load the playbook, open the telemetry read-only, resolve the windows, open the trail.
 
+        telemetry_dir may be None when the playbook declares a source for every table. The
+        rows read from declared sources are captured into the incident's evidence at open
+        (console/telemetry/sources/capture.py) and every step reads those copies.
+
         alert_at defaults to scenario.toml's alert_at beside the telemetry, else the end of the
         newest bucket of the triage metric's series (not later than the newest decision);
         metric defaults to scenario.toml's metric, else [triage] metric.
         """
         playbook_path = Path(playbook_path)
-        telemetry_dir = Path(telemetry_dir)
+        telemetry_dir = Path(telemetry_dir) if telemetry_dir is not None else None
         playbook = load_playbook(playbook_path)
-        hints = read_scenario_hints(telemetry_dir)
+        hints = read_scenario_hints(telemetry_dir) if telemetry_dir else ScenarioHints()
         metric = metric or hints.metric or playbook.triage.metric
         if metric not in playbook.nodes:
             raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
-        store = open_store(telemetry_dir, playbook.tables)
+        alert_at = alert_at or hints.alert_at
+        span = (
+            (capture_start(playbook.windows, alert_at), datetime.now(UTC))
+            if alert_at is not None and alert_at.tzinfo is not None
+            else default_span(playbook.windows, datetime.now(UTC))
+        )
+        store = open_store(telemetry_dir, playbook.tables, span=span)
         limit = (playbook.limits.query_seconds, "open", f"limits.query_seconds in {playbook_path}")
         try:
             with store.time_limit(*limit):
-                require_fit(playbook, store)
+                if not playbook.tables.sources:
+                    require_fit(playbook, store)
                 if alert_at is None:
-                    alert_at = hints.alert_at or _default_alert(store, playbook, metric)
+                    alert_at = _default_alert(store, playbook, metric)
                 if alert_at.tzinfo is None:
                     raise ConsoleError(f"alert time {alert_at} has no time zone")
                 alert_at = alert_at.astimezone(UTC)
@@ -162,8 +180,17 @@ class Investigation:
                     name: result_window(w)
                     for name, w in resolve_windows(playbook.windows, alert_at).items()
                 }
+                captured: dict[str, pa.Table] = {}
+                start = alert_at
+                if playbook.tables.sources:
+                    # Checked on the captured rows: on the live sources the contract's counts
+                    # would scan every remote row.
+                    start = capture_start(playbook.windows, alert_at)
+                    captured = _captures(store, playbook, start)
+                    require_fit(playbook, store)
                 ctx = Context(playbook, store, Path(incident_dir), alert_at, metric, windows)
             trail = Trail.open(incident_dir, actor=actor)
+            refs = keep_captures(store, captured, Path(incident_dir), start) if captured else []
         except BaseException:
             store.close()
             raise
@@ -175,13 +202,16 @@ class Investigation:
             {
                 "playbook": str(playbook_path),
                 "playbook_sha256": file_sha256(playbook_path),
-                "telemetry": str(telemetry_dir),
+                "telemetry": str(telemetry_dir) if telemetry_dir is not None else "",
+                # Where each declared source was read (no credentials: docs/telemetry.md).
+                "sources": {s.table: label_of(s) for s in playbook.tables.sources},
                 "alert_at": format_utc(alert_at),
                 "metric": metric,
                 # Every export redacts these, with or without the playbook at hand.
                 "sensitive": list(playbook.sensitive),
             },
             {"windows": [w.to_dict() for w in windows.values()], "model": playbook.model.name},
+            [ref.to_dict() for ref in refs],
         )
         inv._settle_accept()
         return inv
@@ -657,6 +687,16 @@ class Investigation:
             table.table, self.incident_dir, name, sql=table.sql, params=_json_params(table.params)
         )
         return ref.to_dict()
+
+
+def _captures(store: TelemetryStore, playbook: Playbook, start: datetime) -> dict[str, pa.Table]:
+    """The declared sources' rows from `start`; a query that fails on the live source (a
+    mapped ts that is text, say) is reported in the contract's words."""
+    try:
+        return read_captures(store, playbook.tables, start)
+    except QueryFailed:
+        require_fit(playbook, store)
+        raise
 
 
 def _default_alert(store: TelemetryStore, playbook: Playbook, metric: str) -> datetime:

@@ -20,6 +20,7 @@ import networkx as nx
 
 from console.errors import ConsoleError
 from console.playbook.graph import causal_digraph
+from console.playbook.intake_config import intake_config
 from console.playbook.intervention_types import INTERVENTION_TYPES, Param
 from console.playbook.model import (
     DIRECTIONS,
@@ -39,6 +40,8 @@ from console.playbook.model import (
     Triage,
     Windows,
 )
+from console.playbook.scorer_http import HTTP_KEYS, http_fields
+from console.playbook.telemetry_config import table_source
 from console.playbook.values import ProblemLog, describe, join, quote, suggestion
 
 NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -65,6 +68,8 @@ TOP_LEVEL = (
     "limits",
     "expressions",
     "evidence",
+    "changes",  # console/playbook/intake_config.py
+    "alerts",
 )
 MODEL_KEYS = ("name", "owner", "oncall", "description", "version_column")
 TELEMETRY_KEYS = ("decisions", "metrics", "changes")
@@ -115,7 +120,7 @@ SCORER_KEYS: dict[ScorerType, tuple[str, ...]] = {
     "linear": ("intercept", "weights"),
     "logistic": ("intercept", "weights"),
     "python": ("entry_point", "inputs"),
-    "http": ("url", "batch_size", "timeout", "retries", "deadline", "inputs"),
+    "http": HTTP_KEYS,  # console/playbook/scorer_http.py
 }
 # Parameters that are fractions, and the one that is a whole number; the rest are >= 0.
 _ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -169,7 +174,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
 
     # A missing required table is one problem, not one per key it should have held.
     model = _model(log, data["model"]) if "model" in data else ModelInfo("", "", "")
-    tables = _telemetry(log, data.get("telemetry", {}))
+    tables = _telemetry(log, data.get("telemetry", {}), path.parent)
     windows = _windows(log, data.get("windows", {}))
     expressions = Expressions(log, data.get("expressions", {}))
     nodes, declared = _nodes(log, data["nodes"], expressions) if "nodes" in data else ({}, [])
@@ -180,6 +185,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
     sensitive = _privacy(log, data.get("privacy", {}))
     limits = _limits(log, data.get("limits", {}))
     producers = _producers(log, data.get("evidence", {}))
+    intake = intake_config(log, data, nodes)
 
     if log.problems:
         count = len(log.problems)
@@ -200,6 +206,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
         limits=limits,
         expressions=dict(expressions.authored),
         producers=producers,
+        intake=intake,
     )
 
 
@@ -217,12 +224,19 @@ def _model(log: ProblemLog, value: Any) -> ModelInfo:
     )
 
 
-def _telemetry(log: ProblemLog, value: Any) -> TelemetryTables:
+def _telemetry(log: ProblemLog, value: Any, base: Path) -> TelemetryTables:
     table = log.table(value, "telemetry") or {}
     log.known_keys(table, "telemetry", TELEMETRY_KEYS)
     defaults = TelemetryTables()
     names = {}
+    sources = []
     for key in TELEMETRY_KEYS:
+        # [telemetry.<key>] source = ...: console/playbook/telemetry_config.py
+        if isinstance(table.get(key), Mapping):
+            source = table_source(log, key, table[key], base)
+            sources += [source] if source is not None else []
+            names[key] = getattr(defaults, key)
+            continue
         name = log.string(table, key, "telemetry", default=getattr(defaults, key), non_empty=True)
         parts = PurePosixPath(name.replace("\\", "/")).parts
         if name.strip() and (not parts or parts[0] == "/" or ".." in parts):
@@ -231,7 +245,7 @@ def _telemetry(log: ProblemLog, value: Any) -> TelemetryTables:
                 "folder (no absolute path, no ..)"
             )
         names[key] = name
-    return TelemetryTables(**names)
+    return TelemetryTables(**names, sources=tuple(sources))
 
 
 def _windows(log: ProblemLog, value: Any) -> Windows:
@@ -747,16 +761,7 @@ def _scorer(log: ProblemLog, value: Any, nodes: dict[str, Node]) -> Scorer:
             log.add(f'scorer.entry_point = {quote(entry)}: expected "package.module:function"')
         fields["entry_point"] = entry
     if kind == "http":
-        url = log.string(table, "url", "scorer", required=True, non_empty=True)
-        if url.strip() and not url.startswith(("http://", "https://")):
-            log.add(f"scorer.url = {quote(url)}: expected an http:// or https:// URL")
-        fields["url"] = url
-        fields["batch_size"] = log.number(
-            table, "batch_size", "scorer", 500, minimum=1, integer=True
-        )
-        fields["timeout"] = log.number(table, "timeout", "scorer", 5.0, minimum=0.001)
-        fields["retries"] = log.number(table, "retries", "scorer", 2, minimum=0, integer=True)
-        fields["deadline"] = log.number(table, "deadline", "scorer", 120.0, minimum=0.001)
+        fields.update(http_fields(log, table, nodes))
     if kind in ("python", "http"):
         fields["inputs"] = _inputs(log, table, nodes)
     return Scorer(**fields)

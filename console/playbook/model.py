@@ -12,12 +12,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from console.audit.vocabulary import STEPS
+from console.playbook.intake_config import IntakeConfig
 from console.playbook.intervention_types import INTERVENTION_TYPES
 
 NodeKind = Literal["source", "feature", "model", "decision", "metric", "external"]
 NodeType = Literal["numeric", "categorical"]
 EdgeStatus = Literal["verified", "unverified", "tentative"]
 ScorerType = Literal["linear", "logistic", "python", "http"]
+# The request/response shapes an http scorer speaks (console/scoring/protocols.py).
+HttpProtocol = Literal["rows", "mlflow", "kserve-v1", "oip-v2"]
+HTTP_PROTOCOLS: tuple[HttpProtocol, ...] = ("rows", "mlflow", "kserve-v1", "oip-v2")
+# Open Inference Protocol tensor datatypes a feature may be sent as ([scorer.datatypes]).
+DATATYPES: tuple[str, ...] = (
+    "BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+    "FP16", "FP32", "FP64", "BYTES",
+)  # fmt: skip
 Direction = Literal["up", "down", "both"]
 
 NODE_KINDS: tuple[NodeKind, ...] = ("source", "feature", "model", "decision", "metric", "external")
@@ -46,12 +55,39 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class TableSource:
+    """`[telemetry.<table>] source = ...`: where one contract table is read from instead of
+    the telemetry folder (docs/telemetry.md). `spec` is the kind's own parsed settings; the
+    kinds and their parsers live in console/telemetry/sources/ (the registry)."""
+
+    table: str  # decisions | metrics | changes
+    kind: str  # a key of console.telemetry.sources.KINDS
+    spec: Any
+    columns: tuple[tuple[str, str], ...] = ()  # (contract name, the user's column)
+    view: str = ""  # a SELECT over `source` giving the contract table
+
+    @property
+    def key(self) -> str:
+        return f"telemetry.{self.table}"
+
+
+@dataclass(frozen=True)
 class TelemetryTables:
-    """File names (relative to the telemetry folder) of the three contract tables."""
+    """File names (relative to the telemetry folder) of the three contract tables, and the
+    tables the playbook declares a source for (those are not read from the folder)."""
 
     decisions: str = "decisions.parquet"
     metrics: str = "metrics.parquet"
     changes: str = "changes.parquet"
+    sources: tuple[TableSource, ...] = ()
+
+    def source(self, table: str) -> TableSource | None:
+        return next((s for s in self.sources if s.table == table), None)
+
+    @property
+    def needs_folder(self) -> bool:
+        """Whether some table is read from the --telemetry folder (no source declared)."""
+        return len(self.sources) < 3
 
 
 @dataclass(frozen=True)
@@ -146,12 +182,23 @@ class Scorer:
     weights: dict[str, float] = field(default_factory=dict)
     # python: "package.module:function", called with a pyarrow.Table of features.
     entry_point: str = ""
-    # http: POST {"rows": [...]} -> {"scores": [...]}
+    # http: POST batches of rows in `protocol`'s shape (docs/scoring.md)
     url: str = ""
     batch_size: int = 500
     timeout: float = 5.0  # seconds for one request, connect to last byte
     retries: int = 2
     deadline: float = 120.0  # seconds for all the scoring of one step, retries included
+    protocol: HttpProtocol = "rows"
+    output: str = ""  # which output to read: a named output tensor or a key of each prediction
+    column: int | None = None  # which column of a 2-D prediction (predict_proba: 1)
+    names: dict[str, str] = field(default_factory=dict)  # node id -> the model's input name
+    datatypes: dict[str, str] = field(default_factory=dict)  # node id -> a DATATYPES name
+    # (header name, value): a value's ${VAR} is read from the environment when the scorer is
+    # built, so the playbook (and anything recording it) holds the variable's name only.
+    headers: tuple[tuple[str, str], ...] = ()
+    verify: bool = True  # check the server's TLS certificate
+    ca_bundle: str = ""  # PEM file of the CAs to trust instead of the system's
+    concurrency: int = 4  # batches in flight at once
     # python / http: node ids sent to the scorer (the loader fills in every feature node
     # when the playbook leaves it out); linear / logistic read the nodes their weights name.
     inputs: tuple[str, ...] = ()
@@ -202,6 +249,8 @@ class Playbook:
     # [evidence] producers: decisions columns naming who produced a row (segment, source,
     # site, client version, shard); empty: every seg_* column and the model version column.
     producers: tuple[str, ...] = ()
+    # [changes] and [alerts]: which node a change event touches, which metric an alert is about.
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

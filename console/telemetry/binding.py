@@ -132,14 +132,17 @@ def check_samples(playbook: Playbook, store: TelemetryStore) -> list[str]:
     return problems
 
 
-def check_bindings(playbook: Playbook, telemetry: Path | TelemetryStore) -> list[str]:
+def check_bindings(playbook: Playbook, telemetry: Path | TelemetryStore | None) -> list[str]:
     """Problems binding the playbook to the telemetry; [] when every expression binds.
 
-    `telemetry` is a folder / .duckdb file (opened and closed here) or an open store.
+    `telemetry` is a folder / .duckdb file (opened and closed here, with the playbook's
+    declared sources), None when the playbook declares a source for every table, or an open
+    store.
     """
     if isinstance(telemetry, TelemetryStore):
         return _check(playbook, telemetry)
-    with open_store(Path(telemetry), playbook.tables, allow_missing=True) as store:
+    folder = Path(telemetry) if telemetry is not None else None
+    with open_store(folder, playbook.tables, allow_missing=True) as store:
         return list(store.missing) + _check(playbook, store)
 
 
@@ -157,7 +160,7 @@ def require_fit(playbook: Playbook, store: TelemetryStore, *, thorough: bool = F
             problems += check_samples(playbook, store)
     if problems:
         raise ConsoleError(
-            f"telemetry {store.location} does not fit {playbook.path} "
+            f"telemetry {store.where} does not fit {playbook.path} "
             f"({len(problems)} problem{'s' if len(problems) != 1 else ''})",
             problems=problems,
         )

@@ -1,8 +1,10 @@
 """Read-only DuckDB access to a telemetry store (docs/telemetry.md).
 
 A store is a folder of Parquet files named by the playbook's [telemetry] table, or one
-`.duckdb` file holding tables decisions / metrics / changes. Either way the three tables are
-views named `decisions`, `metrics` and `changes` in a private in-memory database.
+`.duckdb` file holding tables decisions / metrics / changes; a table the playbook declares a
+source for (`[telemetry.<table>] source = ...`, console/telemetry/sources/) is read from there
+instead. Either way the three tables are views named `decisions`, `metrics` and `changes` in a
+private in-memory database.
 
 Why the telemetry files cannot be written through a store (tests/test_telemetry_readonly.py
 proves each point):
@@ -14,9 +16,14 @@ proves each point):
   DuckDB's own parser classifies as SELECT: no COPY, EXPORT, ATTACH, DETACH, SET, CREATE.
 - A `.duckdb` store is attached READ_ONLY (before external access is switched off; DuckDB
   then keeps the attached file readable), so even the catalog of that file is frozen.
+- A declared source is bound after external access is off: its rows are a pyarrow Dataset or
+  Table registered with DuckDB (read by pyarrow, which has no way to write through a scan),
+  and a playbook `view` over it is created under the same restrictions as any query.
 
 Threading: each call to `query()` runs on its own cursor (a DuckDB connection to the same
-in-memory database: about 4 microseconds to make), so worker threads may query at once.
+in-memory database), so worker threads may query at once. The cursors come from a small pool
+made at open with DuckDB's progress tracking on, so `progress()` can say how far a running
+query has got (the console's busy line shows it); a call beyond the pool gets a new cursor.
 `interrupt()` cancels every query running at the moment, from any thread; the cancelled call
 raises QueryCancelled.
 
@@ -34,11 +41,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from console.errors import ConsoleError
 from console.playbook.model import TelemetryTables
@@ -46,8 +55,12 @@ from console.playbook.model import TelemetryTables
 TABLES: tuple[str, ...] = ("decisions", "metrics", "changes")
 DUCKDB_SUFFIXES: tuple[str, ...] = (".duckdb", ".ddb", ".db")
 _ATTACHED = "telemetry_file"
+# Cursors that report their query's progress; more calls at once than this run without.
+PROGRESS_CURSORS = 4
 # How often a cancelled query that is still running is interrupted again.
 INTERRUPT_REPEAT_SECONDS = 0.005
+# What a source that needs a time span (Prometheus) reads when the caller names none.
+DEFAULT_SPAN = timedelta(days=30)
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
@@ -84,6 +97,8 @@ class _Limit:
 @dataclass
 class _Call:
     cursor: duckdb.DuckDBPyConnection
+    pooled: bool  # one of the store's progress cursors, given back when the call ends
+    extra: tuple[str, ...] = ()  # the call's own Arrow tables, unregistered at its end
     cancelled: bool = False
     limit: _Limit | None = None
     timed_out: bool = False
@@ -93,7 +108,7 @@ class _Call:
 class TelemetryStore:
     """The open store. Build it with open_store(); use it as a context manager."""
 
-    location: Path
+    location: Path | None  # the --telemetry folder or file; None when every table has a source
     # table name -> how messages name it: the Parquet path, or "<file>.duckdb table <name>".
     labels: dict[str, str]
     # Problems met while opening with allow_missing=True (a missing file or table).
@@ -104,6 +119,17 @@ class TelemetryStore:
     _running: dict[int, _Call] = field(default_factory=dict)
     _closed: bool = False
     _local: threading.local = field(default_factory=threading.local)  # this thread's limit
+    # Rows of declared sources, registered on every cursor (a registration is per connection).
+    _registered: dict[str, pa.Table | ds.Dataset] = field(default_factory=dict)
+    # Idle cursors that report their query's progress (progress_cursors()).
+    _idle: list[duckdb.DuckDBPyConnection] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        """How messages name the store as a whole."""
+        if self.location is not None:
+            return str(self.location)
+        return "sources " + ", ".join(self.labels[t] for t in self.tables)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -133,9 +159,10 @@ class TelemetryStore:
             # Parsed on the call's own cursor: DuckDB refuses concurrent use of a connection.
             statement = _single_select(call.cursor, sql)
             for name, table in (arrow or {}).items():
-                if name in TABLES:
+                if name in TABLES or name in self._registered:
                     raise ConsoleError(f"extra table name {name!r} hides a telemetry table")
                 call.cursor.register(name, table)
+                call.extra += (name,)
             _raise_if_stopped(call)
             result = call.cursor.sql(statement, params=params).to_arrow_table()
         except duckdb.Error as exc:
@@ -143,9 +170,7 @@ class TelemetryStore:
                 _raise_if_stopped(call, exc)
                 raise QueryCancelled("query cancelled") from exc
             detail = _first_line(exc)
-            raise QueryFailed(
-                f"query on telemetry {self.location} failed: {detail}", detail
-            ) from exc
+            raise QueryFailed(f"query on telemetry {self.where} failed: {detail}", detail) from exc
         finally:
             if timer is not None:
                 timer.cancel()
@@ -182,6 +207,17 @@ class TelemetryStore:
                 daemon=True,
             ).start()
 
+    def progress(self) -> float | None:
+        """How far the running queries have got, in percent (the least advanced one), or None
+        when DuckDB says nothing: no query runs, or it has no estimate yet. Returns at once,
+        from any thread: DuckDB reports progress while the query runs on another."""
+        with self._lock:
+            values = [
+                call.cursor.query_progress() for call in self._running.values() if call.pooled
+            ]
+        known = [v for v in values if v >= 0]
+        return min(known) if known else None
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -190,6 +226,8 @@ class TelemetryStore:
             calls = self._mark_cancelled()
         # DuckDB refuses to close a connection whose cursors are still busy.
         self._interrupt_until_done(calls)
+        for cursor in self._idle:
+            cursor.close()
         self._con.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
@@ -202,10 +240,29 @@ class TelemetryStore:
     def _start(self) -> _Call:
         with self._lock:
             if self._closed:
-                raise ConsoleError(f"telemetry store {self.location} is closed")
-            call = _Call(self._con.cursor())
+                raise ConsoleError(f"telemetry store {self.where} is closed")
+            call = _Call(self._idle.pop(), True) if self._idle else _Call(self._con.cursor(), False)
             self._running[id(call)] = call
+            for name, rows in self._registered.items():
+                call.cursor.register(name, rows)
         return call
+
+    def rebind(self, table: str, rows: pa.Table | ds.Dataset, label: str) -> None:
+        """Bind a declared source's view to other rows in the contract's shape (the copy an
+        investigation captured, console/telemetry/sources/capture.py). Not while queries run."""
+        from console.telemetry.sources.bind import registered_name
+
+        name = registered_name(table)
+        with self._lock:
+            if self._running:
+                raise ConsoleError(f"telemetry {table}: cannot rebind while queries run")
+            self._con.register(name, rows)
+            self._con.execute(
+                f"CREATE OR REPLACE VIEW {duckdb_identifier(table)} AS "
+                f"SELECT * FROM {duckdb_identifier(name)}"
+            )
+            self._registered[name] = rows
+            self.labels[table] = label
 
     def _arm(self, call: _Call) -> threading.Timer | None:
         """Start the timer of the thread's time limit for this call, if one is in force."""
@@ -229,7 +286,12 @@ class TelemetryStore:
         # registered calls, under the lock, so it never touches a closed cursor, and close()
         # sees no call until its cursor is closed.
         with self._lock:
-            call.cursor.close()
+            if call.pooled:
+                for name in call.extra:
+                    call.cursor.unregister(name)
+                self._idle.append(call.cursor)
+            else:
+                call.cursor.close()
             self._running.pop(id(call), None)
             self._lock.notify_all()
 
@@ -255,22 +317,42 @@ class TelemetryStore:
 
 
 def open_store(
-    location: Path, tables: TelemetryTables, *, allow_missing: bool = False
+    location: Path | None,
+    tables: TelemetryTables,
+    *,
+    allow_missing: bool = False,
+    span: tuple[datetime, datetime] | None = None,
 ) -> TelemetryStore:
-    """Open a telemetry folder (Parquet files) or `.duckdb` file read-only.
+    """Open a telemetry folder (Parquet files) or `.duckdb` file, and the playbook's declared
+    sources, read-only. `location` may be None when every table has a source.
 
-    A missing file or table raises ConsoleError naming it, unless allow_missing: then the
-    store holds the tables that exist and `store.missing` lists the others.
+    A missing file or table, or a source that cannot be read, raises ConsoleError naming it,
+    unless allow_missing: then the store holds the tables that exist and `store.missing`
+    lists the others. `span` is the time a source that needs one (Prometheus) is read over;
+    default the DEFAULT_SPAN up to now.
     """
-    location = Path(location).expanduser().resolve()
-    if not location.exists():
-        raise ConsoleError(f"telemetry {location} does not exist")
-    is_file = location.is_file()
-    if is_file and location.suffix not in DUCKDB_SUFFIXES:
+    from console.telemetry.sources.bind import bind_sources
+
+    wanted = tuple(t for t in TABLES if tables.source(t) is None)
+    if location is None and wanted:
+        raise ConsoleError(
+            f"no telemetry folder given, and the playbook declares no source for "
+            f"{', '.join(wanted)}: pass --telemetry DIR or add [telemetry.{wanted[0]}] "
+            "source = ... (docs/telemetry.md)"
+        )
+    if location is not None:
+        location = Path(location).expanduser().resolve()
+        if not location.exists():
+            raise ConsoleError(f"telemetry {location} does not exist")
+    is_file = location is not None and location.is_file()
+    if location is not None and is_file and location.suffix not in DUCKDB_SUFFIXES:
         raise ConsoleError(
             f"telemetry {location} is a file but not a DuckDB database "
             f"(expected a folder of Parquet files or a {'/'.join(DUCKDB_SUFFIXES)} file)"
         )
+    if span is None:
+        now = datetime.now(UTC)
+        span = (now - DEFAULT_SPAN, now)
     scratch = Path(tempfile.mkdtemp(prefix="incident-console-duckdb-"))
     con = duckdb.connect(
         ":memory:",
@@ -280,11 +362,17 @@ def open_store(
         con.execute("SET TimeZone = 'UTC'")
         # Spill space for large sorts/joins, outside the telemetry folder.
         con.execute("SET temp_directory = $dir", {"dir": str(scratch)})
-        if is_file:
-            labels, missing = _attach_duckdb(con, location)
-        else:
-            labels, missing = _view_parquet(con, location, tables)
+        labels: dict[str, str] = {}
+        missing: list[str] = []
+        if location is not None and is_file:
+            labels, missing = _attach_duckdb(con, location, wanted)
+        elif location is not None:
+            labels, missing = _view_parquet(con, location, tables, wanted)
         con.execute("SET enable_external_access = false")
+        bound = bind_sources(con, tables, *span)
+        labels.update(bound.labels)
+        missing += bound.problems
+        idle = progress_cursors(con)
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()
@@ -293,8 +381,27 @@ def open_store(
     if missing and not allow_missing:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
-        raise ConsoleError(f"telemetry {location} is incomplete", problems=missing)
-    return TelemetryStore(location, labels, missing, con, scratch)
+        where = location if location is not None else "sources"
+        raise ConsoleError(f"telemetry {where} is incomplete", problems=missing)
+    labels = {t: labels[t] for t in TABLES if t in labels}  # contract order
+    return TelemetryStore(
+        location, labels, missing, con, scratch, _registered=bound.registered, _idle=idle
+    )
+
+
+def progress_cursors(con: duckdb.DuckDBPyConnection) -> list[duckdb.DuckDBPyConnection]:
+    """PROGRESS_CURSORS cursors with DuckDB's progress tracking on, made before the
+    configuration is locked: the setting is per connection and cannot be switched on later.
+    Nothing is printed (enable_progress_bar_print off): the console reads the number. A query
+    beyond the pool runs on a new cursor and reports no progress."""
+    cursors = []
+    for _ in range(PROGRESS_CURSORS):
+        cursor = con.cursor()
+        cursor.execute("SET enable_progress_bar = true")
+        cursor.execute("SET enable_progress_bar_print = false")
+        cursor.execute("SET progress_bar_time = 0")  # an estimate from the query's start
+        cursors.append(cursor)
+    return cursors
 
 
 def duckdb_identifier(name: str) -> str:
@@ -308,9 +415,9 @@ def duckdb_string(text: str) -> str:
 
 
 def _view_parquet(
-    con: duckdb.DuckDBPyConnection, folder: Path, tables: TelemetryTables
+    con: duckdb.DuckDBPyConnection, folder: Path, tables: TelemetryTables, wanted: tuple[str, ...]
 ) -> tuple[dict[str, str], list[str]]:
-    files = {table: folder / getattr(tables, table) for table in TABLES}
+    files = {table: folder / getattr(tables, table) for table in wanted}
     present = {t: p for t, p in files.items() if p.is_file()}
     missing = [
         f"{p}: file missing (the playbook's [telemetry] {t} = {getattr(tables, t)!r})"
@@ -332,7 +439,9 @@ def _view_parquet(
     return labels, missing
 
 
-def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[dict[str, str], list[str]]:
+def _attach_duckdb(
+    con: duckdb.DuckDBPyConnection, path: Path, wanted: tuple[str, ...]
+) -> tuple[dict[str, str], list[str]]:
     try:
         con.execute(f"ATTACH {duckdb_string(str(path))} AS {_ATTACHED} (READ_ONLY)")
     except duckdb.Error as exc:
@@ -349,7 +458,7 @@ def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[dict[str
     }
     labels: dict[str, str] = {}
     missing: list[str] = []
-    for table in TABLES:
+    for table in wanted:
         if table not in found:
             missing.append(f"{path}: no table {table}")
             continue
