@@ -172,6 +172,8 @@ async def test_copy_a_prediction_id_the_head_hash_and_the_report_path(tmp_path, 
             assert isinstance(app.screen, DetailScreen)
             text = flat(screen_text(app))
             assert "Post-fix window" in text and "recovered yes" in text
+            # Validate's baseline is not Triage's: it says which hours it covers.
+            assert "(the same hours of the day as the post-fix window)" in text
             await pilot.press("c")
             assert app.clipboard == ";\n\n".join(app.results["validate"].intervention.sql) + ";"
             await pilot.press("escape", "6", "v")

@@ -56,7 +56,10 @@ class ValidatePane(StepPane):
             f"{result.window.start:%Y-%m-%d %H:%M}Z .. {result.window.end:%Y-%m-%d %H:%M}Z",
         )
         detail.field("recovered", "yes" if result.recovered else "no", "bold")
-        detail.field("metric baseline", fmt_num(result.metric_baseline))
+        detail.field(
+            "metric baseline",
+            f"{fmt_num(result.metric_baseline)} (the same hours of the day as the post-fix window)",
+        )
         detail.field("metric incident", fmt_num(result.metric_incident))
         detail.field("metric post-fix", fmt_num(result.metric_postfix))
         detail.lines(result.reasons)
@@ -95,6 +98,9 @@ class ValidatePane(StepPane):
             summary.append(f"\n{name:<9}", style="dim")
             summary.append(bar(abs(value or 0.0) / peak, 24), style=style)
             summary.append(f" {fmt_num(value)}")
+            if name == "baseline":
+                # Not Triage's baseline: the hours of the day the post-fix window covers.
+                summary.append("  same hours as post-fix", style="dim")
         self.query_one("#val-summary", Static).update(summary)
         diff = self.query_one("#val-diff", Static)
         if result.proposal is None:
