@@ -1,9 +1,12 @@
 """Scoring and drift-statistics benchmarks.
 
-score_logistic_1m: the logistic scorer over 1 million rows (4 numeric + 1 categorical feature).
+score_logistic_1m: the logistic scorer over 1 million rows (4 numeric + 1 categorical feature;
+the features and the scorer are built in setup). Reference (--compare): the same linear
+combination as one numpy pass.
 numeric_shift / categorical_shift / screen_many: DuckDB statistics over a synthetic Parquet
-file of ctx.rows rows (80% baseline, 20% incident with a small shift), generated once under
-ctx.store_root and reused.
+file of ctx.rows rows (80% baseline, 20% incident with a small shift), generated in setup
+(once, under ctx.store_root, reused). Reference: one DuckDB scan of the same file computing
+count and avg by side.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from harness import Bench, Reference
 
 from console.engine.stats import categorical_shift, numeric_shift, screen_many
 from console.files import atomic_path
@@ -54,7 +58,18 @@ def _runner():
     return lambda sql, params: con.sql(sql, params=params).to_arrow_table()
 
 
-def bench_score_logistic(ctx) -> int:
+WEIGHTS = {
+    "f_a": 0.4,
+    "f_b": -0.3,
+    "f_c": 0.01,
+    "f_d": 1.1,
+    "f_merchant=gambling": 1.5,
+    "f_merchant=travel": 0.3,
+}
+
+
+def _setup_logistic(ctx):
+    ctx.setup("features and scorer")
     n = 1_000_000
     rng = np.random.default_rng(1)
     table = pa.table(
@@ -66,41 +81,47 @@ def bench_score_logistic(ctx) -> int:
             "f_merchant": CATEGORIES[rng.integers(0, 5, n)],
         }
     )
-    spec = Scorer(
-        type="logistic",
-        intercept=-2.0,
-        weights={
-            "f_a": 0.4,
-            "f_b": -0.3,
-            "f_c": 0.01,
-            "f_d": 1.1,
-            "f_merchant=gambling": 1.5,
-            "f_merchant=travel": 0.3,
-        },
-    )
-    scorer = build_scorer(spec)
+    scorer = build_scorer(Scorer(type="logistic", intercept=-2.0, weights=WEIGHTS))
+    return scorer, table
+
+
+def bench_score_logistic(state) -> int:
+    scorer, table = state
     decisions = scorer.decide(scorer.score(table))
-    assert len(decisions) == n
-    return n
+    assert len(decisions) == table.num_rows
+    return table.num_rows
 
 
-def bench_numeric_shift(ctx) -> int:
-    path = synthetic(ctx)
+def _numpy_logistic(state) -> None:
+    _, table = state
+    merchant = table.column("f_merchant").to_numpy(zero_copy_only=False)
+    z = -2.0 + sum(WEIGHTS[c] * table.column(c).to_numpy() for c in ("f_a", "f_b", "f_c", "f_d"))
+    z = z + 1.5 * (merchant == "gambling") + 0.3 * (merchant == "travel")
+    _ = 1.0 / (1.0 + np.exp(-z)) >= 0.5
+
+
+def _setup_synthetic(ctx) -> Path:
+    ctx.setup("synthetic parquet")
+    return synthetic(ctx)
+
+
+def _state_rows(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def bench_numeric_shift(path: Path) -> int:
     result = numeric_shift(_runner(), "SELECT side AS w, x AS v FROM read_parquet(?)", [str(path)])
-    assert result.n_baseline + result.n_incident == ctx.rows
-    return ctx.rows
+    assert result.n_baseline + result.n_incident == _state_rows(path)
+    return result.n_baseline + result.n_incident
 
 
-def bench_categorical_shift(ctx) -> int:
-    path = synthetic(ctx)
+def bench_categorical_shift(path: Path) -> int:
     sql = "SELECT side AS w, category AS v FROM read_parquet(?)"
     result = categorical_shift(_runner(), sql, [str(path)])
-    assert result.n_baseline + result.n_incident == ctx.rows
-    return ctx.rows
+    return result.n_baseline + result.n_incident
 
 
-def bench_screen_many(ctx) -> int:
-    path = synthetic(ctx)
+def bench_screen_many(path: Path) -> int:
     exprs = {
         "x": ("x", "numeric"),
         "y": ("y", "numeric"),
@@ -117,22 +138,21 @@ def bench_screen_many(ctx) -> int:
         "side = 'incident'",
     )
     assert len(found) == len(exprs)
-    return ctx.rows
+    return _state_rows(path)
 
 
-def bench_generate(ctx) -> int | None:
-    """First, so the statistics benchmarks below time the statistics alone; None (nothing
-    measured) when the store is already there."""
-    if (ctx.store_root / f"scoring-synthetic-{ctx.rows}.parquet").exists():
-        return None
-    synthetic(ctx)
-    return ctx.rows
+def _scan_by_side(path: Path) -> None:
+    duckdb.connect().sql(
+        "SELECT side, count(*), avg(x) FROM read_parquet(?) GROUP BY side", params=[str(path)]
+    ).fetchall()
 
+
+LOGISTIC = Reference("numpy_logistic", _numpy_logistic)
+SCAN = Reference("duckdb_scan_count_avg_by_side", _scan_by_side)
 
 BENCHMARKS = [
-    ("score_logistic_1m", bench_score_logistic),
-    ("scoring_synthetic_store", bench_generate),
-    ("numeric_shift", bench_numeric_shift),
-    ("categorical_shift", bench_categorical_shift),
-    ("screen_many_5_exprs", bench_screen_many),
+    Bench("score_logistic_1m", _setup_logistic, bench_score_logistic, LOGISTIC),
+    Bench("numeric_shift", _setup_synthetic, bench_numeric_shift, SCAN),
+    Bench("categorical_shift", _setup_synthetic, bench_categorical_shift, SCAN),
+    Bench("screen_many_5_exprs", _setup_synthetic, bench_screen_many, SCAN),
 ]

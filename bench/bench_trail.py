@@ -1,12 +1,15 @@
 """Audit trail figures: durable appends per second, verifying a 1,000,000-entry trail, and
 reopening a 1,000,000-entry incident (Trail.open, which verifies it, then the engine's resume).
 
-python bench/run.py --only trail
+python bench/run.py --only trail --compare
 
-The reopen benchmarks print a second line with their phases and, as the reference measured in
-the same run, one plain pass over the file's lines (`for line in f`): `ratio` is the reopen
-time over that pass. Two trails: every entry a step entry (the resume's worst case: each one
-is parsed) and a realistic one (one step entry in a hundred, the rest notes).
+The large trail (--entries, 1M) is built in setup, once, and reused; the append figure opens
+its trail in setup and times the appends alone. References (--compare), measured in the same
+run: trail_append_fsync against a plain loop writing the same number of lines of the same
+size with one fsync each (the I/O an append cannot do without); trail_verify_1m against
+`sha256sum` of the same file; the reopen figures against one plain pass over the file's lines
+(`for line in f`). Two trails: every entry a step entry (the resume's worst case: each one is
+parsed) and a realistic one (one step entry in a hundred, the rest notes).
 
 Measured on 2 shared cores (load about 1), Trail.open + Investigation._resume, peak RSS of the
 process (the verify workers stay under 115 MiB each):
@@ -23,33 +26,54 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from harness import Bench, Reference
+from references import fsync_loop, read_lines, sha256sum
 
 from console.audit import Trail, verify
 from console.audit.entry import GENESIS, canonical
 from console.audit.head import make_head, write_head
 from console.engine.investigation import Investigation
 
-APPENDS = 2_000
-VERIFY_ENTRIES = 1_000_000
 # The evidence file the step entries rest on (verify checks it).
 EVIDENCE = b"PAR1 a snapshot the bench entries point at PAR1"
 EVIDENCE_SHA256 = hashlib.sha256(EVIDENCE).hexdigest()
 
 
-def bench_append_fsync(ctx) -> int:
-    """APPENDS entries through Trail.append: each one written, fsynced, head.json replaced."""
+PARAMS = {"edge": "raw_amount -> f_log_amount", "i": 0}
+RESULT = {"mismatch_rate": 0.0123, "rows": 100_000}
+
+
+@dataclass
+class Appending:
+    trail: Trail  # left open: the benchmark's process ends after the figure
+    appends: int
+    work: Path
+
+
+def _setup_append(ctx) -> Appending:
     folder = ctx.work / "append-incident"
     shutil.rmtree(folder, ignore_errors=True)
-    with Trail.open(folder, actor="bench@host") as trail:
-        for i in range(APPENDS):
-            trail.append(
-                "intervene",
-                "shadow_recompute",
-                params={"edge": "raw_amount -> f_log_amount", "i": i},
-                result={"mismatch_rate": 0.0123, "rows": 100_000},
-            )
-    return APPENDS
+    ctx.setup("open trail")
+    trail = Trail.open(folder, actor="bench@host")
+    return Appending(trail, ctx.appends, ctx.work)
+
+
+def bench_append_fsync(state: Appending) -> int:
+    """state.appends entries through Trail.append: each one durable before it returns."""
+    trail = state.trail
+    for i in range(state.appends):
+        trail.append("intervene", "shadow_recompute", params={**PARAMS, "i": i}, result=RESULT)
+    return state.appends
+
+
+def _plain_fsync(state: Appending) -> None:
+    """The same number of lines, of the appended lines' mean size, one fsync each."""
+    trail = state.trail
+    line_bytes = trail.path.stat().st_size // max(trail.count, 1)
+    fsync_loop(state.work / "plain", state.appends, line_bytes)
 
 
 def _step_entry(seq: int) -> dict:
@@ -79,10 +103,12 @@ def _note_entry(seq: int) -> dict:
 
 
 def large_trail(ctx, kind: str = "steps"):
-    """A VERIFY_ENTRIES-entry trail under ctx.store_root, generated once and reused.
+    """A ctx.entries-entry trail under ctx.store_root, generated once and reused.
 
     kind "steps": every entry an intervention; "mixed": one in a hundred, the rest notes."""
-    name = f"trail-{VERIFY_ENTRIES}" if kind == "steps" else f"trail-{kind}-{VERIFY_ENTRIES}"
+    entries = ctx.entries
+    ctx.setup(f"large trail {kind}")
+    name = f"trail-{entries}" if kind == "steps" else f"trail-{kind}-{entries}"
     folder = ctx.store_root / name
     if (folder / "head.json").exists():
         return folder
@@ -93,72 +119,65 @@ def large_trail(ctx, kind: str = "steps"):
     (building / "evidence" / "snap.parquet").write_bytes(EVIDENCE)
     prev = GENESIS
     with open(building / "trail.jsonl", "wb", buffering=1 << 22) as f:
-        for seq in range(1, VERIFY_ENTRIES + 1):
+        for seq in range(1, entries + 1):
             make = _step_entry if kind == "steps" or seq % 100 == 0 else _note_entry
             entry = {**make(seq), "prev": prev, "seq": seq}
             entry["hash"] = prev = hashlib.sha256(canonical(entry)).hexdigest()
             f.write(canonical(entry) + b"\n")
         f.flush()
         os.fsync(f.fileno())
-    write_head(building, make_head(VERIFY_ENTRIES, prev, "2026-11-22T22:10:02.000000Z", None))
+    write_head(building, make_head(entries, prev, "2026-11-22T22:10:02.000000Z", None))
     os.replace(building, folder)
     seconds = time.perf_counter() - started
     figures = {
         "name": f"generate_trail_{kind}",
-        "entries": VERIFY_ENTRIES,
+        "entries": entries,
         "seconds": round(seconds, 3),
     }
     print(json.dumps(figures), flush=True)
     return folder
 
 
-def _reopen(ctx, kind: str) -> int:
-    """Trail.open + Investigation._resume of a 1M-entry trail, against one pass over its lines."""
-    folder = large_trail(ctx, kind)
-    started = time.perf_counter()
-    with open(folder / "trail.jsonl", "rb", buffering=1 << 20) as f:
-        lines = sum(1 for _ in f)
-    reference = time.perf_counter() - started
-    started = time.perf_counter()
-    with Trail.open(folder, actor="bench@host") as trail:
-        opened = time.perf_counter()
-        inv = Investigation(None, trail, Path(folder))
+@dataclass
+class Large:
+    folder: Path
+    entries: int
+
+
+def _setup_large(kind: str):
+    def setup(ctx) -> Large:
+        return Large(large_trail(ctx, kind), ctx.entries)
+
+    return setup
+
+
+def bench_reopen(state: Large) -> int:
+    """Trail.open (which verifies) + Investigation._resume of the large trail."""
+    with Trail.open(state.folder, actor="bench@host") as trail:
+        inv = Investigation(None, trail, Path(state.folder))
         inv._resume()
-        resumed = time.perf_counter()
-    assert lines == trail.count == VERIFY_ENTRIES
-    total = resumed - started
-    figures = {
-        "name": f"trail_open_resume_1m_{kind}",
-        "entries": VERIFY_ENTRIES,
-        "open_seconds": round(opened - started, 3),
-        "resume_seconds": round(resumed - opened, 3),
-        "reference_read_lines_seconds": round(reference, 3),
-        "ratio": round(total / reference, 1),
-    }
-    print(json.dumps(figures), flush=True)
-    return VERIFY_ENTRIES
+    assert trail.count == state.entries
+    return state.entries
 
 
-def bench_reopen_steps_1m(ctx) -> int:
-    """Reopening an incident whose 1M entries are all step entries (each one parsed)."""
-    return _reopen(ctx, "steps")
-
-
-def bench_reopen_mixed_1m(ctx) -> int:
-    """Reopening an incident of 1M entries, one step entry in a hundred."""
-    return _reopen(ctx, "mixed")
-
-
-def bench_verify_1m(ctx) -> int:
-    """verify() of the 1M-entry trail (the first run also generates it: run twice)."""
-    report = verify(large_trail(ctx))
+def bench_verify(state: Large) -> int:
+    """verify() of the large trail (chain, head.json, evidence)."""
+    report = verify(state.folder)
     assert report.ok, report.describe()
     return report.count
 
 
+READ_LINES = Reference("read_lines", lambda state: read_lines(state.folder / "trail.jsonl"))
+SHA256SUM = Reference("sha256sum", lambda state: sha256sum(state.folder / "trail.jsonl"))
+
 BENCHMARKS = [
-    ("trail_append_fsync", bench_append_fsync),
-    ("trail_verify_1m", bench_verify_1m),
-    ("trail_reopen_steps_1m", bench_reopen_steps_1m),
-    ("trail_reopen_mixed_1m", bench_reopen_mixed_1m),
+    Bench(
+        "trail_append_fsync",
+        _setup_append,
+        bench_append_fsync,
+        Reference("plain_fsync_per_line", _plain_fsync),
+    ),
+    Bench("trail_verify_1m", _setup_large("steps"), bench_verify, SHA256SUM),
+    Bench("trail_reopen_steps_1m", _setup_large("steps"), bench_reopen, READ_LINES),
+    Bench("trail_reopen_mixed_1m", _setup_large("mixed"), bench_reopen, READ_LINES),
 ]

@@ -33,7 +33,10 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "telemetry",
     "changes",
     "trail",
+    "role",
     "gameday",
+    "audit",
+    "stats",
 )
 
 EPILOG = """\

@@ -14,8 +14,10 @@ A head kept outside the folder is one line a person can paste (Head.line(), pars
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
@@ -25,7 +27,7 @@ from typing import Any
 
 from console.audit.entry import GENESIS, canonical
 from console.errors import ConsoleError
-from console.files import atomic_write
+from console.files import SHARED_MODE
 
 HEAD_FILE = "head.json"
 KEY_ENV = "INCIDENT_CONSOLE_HMAC_KEY"
@@ -134,10 +136,38 @@ def make_head(count: int, head_hash: str, updated_at: str, key: bytes | None) ->
     return Head(count, head_hash, signature, updated_at)
 
 
+_temp_names = itertools.count()
+
+
 def write_head(incident_dir: Path, head: Head) -> None:
-    # No folder fsync per append: head.json already exists after the first one, and a head one
-    # entry behind after a crash is accepted by verify (it anchors a prefix).
-    atomic_write(incident_dir / HEAD_FILE, canonical(head.to_dict()) + b"\n", sync_dir=False)
+    """Replace head.json atomically: a temp file beside it, written and fsynced, then renamed
+    over it (files.atomic_write's steps in plain system calls: this runs on every append,
+    where mkstemp's random names and a buffered file object cost as much as the write).
+
+    No folder fsync per append: head.json already exists after the first one, and a head one
+    entry behind after a crash is accepted by verify (it anchors a prefix)."""
+    target = os.path.join(incident_dir, HEAD_FILE)
+    # Unique within the process (pid + counter) and O_EXCL: Trail.open removes what a crash
+    # left as .head.json.*.tmp.
+    tmp = os.path.join(incident_dir, f".{HEAD_FILE}.{os.getpid()}-{next(_temp_names)}.tmp")
+    payload = canonical(head.to_dict()) + b"\n"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SHARED_MODE)
+        try:
+            os.fchmod(fd, SHARED_MODE)  # whatever the umask, as atomic_write does
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ConsoleError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise
 
 
 def read_head(incident_dir: Path) -> Head | None:

@@ -75,6 +75,7 @@ class Trail:
     ) -> None:
         self.incident_dir = folder
         self.path = trail_path(folder)
+        self._path_text = os.fspath(self.path)  # stat()ed on every append: parsed once
         self.actor = actor
         self.session = session
         self._key = key
@@ -216,6 +217,7 @@ class Trail:
         evidence_ = to_evidence(evidence)
         with self._mutex:
             self._check_writable()
+            now = utc_now()
             fields: dict[str, Any] = {
                 "action": action,
                 "actor": self.actor,
@@ -226,18 +228,20 @@ class Trail:
                 "seq": self._count + 1,
                 "session": self.session,
                 "step": step,
-                "ts": utc_now(),
+                "ts": now,
             }
             if self._key:
                 fields["mac"] = entry_mac(self._key, fields)
-            digest = hashlib.sha256(canonical(fields)).hexdigest()
+            body = canonical(fields)
+            digest = hashlib.sha256(body).hexdigest()
             fields["hash"] = digest
-            line = canonical(fields) + b"\n"
+            line = _with_hash(body, digest, bool(self._key))
             self._write_line(line)
-            head = make_head(self._count + 1, digest, utc_now(), self._key)
+            # head.json's time is the entry's: one clock read per append.
+            head = make_head(self._count + 1, digest, now, self._key)
             try:
                 write_head(self.incident_dir, head)
-            except (OSError, ConsoleError) as exc:  # atomic_write names the file in a ConsoleError
+            except (OSError, ConsoleError) as exc:  # write_head names the file in a ConsoleError
                 self._take_back(exc)
             self._count += 1
             self._last_hash = digest
@@ -251,7 +255,7 @@ class Trail:
         if self._broken:
             raise ConsoleError(self._broken)
         try:
-            same_file = _ident(os.stat(self.path)) == _ident(os.fstat(self._fd))
+            same_file = _ident(os.stat(self._path_text)) == _ident(os.fstat(self._fd))
         except FileNotFoundError:
             same_file = False
         if not (self._lock.still_here() and same_file):
@@ -380,6 +384,18 @@ def _unfinished(folder: Path, s: Scan) -> Unfinished | None:
         f.seek(keep_bytes)
         moved = f.read(s.good_bytes - keep_bytes) + s.torn
     return Unfinished(keep, keep_bytes, moved, len(s.torn), keep + 1 if beyond else None)
+
+
+def _with_hash(body: bytes, digest: str, keyed: bool) -> bytes:
+    """The line of an entry: its canonical bytes without "hash" (`body`, what was hashed) with
+    the "hash" member put in its sorted place, so the entry is encoded once.
+
+    "hash" sorts right after "evidence", before "mac" (keyed) or "params"; no earlier member
+    can hold `,"mac":"` or `,"params":{` (a quote inside a string is escaped), so the first
+    one found is the member itself (docs/trail.md, canonical encoding).
+    """
+    at = body.find(b',"mac":"' if keyed else b',"params":{') + 1
+    return body[:at] + b'"hash":"' + digest.encode("ascii") + b'",' + body[at:] + b"\n"
 
 
 def _truncate(fd: int, size: int) -> None:

@@ -63,6 +63,25 @@ MAC_MEMBER = b'"mac":"'
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+def _scan_line(line: bytes) -> Any:
+    """The JSON value a whole line holds (ValueError when it holds anything else)."""
+    text = line.decode("utf-8")
+    d, end = _scan_once(text, 0)
+    if end != len(text) - 1:
+        raise ValueError("text after the JSON value")
+    return d
+
+
+# Parsing is the cost of verifying (json: 80% of the pass, sha256 about 15%); orjson parses
+# a line about four times faster. Whatever it refuses (an integer past 64 bits, a lone
+# surrogate) goes to _check_line, which parses with json: the verdicts are json's either way.
+_parse_line: Callable[[bytes], Any]
+try:
+    from orjson import loads as _parse_line  # type: ignore[import-not-found, no-redef, unused-ignore]
+except ImportError:  # not installed: the standard library's scanner
+    _parse_line = _scan_line
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     ok: bool
@@ -181,6 +200,7 @@ def _walk(f: BinaryIO, limit: int, expected: int, prev: str, result: Scan, want:
     (the last good seq), last_hash, good_bytes (read so far) and the first problem.
     """
     sha256 = hashlib.sha256
+    parse = _parse_line
     key, look_for, at_counts = want.key, want.look_for, want.at_counts
     evidence = result.evidence if want.files else None
     count = expected - 1
@@ -192,14 +212,12 @@ def _walk(f: BinaryIO, limit: int, expected: int, prev: str, result: Scan, want:
         d = None
         if line.endswith(b"\n"):
             try:
-                text = line.decode("utf-8")
-                d, end = _scan_once(text, 0)
-            except (UnicodeDecodeError, ValueError, StopIteration):
+                d = parse(line)
+            except (ValueError, StopIteration):  # UnicodeDecodeError included
                 d = None
         at = line.find(HASH_MEMBER)
         if (
             d is not None
-            and end == len(text) - 1
             and shape_ok(d)
             and d["seq"] == expected
             and d["prev"] == prev

@@ -44,6 +44,7 @@ class Step:
     SESSION: Final = "session"  # the trail's own: an incident opened, a crash recovered
     NOTE: Final = "note"  # a note about no step in particular
     GAMEDAY: Final = "gameday"  # a game day's grade
+    COMMS: Final = "comms"  # a note on what was told to whom (the report's Communications)
 
 
 class Action:
@@ -53,6 +54,7 @@ class Action:
     OPEN: Final = "open"
     RECOVERED: Final = "recovered"
     ALERT: Final = "alert"  # the page the incident was opened from, kept as evidence
+    ROLE: Final = "role"  # a person given an incident role (`incident-console role`)
     NOTE: Final = "note"
     CORRECT: Final = "correct"
     TRIAGE: Final = "triage"
@@ -88,7 +90,7 @@ ANY_STEP: Final = (Action.NOTE, Action.CORRECT)
 # step -> the actions written under it (besides ANY_STEP; intervene also has one action per
 # intervention type). docs/trail.md's action table lists exactly these.
 ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    Step.SESSION: (Action.OPEN, Action.RECOVERED, Action.ALERT),
+    Step.SESSION: (Action.OPEN, Action.RECOVERED, Action.ALERT, Action.ROLE),
     Step.TRIAGE: (Action.TRIAGE, Action.DECIDE, Action.FAILED),
     Step.LOCATE: (Action.RANK_CANDIDATES, Action.FAILED),
     Step.INTERVENE: (Action.MARK_EDGE, Action.CONCLUDE, Action.FAILED),
@@ -126,6 +128,8 @@ NOT_RESULTS: Final = frozenset(
 # Entries that say nothing about progress through the steps (a failed explain is a drill-in
 # that did not work, not a failure of the counterfactual step).
 NEUTRAL: Final = frozenset({Action.NOTE, Action.CORRECT, Action.EXPLAIN_FAILED})
+# The incident roles a person may be given (the report's People section lists them).
+ROLES: Final = ("incident_lead", "investigator", "communications", "scribe")
 # The marks an engineer puts on an edge, and those that name it as the root cause.
 EDGE_MARKS: Final = ("broken", "external", "cleared")
 CAUSE_MARKS: Final = EDGE_MARKS[:2]
@@ -284,6 +288,26 @@ class Note:
         return cls(e.seq, e.step, str(e.params.get("text") or ""))
 
 
+@dataclass(frozen=True)
+class RoleGiven:
+    """A person given an incident role: ("session", "role"), params actor and role; the
+    entry's own actor is who gave it."""
+
+    seq: int
+    ts: str
+    by: str
+    person: str
+    role: str
+
+    @classmethod
+    def from_entry(cls, entry: Any) -> Self | None:
+        e = view(entry)
+        if (e.step, e.action) != (Step.SESSION, Action.ROLE):
+            return None
+        p = e.params
+        return cls(e.seq, e.ts, e.actor, str(p.get("actor") or ""), str(p.get("role") or ""))
+
+
 # -- the reader --------------------------------------------------------------------------------
 
 
@@ -420,6 +444,8 @@ def describe(step: str, action: str, p: dict[str, Any], r: dict[str, Any]) -> st
             f"recovered after a crash: {r.get('torn_bytes')} torn bytes moved to "
             f"{r.get('side_file')}"
         )
+    elif (step, action) == (Step.SESSION, Action.ROLE):
+        text = f"{p.get('actor')} is {str(p.get('role')).replace('_', ' ')}"
     elif (step, action) == (Step.SESSION, Action.OPEN):
         text = "opened: " + _pairs(p)
     elif action == Action.MARK_EDGE:

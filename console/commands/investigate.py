@@ -53,6 +53,12 @@ def register(sub) -> None:
         "--metric", default=None, help="node id of the anomalous metric (default [triage] metric)"
     )
     p.add_argument("--actor", default=None, help="who investigates (default user@host)")
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="IANA time zone of the report's key times, timeline and log (default UTC)",
+    )
     add_alert_option(p)
 
 
@@ -66,10 +72,13 @@ def _investigate(args) -> int:
         )
     from console.engine.auto import run_auto
     from console.engine.investigation import Investigation
+    from console.engine.report_clock import Clock
     from console.files import atomic_write
     from console.intake.alert_intake import keep_alert
     from console.telemetry.windows import parse_utc
 
+    if args.tz is not None:
+        Clock(args.tz)  # an unknown zone is said now, not after the investigation ran
     alert_at = parse_utc(args.alert_at) if args.alert_at else None
     alert = read_alert(args.alert, args.playbook, alert_at=alert_at, metric=args.metric)
     metric = alert.metric if alert else args.metric
@@ -88,7 +97,7 @@ def _investigate(args) -> int:
     ) as inv:  # fmt: skip
         if alert is not None:
             keep_alert(alert, args.incident_dir, inv.record)
-        summary = run_auto(inv)
+        summary = run_auto(inv, args.tz)
     summary["playbook"] = str(args.playbook)
     summary["telemetry"] = str(args.telemetry) if args.telemetry is not None else None
     summary["incident_dir"] = str(args.incident_dir)

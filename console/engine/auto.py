@@ -106,7 +106,7 @@ class ExternalOption:
     reasons: list[str]
 
 
-def run_auto(inv: Investigation) -> dict[str, Any]:
+def run_auto(inv: Investigation, tz: str | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "metric": inv.metric,
         "alert_at": format_utc(inv.alert_at),
@@ -127,7 +127,7 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
     inv.decide_triage(triage.verdict, note="automatic: the triage verdict")
     if triage.verdict == "false_alarm":
         summary["counterfactual"]["reason"] = "false alarm: no decision to correct"
-        return _finish(inv, summary)
+        return _finish(inv, summary, tz)
     located = inv.locate()
     summary["locate"] = _locate_summary(located)
     search = _search(inv, located, summary)
@@ -163,7 +163,7 @@ def run_auto(inv: Investigation) -> dict[str, Any]:
                 "against": conclusion.signals_against,
             },
         }
-    return _finish(inv, summary)
+    return _finish(inv, summary, tz)
 
 
 # -- the search -------------------------------------------------------------------------------
@@ -571,8 +571,8 @@ def _locate_summary(located: LocateResult) -> dict[str, Any]:
     }
 
 
-def _finish(inv: Investigation, summary: dict[str, Any]) -> dict[str, Any]:
-    report = inv.report()
+def _finish(inv: Investigation, summary: dict[str, Any], tz: str | None) -> dict[str, Any]:
+    report = inv.report(tz)
     head = inv.trail.head()
     summary["report"] = str((inv.incident_dir / report.path).resolve())
     summary["trail_head"] = head.hash

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.engine.context import IN_BASELINE, Context, baseline_params
+from console.engine.dialect import hash64, time_hash
 from console.engine.expressions import as_text, finite_or_null
 from console.engine.screen_sample import baseline_stride
 from console.errors import ConsoleError
@@ -51,7 +52,7 @@ def rank_map(ctx: Context, fed: list[str]) -> Correction:
     for i, feature in enumerate(fed):
         node = ctx.node(feature)
         value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
-        rank = f"percent_rank() OVER (ORDER BY {value} NULLS FIRST, hash(prediction_id))"
+        rank = f"percent_rank() OVER (ORDER BY {value} NULLS FIRST, {hash64('prediction_id')})"
         corr.exprs[feature] = baseline_quantile(ctx, corr, i, feature, rank)
     corr.describe = f"{', '.join(fed)} mapped rank for rank onto the baseline distribution"
     return corr
@@ -62,9 +63,8 @@ def draw_from_baseline(ctx: Context, fed: list[str], affected: str, what: str) -
     from its baseline distribution (the quantile at a hash of the prediction id)."""
     corr = Correction("", {})
     for i, feature in enumerate(fed):
-        value = baseline_quantile(
-            ctx, corr, i, feature, f"(hash(prediction_id || '{i}') % 1000000) / 1000000.0"
-        )
+        draw = hash64(f"prediction_id || '{i}'")
+        value = baseline_quantile(ctx, corr, i, feature, f"({draw} % 1000000) / 1000000.0")
         corr.exprs[feature] = (
             f"CASE WHEN {affected} THEN {value} ELSE ({ctx.node(feature).expr}) END"
         )
@@ -93,7 +93,7 @@ def quantiles(ctx: Context, feature: str) -> list[Any] | None:
         probs = ", ".join(f"{(k + 0.5) / QUANTILES!r}" for k in range(QUANTILES))
         # The same deterministic baseline sample as the screening: 200 quantiles need no more.
         stride = baseline_stride(ctx)
-        sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
+        sample = "" if stride == 1 else f" AND {time_hash('ts')} % {stride} = 0"
         found = ctx.run(
             f"SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
             f"WHERE {IN_BASELINE}{sample} AND {value} IS NOT NULL",

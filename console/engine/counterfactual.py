@@ -43,6 +43,7 @@ from console.engine.context import (
     side_params,
 )
 from console.engine.corrections import Correction, fed_features, rank_map
+from console.engine.dialect import hash64
 from console.engine.interventions import feature_select, kind_for, scorer_of
 from console.engine.results import Attribution, BlastRadius, Explanation, Flip, SegmentImpact
 from console.errors import ConsoleError
@@ -272,7 +273,7 @@ def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
     record = found.to_pylist()[0]
     background = ctx.run(
         f"SELECT {feature_select(ctx, features)} FROM decisions WHERE {IN_BASELINE} "
-        f"ORDER BY hash(prediction_id) LIMIT {BACKGROUND_ROWS}",
+        f"ORDER BY {hash64('prediction_id')} LIMIT {BACKGROUND_ROWS}",
         baseline_params(ctx.baseline, ctx.incident),
     )
     served = _plain(record["score"])

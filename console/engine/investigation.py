@@ -637,9 +637,10 @@ class Investigation:
     # -- 6. report ----------------------------------------------------------------------------
 
     @_step(Step.REPORT)
-    def report(self) -> ReportResult:
+    def report(self, tz: str | None = None) -> ReportResult:
+        """The post-mortem draft; tz: the IANA zone its times are shown in (default UTC)."""
         # The report quotes the trail up to this entry; the entry recording the report follows.
-        result = report_step.write_report(self)
+        result = report_step.write_report(self, tz)
         digest = file_sha256(self.incident_dir / result.path)
         self.record(
             Step.REPORT,

@@ -1,11 +1,18 @@
 """Report: a Markdown post-mortem draft at <incident>/report.md, built from the investigation.
 
+docs/report.md is the format. This module builds the sections and writes the files; one idea
+per module beside it: key times (report_times), people and roles (report_people), the timeline
+(report_timeline), action items and their CSV/JSON (report_actions), communications
+(report_comms), impact in business terms (report_impact), figures (report_figures), the HTML
+page (report_html), the template (report_template), times in the chosen zone (report_clock)
+and the one pass over the trail they share (report_trail).
+
 The sections follow the Google SRE example post-mortem (title, status, summary, impact, root
 causes, trigger, detection, resolution, action items, lessons learned - what went well, what
-went wrong, where we got lucky - and a timeline in UTC), followed by the causal path from the
-sources through the root cause to the metric, the interventions with their numbers, the blast
-radius, the investigation log and the trail's head hash and entry count, so a reader can check
-the draft against `incident-console trail verify`.
+went wrong, where we got lucky - and a timeline in the chosen zone), followed by the causal
+path from the sources through the root cause to the metric, the interventions (details in an
+appendix), the blast radius, the figures, the investigation log and the trail's head hash and
+entry count, so a reader can check the draft against `incident-console trail verify`.
 
 Nothing is left as an empty heading: a section the investigation could not fill says
 "Not determined" and why, and a step that failed says "Failed" with its error. The draft tells
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,15 +36,31 @@ from console.audit.export import Redactor, action_of, read_lines, recorded_sensi
 from console.audit.verification import TRAIL_FILE
 from console.audit.vocabulary import STEPS, Action, ProposalDecision, Step, summary
 from console.engine.context import read_scenario_hints
-from console.engine.interventions import kind_for
-from console.engine.locate import root_node
+from console.engine.report_actions import (
+    ACTIONS_CSV,
+    ACTIONS_JSON,
+    MARKDOWN,
+    PLAIN,
+    action_items,
+    items_table,
+    write_items,
+)
+from console.engine.report_clock import Clock
+from console.engine.report_comms import comms_section
+from console.engine.report_figures import FIGURES_DIR, Figure, draw_figures
+from console.engine.report_html import HTML_FILE, to_html
+from console.engine.report_impact import business_lines
+from console.engine.report_people import people_section
+from console.engine.report_template import render_template, template_for
+from console.engine.report_timeline import timeline_rows, timeline_section
+from console.engine.report_times import key_times, key_times_section, trigger_events
+from console.engine.report_trail import TrailRead
 from console.engine.results import BlastRadius, ChangeEvent, ReportResult
 from console.files import atomic_write
 from console.numbers import minutes_or_hours as _hours
 from console.numbers import num as _num
 from console.numbers import signed_pct
-from console.playbook.graph import causal_parents, paths_from_sources
-from console.telemetry.windows import format_utc
+from console.playbook.graph import paths_from_sources
 from console.text import md_cell, md_code, md_text
 
 if TYPE_CHECKING:
@@ -44,8 +68,11 @@ if TYPE_CHECKING:
 
 REPORT_FILE = "report.md"
 NOT_DETERMINED = "Not determined"
-# Up to this many trail entries the log lists them all; past it, it summarises them.
-LOG_LIMIT = 200
+# Times outside the zoned sections (title, windows, alert, change events) in UTC, to the second.
+_utc = Clock().at
+# Up to this many trail entries the log lists them all; past it, it summarises them: a page
+# or two of a document, beyond which a reader wants the export, not the table.
+LOG_LIMIT = 60
 # What the engineer decided or wrote, and what failed: always listed (the latest LOG_LIMIT).
 DECISIVE = frozenset(
     {Action.DECIDE, Action.MARK_EDGE, Action.NOTE, Action.CORRECT, Action.ACCEPT_PROPOSAL,
@@ -54,12 +81,21 @@ DECISIVE = frozenset(
 WANTED = DECISIVE | {Action.POSTFIX}  # postfix: a validation proposes anew
 # What Investigation.root_cause() gives: the edge marked broken or external, and its mark.
 Cause = tuple[tuple[str, str], str]
+Drawn = tuple[list[Figure], list[str]]  # the figures drawn, and why any other was not
 Found = Cause | None
 
 
-def write_report(inv: Investigation) -> ReportResult:
+def write_report(inv: Investigation, tz: str | None = None) -> ReportResult:
+    """report.md, and beside it the figures (figures/), report.html and the action items as
+    report.actions.csv / .json (docs/report.md); tz: the zone of the key times, the people,
+    the communications, the timeline and the log (default UTC)."""
     head = inv.trail.head()
-    markdown = render(inv, head.hash, head.count)
+    d = Draft(inv, head.count, Clock(tz))
+    figures = draw_figures(inv, lambda value, edge: d.plain(value, d.about(edge)))
+    markdown = render(inv, head.hash, head.count, d, figures)
+    write_items(inv.incident_dir, action_items(inv, d.proposal_decision, inv.root_cause(), PLAIN))
+    title = markdown.splitlines()[0].lstrip("# ") if markdown else REPORT_FILE
+    atomic_write(inv.incident_dir / HTML_FILE, to_html(markdown, title, figures[0]))
     path = inv.incident_dir / REPORT_FILE
     atomic_write(path, markdown)
     return ReportResult(
@@ -71,8 +107,10 @@ class Draft:
     """What the report needs besides the investigation's state: the engineer's decisions read
     from the trail, and the redactor for values derived from sensitive columns."""
 
-    def __init__(self, inv: Investigation, head_count: int) -> None:
+    def __init__(self, inv: Investigation, head_count: int, clock: Clock) -> None:
         folder = inv.incident_dir
+        self.clock = clock
+        self.read = TrailRead.read(folder, head_count)
         columns = recorded_sensitive(folder) | frozenset(inv.ctx.playbook.sensitive)
         self.redactor = Redactor.for_trail(folder, columns, None) if columns else None
         self.log: list[dict[str, Any]] = []
@@ -118,112 +156,74 @@ class Draft:
         return self.redactor.text(str(value))
 
 
-def render(inv: Investigation, head_hash: str, head_count: int) -> str:
+def render(inv: Investigation, head_hash: str, head_count: int, d: Draft, figures: Drawn) -> str:
+    """report.md: the sections, laid out by the team's template or the default."""
+    sections = build_sections(inv, head_hash, head_count, d, figures)
+    context = {"sections": sections, "zone": d.clock.name, "incident": inv.incident_dir.name}
+    return render_template(template_for(inv.ctx.playbook.path), context)
+
+
+def build_sections(
+    inv: Investigation, head_hash: str, head_count: int, d: Draft, figures: Drawn
+) -> dict[str, str]:
+    """Each section's body as escaped Markdown, by the name templates use."""
     ctx = inv.ctx
     pb = ctx.playbook
-    d = Draft(inv, head_count)
     hints = read_scenario_hints(inv.telemetry_dir)
     found = inv.root_cause()
     metric = pb.nodes[ctx.metric]
     title = (
         md_text(hints.title)
         if hints.title
-        else f"{md_text(pb.model.name)}: {md_code(metric.id)} anomaly at {format_utc(ctx.alert_at)}"
+        else f"{md_text(pb.model.name)}: {md_code(metric.id)} anomaly at {_utc(ctx.alert_at)}"
     )
-    out: list[str] = [f"# Post-mortem draft: {title}", ""]
-    out += [
+    header = [
         f"- **Incident:** {md_text(ctx.incident_dir.resolve().name)}",
         f"- **Model:** {md_text(pb.model.name)} (owner {md_text(pb.model.owner)}; "
         f"on-call {md_text(pb.model.oncall)})",
         f"- **Alert:** {md_text(metric.id)} (series {md_code(metric.series)}) at "
-        f"{format_utc(ctx.alert_at)}",
+        f"{_utc(ctx.alert_at)}",
         "- **Windows:** "
         + "; ".join(
-            f"{md_text(w.name)} {format_utc(w.start)} to {format_utc(w.end)}"
-            for w in ctx.windows.values()
+            f"{md_text(w.name)} {_utc(w.start)} to {_utc(w.end)}" for w in ctx.windows.values()
         ),
-        f"- **Drafted:** {format_utc(datetime.now(UTC).replace(microsecond=0))} by "
+        f"- **Drafted:** {_utc(datetime.now(UTC).replace(microsecond=0))} by "
         f"incident-console for {md_text(inv.trail.actor)}",
-        "",
-        "## Status",
-        "",
-        _status(inv, found),
-        "",
-        "## Summary",
-        "",
-        _summary(inv, d, found),
-        "",
-        "## Impact",
-        "",
-        *_impact(inv, d),
-        "",
-        "## Root causes",
-        "",
-        *_root_causes(inv, d, found),
-        "",
-        "## Alternatives considered",
-        "",
-        *_alternatives(inv, d),
-        "",
-        "## Trigger",
-        "",
-        _trigger(inv, found),
-        "",
-        "## Detection",
-        "",
-        _detection(inv),
-        "",
-        "## Resolution",
-        "",
-        _resolution(inv, d, found),
-        "",
-        "## Action items",
-        "",
-        *_action_items(inv, d, found),
-        "",
-        "## Lessons learned",
-        "",
-        "### What went well",
-        "",
-        *_bullets(_went_well(inv, found)),
-        "",
-        "### What went wrong",
-        "",
-        *_bullets(_went_wrong(inv, d, found)),
-        "",
-        "### Where we got lucky",
-        "",
-        *_bullets(_lucky(inv, found)),
-        "",
-        "## Timeline (UTC)",
-        "",
-        *_timeline(inv),
-        "",
-        "## Causal path",
-        "",
-        *_causal_path(inv, found),
-        "",
-        "## Interventions",
-        "",
-        *_interventions(inv, d),
-        "",
-        "## Blast radius",
-        "",
-        *_blast(inv, d),
-        "",
-        "## Investigation log (audit trail)",
-        "",
-        *_log(inv, d, head_count),
-        "",
-        "## Audit trail",
-        "",
+    ]
+    audit = [
         f"- Entries: {head_count} (this report quotes entries 1 to {head_count}; the entry "
         "recording the report follows them)",
         f"- Head hash: `{head_hash}`",
         f"- Check it: {md_code(f'incident-console trail verify {ctx.incident_dir}')}",
-        "",
     ]
-    return "\n".join(out)
+    parts: dict[str, list[str]] = {
+        "title": [title],
+        "header": header,
+        "status": [_status(inv, found)],
+        "summary": [_summary(inv, d, found)],
+        "key_times": key_times_section(key_times(inv, d.read, found), d.clock),
+        "people": people_section(d.read, d.clock),
+        "impact": _impact(inv, d),
+        "root_causes": _root_causes(inv, d, found),
+        "alternatives": _alternatives(inv, d),
+        "trigger": [_trigger(inv, found)],
+        "detection": [_detection(inv)],
+        "resolution": [_resolution(inv, d, found)],
+        "communications": comms_section(d.read, d.clock, d.plain),
+        "action_items": _action_items(inv, d, found),
+        "went_well": _bullets(_went_well(inv, found)),
+        "went_wrong": _bullets(_went_wrong(inv, d, found)),
+        "lucky": _bullets(_lucky(inv, found)),
+        "timeline": timeline_section(timeline_rows(inv, d.read, _redact(d)), d.clock),
+        "causal_path": _causal_path(inv, found),
+        "interventions": _interventions(inv, d),
+        "blast_radius": _blast(inv, d),
+        "figures": _figures(figures),
+        "log": _log(inv, d, head_count),
+        "intervention_details": _intervention_details(inv, d),
+        "audit_trail": audit,
+    }
+    return {name: "\n".join(lines) for name, lines in parts.items()}
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def _summary(inv: Investigation, d: Draft, found: Found) -> str:
         )
     change = signed_pct(t.relative_change)
     text = (
-        f"The {md_code(t.metric)} alert fired at {format_utc(inv.alert_at)}. Recomputed from the "
+        f"The {md_code(t.metric)} alert fired at {_utc(inv.alert_at)}. Recomputed from the "
         f"decision records, {md_code(t.metric)} went from {_num(t.baseline_value)} (baseline) to "
         f"{_num(t.incident_value)} in the incident window ({change}; tier {md_text(t.tier)}); "
         f"triage verdict: {md_text(t.verdict.replace('_', ' '))}"
@@ -356,7 +356,7 @@ def _impact(inv: Investigation, d: Draft) -> list[str]:
                 else "no counterfactual was run (it needs an edge marked broken)"
             )
             lines.append(f"- Decisions affected: {NOT_DETERMINED.lower()}; {why}.")
-    return lines
+    return lines + business_lines(inv)
 
 
 def _root_causes(inv: Investigation, d: Draft, found: Found) -> list[str]:
@@ -432,7 +432,7 @@ def _alternatives(inv: Investigation, d: Draft) -> list[str]:
 
 def _change(c: ChangeEvent) -> str:
     return (
-        f"{md_text(c.kind)} on {md_code(c.node)} at {format_utc(c.ts)}: {md_text(c.summary)} "
+        f"{md_text(c.kind)} on {md_code(c.node)} at {_utc(c.ts)}: {md_text(c.summary)} "
         f"({md_text(c.actor)})"
     )
 
@@ -450,7 +450,7 @@ def _trigger(inv: Investigation, found: Found) -> str:
                 return "; ".join(_change(c) for c in events)
         return f"{NOT_DETERMINED}: no root cause was marked, so no change event can be tied to it."
     edge, mark = found
-    events = _trigger_events(inv, edge, mark)
+    events = trigger_events(inv, edge, mark)
     if not events:
         where = f"{md_code(edge[0])}, {md_code(edge[1])} or their causes"
         if mark == "external":
@@ -465,25 +465,12 @@ def _trigger(inv: Investigation, found: Found) -> str:
     return "; ".join(_change(c) for c in events)
 
 
-def _trigger_events(inv: Investigation, edge: tuple[str, str], mark: str) -> list[ChangeEvent]:
-    """Change events since the baseline ended on the root cause and its direct causes: the
-    baseline was healthy, so any of them may be the trigger (a memory limit lowered the
-    evening before bites at the next peak)."""
-    ctx = inv.ctx
-    if mark == "external":
-        nodes = set(edge)
-    else:
-        node = root_node(ctx, ctx.edge(*edge))
-        nodes = {node, *causal_parents(ctx.graph, node)}
-    return [c for c in ctx.changes() if c.node in nodes and ctx.baseline.end <= c.ts < inv.alert_at]
-
-
 def _detection(inv: Investigation) -> str:
     node = inv.ctx.playbook.nodes[inv.ctx.metric]
     t = inv.triage_result
     text = (
         f"The {md_code(node.id)} alert (series {md_code(node.series)}) "
-        f"fired at {format_utc(inv.alert_at)}, {_hours(inv.alert_at - inv.ctx.incident.start)} "
+        f"fired at {_utc(inv.alert_at)}, {_hours(inv.alert_at - inv.ctx.incident.start)} "
         "after the start of the incident window."
     )
     if t is not None:
@@ -501,7 +488,7 @@ def _resolution(inv: Investigation, d: Draft, found: Found) -> str:
     decided = _proposal_decided(d)
     if v is not None:
         base = (
-            f"Post-fix window {format_utc(v.window.start)} to {format_utc(v.window.end)}: "
+            f"Post-fix window {_utc(v.window.start)} to {_utc(v.window.end)}: "
             f"{md_text(v.intervention.type)} on {_edge(v.edge)} is "
             f"{md_text(v.intervention.verdict)}; {md_code(inv.ctx.metric)} baseline "
             f"{_num(v.metric_baseline)}, incident {_num(v.metric_incident)}, post-fix "
@@ -541,112 +528,17 @@ def _proposal_decided(d: Draft) -> str:
 
 
 def _action_items(inv: Investigation, d: Draft, found: Found) -> list[str]:
-    pb = inv.ctx.playbook
-    rows: list[tuple[str, str, str, str]] = []
-    t = inv.triage_result
-    metric = pb.nodes[inv.ctx.metric]
-    if found is None and t is not None and t.verdict == "false_alarm":
-        failed = ", ".join(md_cell(c.name) for c in t.checks if not c.passed)
-        rows.append(
-            (
-                f"Repair the pipeline that writes {md_code(metric.series)} ({failed})",
-                "mitigate",
-                md_cell(metric.owner),
-                "open",
-            )
-        )
-        rows.append(
-            (
-                f"Alert on gaps, clock skew and duplicates of {md_code(metric.series)} before "
-                "alerting on its value",
-                "prevent",
-                md_cell(metric.owner),
-                "open",
-            )
-        )
-    if found is not None:
-        rows += _cause_items(inv, found)
-    for step in STEPS:
-        if step in inv.failures:
-            rows.append(
-                (
-                    f"Fix what made the {step} step fail and run it again: "
-                    f"{md_cell(inv.failures[step])}",
-                    "process",
-                    md_cell(pb.model.owner),
-                    "open",
-                )
-            )
-    rows += _proposal_items(inv, d)
-    if not rows:
+    items = action_items(inv, d.proposal_decision, found, MARKDOWN)
+    if not items:
         return [
             f"{NOT_DETERMINED}: no root cause was established, so no corrective action can be "
             "named yet."
         ]
-    lines = ["| Action | Type | Owner | Status |", "|---|---|---|---|"]
-    lines += [f"| {a} | {k} | {o} | {s} |" for a, k, o, s in rows]
-    return lines
-
-
-def _cause_items(inv: Investigation, found: Cause) -> list[tuple[str, str, str, str]]:
-    pb = inv.ctx.playbook
-    edge, mark = found
-    e = pb.edge(*edge)
-    a, b = md_code(edge[0]), md_code(edge[1])
-    owner_a, owner_b = md_cell(pb.nodes[edge[0]].owner), md_cell(pb.nodes[edge[1]].owner)
-    if mark == "external":
-        return [
-            (
-                f"Annotate the dashboards with the external event behind {b} and agree how long "
-                "to wait before acting",
-                "process",
-                owner_a,
-                "open",
-            ),
-            (
-                f"Add a playbook intervention on {a} -> {b} (e.g. distribution\\_shift) so the "
-                "next shift is tested, not inferred",
-                "prevent",
-                md_cell(pb.model.owner),
-                "open",
-            ),
-        ]
-    kind = kind_for(e)
-    monitor = kind.action_item(a, b) if kind else f"Add a check for {a} -> {b}"
-    owner = owner_b if kind and kind.action_owner == "target" else owner_a
     return [
-        (monitor, "prevent", owner, "open"),
-        (f"Keep the fix of {a} -> {b} in place and document it", "mitigate", owner_a, "open"),
-    ]
-
-
-def _proposal_items(inv: Investigation, d: Draft) -> list[tuple[str, str, str, str]]:
-    """The playbook update as the engineer left it: to review, merged, or none (rejected)."""
-    pb = inv.ctx.playbook
-    r = d.proposal_decision
-    if r is not None and r["action"] == Action.REJECT_PROPOSAL:
-        return []
-    if r is not None:
-        return [
-            (
-                f"Playbook update {md_code(r['params'].get('proposed', ''))} merged into "
-                f"{md_code(r['result'].get('authored', pb.path.name))} (backup "
-                f"{md_code(r['result'].get('backup', ''))})",
-                "process",
-                md_cell(pb.model.owner),
-                "done",
-            )
-        ]
-    if inv.proposal is None:
-        return []
-    return [
-        (
-            f"Review {md_code(inv.proposal.path)} ({md_cell(inv.proposal.description)}) and "
-            f"merge it into {md_code(pb.path.name)}",
-            "process",
-            md_cell(pb.model.owner),
-            "open",
-        )
+        *items_table(items),
+        "",
+        f"The same items, plain, for a tracker: [{ACTIONS_CSV}]({ACTIONS_CSV}), "
+        f"[{ACTIONS_JSON}]({ACTIONS_JSON}) (fill the ticket field there or here).",
     ]
 
 
@@ -684,9 +576,9 @@ def _went_wrong(inv: Investigation, d: Draft, found: Found) -> list[str]:
                 f"The edge {_edge(edge)} was {md_text(e.status)}: its mechanism had never been "
                 "tested."
             )
-        for c in _trigger_events(inv, edge, mark):
+        for c in trigger_events(inv, edge, mark):
             out.append(
-                f'The change "{md_text(c.summary)}" ({md_text(c.actor)}, {format_utc(c.ts)}) '
+                f'The change "{md_text(c.summary)}" ({md_text(c.actor)}, {_utc(c.ts)}) '
                 f"reached production with no check of its effect on {md_code(edge[1])}."
             )
         if mark == "external":
@@ -727,22 +619,6 @@ def _lucky(inv: Investigation, found: Found) -> list[str]:
     ]
 
 
-def _timeline(inv: Investigation) -> list[str]:
-    ctx = inv.ctx
-    events: list[tuple[datetime, str]] = [
-        (c.ts, f"{md_text(c.kind)} on {md_code(c.node)}: {md_text(c.summary)} ({md_text(c.actor)})")
-        for c in ctx.changes()
-        if ctx.lookback().start <= c.ts < ctx.incident.end
-        or (inv.validation and c.ts == inv.validation.window.start)
-    ]
-    events.append((ctx.incident.start, "incident window starts"))
-    events.append((ctx.alert_at, f"alert on {md_code(ctx.metric)}"))
-    if inv.validation is not None:
-        events.append((inv.validation.window.start, "post-fix window starts"))
-    events.sort(key=lambda e: e[0])
-    return [f"- {format_utc(ts)}: {text}" for ts, text in events]
-
-
 def _causal_path(inv: Investigation, found: Found) -> list[str]:
     ctx = inv.ctx
     if found is None:
@@ -763,25 +639,58 @@ def _contains(path: list[str], edge: tuple[str, str]) -> bool:
 
 
 def _interventions(inv: Investigation, d: Draft) -> list[str]:
+    """One short row per intervention; its reasons and evidence are in the appendix."""
     failed = _failed(inv, Step.INTERVENE)
     if not inv.interventions:
         return [failed or f"{NOT_DETERMINED}: no intervention was run ({_no_cause(inv)})."]
     lines = [
-        "| Edge | Intervention | Verdict | Numbers | Rows | Evidence |",
-        "|---|---|---|---|---|---|",
+        "| # | Edge | Intervention | Verdict | Rows |",
+        "|---|---|---|---|---|",
     ]
-    for edge, r in inv.interventions.items():
-        sensitive = d.about(edge)
-        reasons = "; ".join(d.plain(x, sensitive) for x in r.reasons)
+    for number, (edge, r) in enumerate(inv.interventions.items(), start=1):
         rows = ", ".join(f"{md_cell(k)} {v}" for k, v in r.rows.items())
-        evidence = ", ".join(md_code(e["path"]) for e in r.evidence)
         lines.append(
-            f"| {_edge(edge)} | {md_cell(r.type)} | {md_cell(r.verdict)} | {md_cell(reasons)} "
-            f"| {rows} | {evidence} |"
+            f"| I{number} | {_edge(edge)} | {md_cell(r.type)} | {md_cell(r.verdict)} | {rows} |"
         )
+    lines += ["", "Each one's numbers and evidence files: Appendix, by #."]
     if failed:
         lines += ["", failed]
     return lines
+
+
+def _intervention_details(inv: Investigation, d: Draft) -> list[str]:
+    """Each intervention's reasons (its numbers in words) and evidence files."""
+    if not inv.interventions:
+        return ["No intervention was run."]
+    lines: list[str] = []
+    for number, (edge, r) in enumerate(inv.interventions.items(), start=1):
+        sensitive = d.about(edge)
+        lines += [f"**I{number}**: {md_text(r.type)} on {_edge(edge)}: {md_text(r.verdict)}.", ""]
+        lines += [f"- {d.text(x, sensitive)}" for x in r.reasons]
+        lines += [f"- Evidence: {md_code(e['path'])}" for e in r.evidence]
+        lines.append("")
+    return lines[:-1]
+
+
+def _figures(figures: Drawn) -> list[str]:
+    """Where the figures are: PNG to paste into a document, SVG, and report.html with them."""
+    drawn, skipped = figures
+    lines = [
+        f"- {md_text(f.title)}: [{FIGURES_DIR}/{f.name}.png]({FIGURES_DIR}/{f.name}.png) "
+        f"([SVG]({FIGURES_DIR}/{f.name}.svg))"
+        for f in drawn
+    ]
+    lines += [f"- Not drawn: {md_text(why)}" for why in skipped]
+    lines += ["", f"[{HTML_FILE}]({HTML_FILE}) holds this report with the figures, in one file."]
+    return lines
+
+
+def _redact(d: Draft) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The entry with its sensitive values hashed (as is when the incident has none)."""
+    redactor = d.redactor
+    if redactor is None:
+        return lambda record: record
+    return redactor.record
 
 
 def _blast(inv: Investigation, d: Draft) -> list[str]:
@@ -797,9 +706,9 @@ def _blast(inv: Investigation, d: Draft) -> list[str]:
         f"- Correction: {d.text(b.correction, d.about(b.edge))}.",
         f"- Decisions flipped: {b.flipped} of {b.total}.",
         f"- Explains: {_explained(b)}",
-        f"- Score change: mean {delta.get('mean', 0):+.4f}, p05 {delta.get('p05', 0):+.4f}, "
-        f"p50 {delta.get('p50', 0):+.4f}, p95 {delta.get('p95', 0):+.4f}, max |change| "
-        f"{delta.get('max_abs', 0):.4f}.",
+        f"- Score change: mean {delta.get('mean', 0):+.3g}, p05 {delta.get('p05', 0):+.3g}, "
+        f"p50 {delta.get('p50', 0):+.3g}, p95 {delta.get('p95', 0):+.3g}, max |change| "
+        f"{delta.get('max_abs', 0):.3g}.",
     ]
     if b.segments:
         lines += ["", "| Segment | Value | Flipped | Total |", "|---|---|---|---|"]
@@ -839,12 +748,15 @@ def _log(inv: Investigation, d: Draft, head_count: int) -> list[str]:
             " writes it as a readable timeline.",
             "",
         ]
-    lines += ["| # | Time (UTC) | Actor | Step | Action | What |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| # | Time ({d.clock.name}) | Actor | Step | Action | What |",
+        "|---|---|---|---|---|---|",
+    ]
     for record in d.log:
         shown = d.redactor.record(record) if d.redactor else record
         what = summary(shown)
         lines.append(
-            f"| {record['seq']} | {record['ts']} | {md_cell(record['actor'])} | "
+            f"| {record['seq']} | {d.clock.entry(record['ts'])} | {md_cell(record['actor'])} | "
             f"{md_cell(record['step'])} | {md_cell(record['action'])} | {md_cell(what)} |"
         )
     return lines

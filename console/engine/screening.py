@@ -23,6 +23,7 @@ which LocateResult reports. The result is cached on the Context: a second call c
 from __future__ import annotations
 
 from console.engine.context import IN_BASELINE, IN_INCIDENT, Context, side_params
+from console.engine.dialect import time_hash
 from console.engine.expressions import as_double, as_text, contribution_exprs, live_margin_expr
 from console.engine.interventions import KINDS
 from console.engine.screen_sample import SCREEN_BASELINE_ROWS as SCREEN_BASELINE_ROWS
@@ -58,7 +59,7 @@ def screening_from(ctx: Context) -> str:
     of the baseline rows at the same hours of the day (by a hash of ts), with every derived
     feature's served and reference values as columns."""
     stride = baseline_stride(ctx)
-    sample = "" if stride == 1 else f" AND hash(ts) % {stride} = 0"
+    sample = "" if stride == 1 else f" AND {time_hash('ts')} % {stride} = 0"
     where = f"(({IN_BASELINE}{sample}) OR {IN_INCIDENT})"
     extra = []
     for node in ctx.playbook.nodes.values():

@@ -163,3 +163,11 @@ INTERVENTION_TYPES: dict[str, TypeSpec] = {
         ),
     )
 }  # fmt: skip
+
+# The type planned by default for an edge of each shape, where no person chose one: a drafted
+# playbook (console/playbook/draft.py) and the report's suggested action items.
+DEFAULT_PLANS: dict[str, str] = {
+    "recomputable_feature": "shadow_recompute",  # a feature whose reference expression is known
+    "source_feature": "distribution_shift",  # any other input: watch it for shifts
+    "feature_model": "model_version",  # the model's inputs: re-score and compare
+}

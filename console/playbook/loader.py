@@ -20,6 +20,7 @@ import networkx as nx
 
 from console.errors import ConsoleError
 from console.playbook.graph import causal_digraph
+from console.playbook.impact_config import impact_config
 from console.playbook.intake_config import intake_config
 from console.playbook.intervention_types import INTERVENTION_TYPES, Param
 from console.playbook.model import (
@@ -70,6 +71,7 @@ TOP_LEVEL = (
     "evidence",
     "changes",  # console/playbook/intake_config.py
     "alerts",
+    "impact",  # console/playbook/impact_config.py
 )
 MODEL_KEYS = ("name", "owner", "oncall", "description", "version_column")
 TELEMETRY_KEYS = ("decisions", "metrics", "changes")
@@ -186,6 +188,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
     limits = _limits(log, data.get("limits", {}))
     producers = _producers(log, data.get("evidence", {}))
     intake = intake_config(log, data, nodes)
+    impact = impact_config(log, data)
 
     if log.problems:
         count = len(log.problems)
@@ -207,6 +210,7 @@ def playbook_from_data(data: Mapping[str, Any], path: Path) -> Playbook:
         expressions=dict(expressions.authored),
         producers=producers,
         intake=intake,
+        impact=impact,
     )
 
 

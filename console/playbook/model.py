@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from console.audit.vocabulary import STEPS
+from console.playbook.impact_config import ImpactConfig
 from console.playbook.intake_config import IntakeConfig
 from console.playbook.intervention_types import INTERVENTION_TYPES
 
@@ -251,6 +252,8 @@ class Playbook:
     producers: tuple[str, ...] = ()
     # [changes] and [alerts]: which node a change event touches, which metric an alert is about.
     intake: IntakeConfig = field(default_factory=IntakeConfig)
+    # [impact]: what a changed decision or a metric event is worth (the report's Impact).
+    impact: ImpactConfig | None = None
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -171,10 +171,16 @@ def _check(playbook: Playbook, store: TelemetryStore) -> list[str]:
     if "decisions" in store.tables:
         columns = [name for name, _ in store.columns("decisions")]
         label = store.label("decisions")
-        for item in playbook_expressions(playbook):
-            problem = _bind(store, item.expr, item.aggregate, columns)
-            if problem:
-                problems.append(f"{item.what} {item.expr!r} does not bind to {label}: {problem}")
+        items = playbook_expressions(playbook)
+        # One query binds them all (every open pays for this); only when it fails is each
+        # expression bound alone, to name every one that does not bind and why.
+        if not _bind_all(store, items):
+            for item in items:
+                problem = _bind(store, item.expr, item.aggregate, columns)
+                if problem:
+                    problems.append(
+                        f"{item.what} {item.expr!r} does not bind to {label}: {problem}"
+                    )
         for what, column in _columns(playbook):
             if column not in columns:
                 problems.append(
@@ -207,6 +213,30 @@ def _expression_names(playbook: Playbook, columns: list[str], label: str) -> lis
         for name in playbook.expressions
         if name.lower() in by_folded
     ]
+
+
+def _bind_all(store: TelemetryStore, items: list[PlaybookExpression]) -> bool:
+    """True when every expression binds, in one query of the probes _bind runs one by one:
+    the row expressions in one SELECT (and its WHERE), the metric ones in another (with
+    HAVING), cross-joined; LIMIT 0 reads no row. The aliases hold a space: DuckDB lets an
+    expression name an earlier select-list alias, which no expression can do by accident."""
+    rows = [item.expr for item in items if not item.aggregate]
+    metrics = [item.expr for item in items if item.aggregate]
+    parts = []
+    if rows:
+        values = ", ".join(f'({expr}) AS "row probe {i}"' for i, expr in enumerate(rows))
+        where = " OR ".join(f"(({expr}) IS NULL)" for expr in rows)
+        parts.append(f"(SELECT {values} FROM decisions WHERE {where} LIMIT 0) AS r")
+    if metrics:
+        values = ", ".join(f'({expr}) AS "metric probe {i}"' for i, expr in enumerate(metrics))
+        parts.append(f"(SELECT {values} FROM decisions HAVING true LIMIT 0) AS m")
+    if not parts:
+        return True
+    try:
+        store.query(f"SELECT * FROM {', '.join(parts)}")
+    except QueryFailed:
+        return False
+    return True
 
 
 def _bind(store: TelemetryStore, expr: str, aggregate: bool, columns: list[str]) -> str | None:

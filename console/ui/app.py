@@ -619,7 +619,8 @@ class IncidentApp(App[None]):
 
     def _write_report(self) -> ReportDone:
         """Runs in the worker: the post-mortem, graded and with the grade appended on a game day."""
-        result = self.inv.report()
+        zone = self.config.timezone if self.config else None
+        result = self.inv.report(zone.key if zone is not None else None)
         if self.gameday is None:
             return ReportDone(result, None)
         path = self.incident_dir / result.path

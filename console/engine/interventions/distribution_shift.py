@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.engine.context import SIDE_CASE, SIDE_WHERE, Context
+from console.engine.dialect import hash64
 from console.engine.interventions.base import (
     SAMPLE_ROWS,
     VERDICTS,
@@ -87,9 +88,9 @@ class DistributionShift(InterventionKind):
             )
             evidence_sql = (
                 f"(SELECT * FROM ({rows}) AS s WHERE w = 'baseline' "
-                f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS // 2}) UNION ALL "
+                f"ORDER BY {hash64('prediction_id')} LIMIT {SAMPLE_ROWS // 2}) UNION ALL "
                 f"(SELECT * FROM ({rows}) AS s WHERE w = 'incident' "
-                f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS // 2})"
+                f"ORDER BY {hash64('prediction_id')} LIMIT {SAMPLE_ROWS // 2})"
             )
         else:
             shift = categorical_shift(ctx.run, sample, params, psi_threshold=psi, alpha=alpha)

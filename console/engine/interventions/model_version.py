@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from console.engine.context import IN_BASELINE, IN_INCIDENT, SIDE_CASE, Context
 from console.engine.corrections import Correction, rescore
+from console.engine.dialect import hash64
 from console.engine.interventions.base import (
     MIN_ROWS,
     SAMPLE_ROWS,
@@ -209,9 +210,9 @@ def _sample_rows_sql(ctx: Context, features: list[str]) -> str:
     )
     return (
         f"({side}WHERE {IN_BASELINE} AND score IS NOT NULL "
-        f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS}) UNION ALL "
+        f"ORDER BY {hash64('prediction_id')} LIMIT {SAMPLE_ROWS}) UNION ALL "
         f"({side}WHERE {IN_INCIDENT} AND score IS NOT NULL "
-        f"ORDER BY hash(prediction_id) LIMIT {SAMPLE_ROWS})"
+        f"ORDER BY {hash64('prediction_id')} LIMIT {SAMPLE_ROWS})"
     )
 
 
