@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tomllib
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ import pytest
 
 from console.cli import main
 from console.playbook.durations import parse_duration
+from console.telemetry.windows import parse_utc
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 FRAUD = SAMPLE / "fraud-friday-noon"
@@ -108,6 +109,18 @@ def test_junit_xml_has_one_case_per_edge_in_the_shape_ci_reads(tmp_path: Path) -
     shared = [e for e in result["edges"] if e["covered_by"]]
     assert len(shared) == 8 and all(e["verdict"] == "passed" for e in shared)
     assert code == 1
+
+
+def test_the_trail_records_the_window_the_audit_compared(tmp_path: Path) -> None:
+    """--window, not the playbook's [windows] incident (4 h), in the trail's open entry."""
+    alert = datetime.fromisoformat(_toml(FRAUD / "scenario.toml")["alert_at"])
+    _audit(FRAUD, tmp_path, alert, "2h")
+    opened = json.loads((tmp_path / "trail" / "trail.jsonl").read_text().splitlines()[0])
+    [incident] = [w for w in opened["result"]["windows"] if w["name"] == "incident"]
+    assert (parse_utc(incident["start"]), parse_utc(incident["end"])) == (
+        alert - timedelta(hours=2),
+        alert,
+    )
 
 
 def test_a_new_feature_nobody_modelled_is_a_freshness_finding_and_strict_fails(

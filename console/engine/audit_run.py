@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from console.audit.vocabulary import Step
-from console.engine.context import result_window
 from console.engine.freshness import Finding, freshness
 from console.engine.gate import MAX_CHANGED, GateResult, candidate_gate
 from console.engine.interventions import kind_of
@@ -44,7 +43,7 @@ from console.playbook.loader import load_playbook
 from console.playbook.model import Edge
 from console.telemetry.sources.capture import default_span
 from console.telemetry.store import open_store
-from console.telemetry.windows import format_utc, latest_timestamp, resolve_windows
+from console.telemetry.windows import format_utc, latest_timestamp
 
 TOP_EDGES_MINOR = 3  # edges a minor anomaly's automated check runs, best-ranked first
 
@@ -145,10 +144,16 @@ def open_audit(
         with closing(open_store(telemetry, playbook.tables, span=span)) as store:
             at = latest_timestamp(store) + timedelta(microseconds=1)  # windows are half-open
     inv = Investigation.open(
-        playbook_path, telemetry, audit_dir, actor=actor, alert_at=at, metric=metric
+        playbook_path,
+        telemetry,
+        audit_dir,
+        actor=actor,
+        alert_at=at,
+        metric=metric,
+        incident=incident,
     )
     try:
-        audit_windows(inv, at, incident)
+        audit_windows(inv)
     except BaseException:
         inv.close()
         raise
@@ -159,12 +164,8 @@ def decisions_columns(inv: Investigation) -> list[str]:
     return [name for name, _ in inv.store.columns("decisions")]
 
 
-def audit_windows(inv: Investigation, at: datetime, incident: timedelta | None) -> None:
-    """Re-resolve the investigation's windows for an incident window of `incident` ending at
-    `at` (the playbook's [windows] give the baseline), and record them in the trail."""
-    if incident is not None:
-        spec = replace(inv.playbook.windows, incident=incident)
-        inv.ctx.windows = {n: result_window(w) for n, w in resolve_windows(spec, at).items()}
+def audit_windows(inv: Investigation) -> None:
+    """Say in the trail which windows the audit compares."""
     spans = ", ".join(
         f"{w.name} {format_utc(w.start)} .. {format_utc(w.end)}" for w in inv.windows.values()
     )

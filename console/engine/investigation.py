@@ -19,7 +19,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -141,8 +141,12 @@ class Investigation:
         actor: str | None = None,
         alert_at: datetime | None = None,
         metric: str | None = None,
+        incident: timedelta | None = None,
     ) -> Investigation:
         """Load the playbook, open the telemetry read-only, resolve the windows, open the trail.
+
+        incident: the incident window's length instead of the playbook's [windows] incident
+        (the audit's --window); the trail's open entry records the windows resolved with it.
 
         telemetry_dir may be None when the playbook declares a source for every table. The
         rows read from declared sources are captured into the incident's evidence at open
@@ -155,6 +159,8 @@ class Investigation:
         playbook_path = Path(playbook_path)
         telemetry_dir = Path(telemetry_dir) if telemetry_dir is not None else None
         playbook = load_playbook(playbook_path)
+        if incident is not None:
+            playbook = replace(playbook, windows=replace(playbook.windows, incident=incident))
         hints = read_scenario_hints(telemetry_dir) if telemetry_dir else ScenarioHints()
         metric = metric or hints.metric or playbook.triage.metric
         if metric not in playbook.nodes:
