@@ -16,41 +16,20 @@ import decimal
 import hashlib
 import math
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-from pyspark.sql import SparkSession
 
 from console.engine.auto import run_auto
-from console.engine.dialect import hash64, time_hash, transpile
 from console.engine.investigation import Investigation
+from console.sql.dialect import hash64, time_hash, transpile
 from console.telemetry.store import TelemetryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "fraud-friday-noon"
 REL, ABS = 1e-9, 1e-12
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    # DuckDB's meanings: UTC session time, NULL (not an error) for a failed cast or a
-    # division by zero (ANSI mode off).
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("incident-console-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.log.level", "ERROR")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def md5_hash(text: str) -> int:

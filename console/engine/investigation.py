@@ -209,6 +209,8 @@ class Investigation:
                 "playbook": str(playbook_path),
                 "playbook_sha256": file_sha256(playbook_path),
                 "telemetry": str(telemetry_dir) if telemetry_dir is not None else "",
+                # Which engine ran the queries, with its version (docs/spark.md).
+                "engine": store.engine,
                 # Where each declared source was read (no credentials: docs/telemetry.md).
                 "sources": {s.table: label_of(s) for s in playbook.tables.sources},
                 "alert_at": format_utc(alert_at),

@@ -42,7 +42,7 @@ from console.playbook.model import (
     Windows,
 )
 from console.playbook.scorer_http import HTTP_KEYS, http_fields
-from console.playbook.telemetry_config import table_source
+from console.playbook.telemetry_config import ENGINE_KEYS, table_source, telemetry_engine
 from console.playbook.values import ProblemLog, describe, join, quote, suggestion
 
 NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -230,7 +230,7 @@ def _model(log: ProblemLog, value: Any) -> ModelInfo:
 
 def _telemetry(log: ProblemLog, value: Any, base: Path) -> TelemetryTables:
     table = log.table(value, "telemetry") or {}
-    log.known_keys(table, "telemetry", TELEMETRY_KEYS)
+    log.known_keys(table, "telemetry", TELEMETRY_KEYS + ENGINE_KEYS)
     defaults = TelemetryTables()
     names = {}
     sources = []
@@ -249,7 +249,7 @@ def _telemetry(log: ProblemLog, value: Any, base: Path) -> TelemetryTables:
                 "folder (no absolute path, no ..)"
             )
         names[key] = name
-    return TelemetryTables(**names, sources=tuple(sources))
+    return TelemetryTables(**names, sources=tuple(sources), **telemetry_engine(log, table))
 
 
 def _windows(log: ProblemLog, value: Any) -> Windows:

@@ -81,6 +81,10 @@ class TelemetryTables:
     metrics: str = "metrics.parquet"
     changes: str = "changes.parquet"
     sources: tuple[TableSource, ...] = ()
+    # Which engine runs the queries: "duckdb" (embedded) or "spark" (docs/spark.md), and the
+    # Spark Connect URL (sc://host:port); empty means Spark in local mode.
+    engine: str = "duckdb"
+    spark_remote: str = ""
 
     def source(self, table: str) -> TableSource | None:
         return next((s for s in self.sources if s.table == table), None)

@@ -8,6 +8,9 @@ The keys every kind but Prometheus shares (`columns`, `view`) are read here; the
 table goes to the kind's own parser in the registry (console/telemetry/sources/), which names
 every bad key. A relative local path is relative to the playbook's folder, so a playbook and
 its data can move together.
+
+`[telemetry] engine = "duckdb" | "spark"` (and `spark_remote = "sc://..."`) say which engine
+runs the queries (docs/spark.md); they are read here too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,23 @@ import duckdb
 from console.errors import ConsoleError
 from console.playbook.model import TableSource
 from console.playbook.values import ProblemLog, describe, quote
+
+ENGINES = ("duckdb", "spark")
+ENGINE_KEYS = ("engine", "spark_remote")
+
+
+def telemetry_engine(log: ProblemLog, table: Mapping[str, Any]) -> dict[str, str]:
+    """`engine` and `spark_remote` of [telemetry], as TelemetryTables' fields."""
+    engine = log.string(table, "engine", "telemetry", default="duckdb", non_empty=True)
+    if engine not in ENGINES:
+        log.add(f"telemetry.engine = {quote(engine)}: expected one of {', '.join(ENGINES)}")
+        engine = "duckdb"
+    remote = log.string(table, "spark_remote", "telemetry", default="")
+    if remote and not remote.startswith("sc://"):
+        log.add(f"telemetry.spark_remote = {quote(remote)}: expected a Spark Connect URL sc://...")
+    if remote and engine != "spark":
+        log.add('telemetry.spark_remote: only read with engine = "spark"')
+    return {"engine": engine, "spark_remote": remote}
 
 
 def table_source(

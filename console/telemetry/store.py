@@ -132,6 +132,11 @@ class TelemetryStore:
         return "sources " + ", ".join(self.labels[t] for t in self.tables)
 
     @property
+    def engine(self) -> str:
+        """The engine and its version, as the trail's open entry records them."""
+        return f"duckdb {duckdb.__version__}"
+
+    @property
     def tables(self) -> tuple[str, ...]:
         """The contract tables this store holds."""
         return tuple(t for t in TABLES if t in self.labels)
@@ -333,6 +338,10 @@ def open_store(
     """
     from console.telemetry.sources.bind import bind_sources
 
+    if tables.engine == "spark":
+        from console.telemetry.spark_store import open_spark_store
+
+        return open_spark_store(location, tables, allow_missing=allow_missing)
     wanted = tuple(t for t in TABLES if tables.source(t) is None)
     if location is None and wanted:
         raise ConsoleError(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -38,7 +38,6 @@ from console.audit import Entry, load_key
 from console.audit.vocabulary import Action, Step, edge_of
 from console.config import Config, save_theme
 from console.engine.context import ScenarioHints, read_scenario_hints
-from console.engine.investigation import Investigation
 from console.engine.results import (
     BlastRadius,
     Explanation,
@@ -49,9 +48,7 @@ from console.engine.results import (
     ValidationResult,
 )
 from console.engine.revive import last_results, revive
-from console.engine.usecases import export_all, postfix_default, report_path
 from console.errors import ConsoleError
-from console.gameday.grading import Grade, finish_game_day, grade_written_report
 from console.telemetry.windows import parse_utc
 from console.text import one_line
 from console.ui.bindings import APP_BINDINGS, SCOPED_BINDINGS, bound_keys, clashes
@@ -92,6 +89,11 @@ from console.ui.steps.validate import ValidatePane
 from console.ui.widgets.header import IncidentHeader
 from console.ui.widgets.rail import StepRail
 from console.ui.widgets.trail_tail import TrailTail
+
+# The engine's steps, the exports and the grading are imported where they are first used,
+# not here: the first frame needs none of them (issue 21: the first screen sooner).
+if TYPE_CHECKING:
+    from console.engine.investigation import Investigation
 
 # What the busy line and the busy notice say the worker is doing: every task start() runs
 # has its words here, so no internal name (decide_triage) ever reaches the screen.
@@ -297,7 +299,9 @@ class IncidentApp(App[None]):
         self.query_one(IntervenePane).show_plan(self.edge, self._mark(self.edge))
         self.call_after_refresh(self._pane().focus_main)
         if Step.TRIAGE not in self.progress.worked:
-            self.run_triage()
+            # After the first frame: the checks' worker would otherwise compete with the first
+            # layout for the interpreter (issue 21: the first screen sooner).
+            self.call_after_refresh(self.run_triage)
         else:
             self._restore()
             self.notify(f"Resumed at {TITLES[self.step]}", timeout=4)
@@ -314,6 +318,8 @@ class IncidentApp(App[None]):
             self._restore_report(self.report_text)
         graded = self.progress.facts.grade
         if graded is not None:
+            from console.gameday.grading import Grade
+
             try:
                 self.grade = revive(Grade, graded.result)
                 self.query_one(ReportPane).show_grade(self.grade)
@@ -330,12 +336,16 @@ class IncidentApp(App[None]):
         entry = self.progress.facts.report
         if entry is None:
             return None
+        from console.engine.usecases import report_path
+
         try:
             return (self.incident_dir / report_path(entry)).read_text(encoding="utf-8")
         except OSError:
             return None
 
     def _restore_report(self, markdown: str) -> None:
+        from console.engine.usecases import report_path
+
         entry = self.progress.facts.report
         if entry is None:
             return
@@ -623,6 +633,8 @@ class IncidentApp(App[None]):
         result = self.inv.report(zone.key if zone is not None else None)
         if self.gameday is None:
             return ReportDone(result, None)
+        from console.gameday.grading import grade_written_report
+
         path = self.incident_dir / result.path
         grade = grade_written_report(self.inv.trail, self.gameday.folder, path, self.grade)
         return ReportDone(replace(result, markdown=path.read_text(encoding="utf-8")), grade)
@@ -646,6 +658,8 @@ class IncidentApp(App[None]):
     def _grade_game_day(self, report: Path | None) -> GradeDone:
         """Runs in the worker: the game day graded, recorded and appended to the report."""
         assert self.gameday is not None  # end_gameday is only available on a game day
+        from console.gameday.grading import finish_game_day
+
         return GradeDone(*finish_game_day(self.inv.trail, self.gameday.folder, report))
 
     @on(GradeDone)
@@ -890,6 +904,8 @@ class IncidentApp(App[None]):
             self._prompt_postfix_start(validated.window.start)
         else:
             # Runs in the worker: the post-fix start the engine picks by default, if a fix shows.
+            from console.engine.usecases import postfix_default
+
             self.start(
                 "postfix_default", lambda: PostfixDefault(postfix_default(self.inv.ctx, edge))
             )
@@ -930,6 +946,8 @@ class IncidentApp(App[None]):
 
     def _export_all(self) -> ExportDone:
         """Runs in the worker: every trail format plus the report, into <incident>/exports."""
+        from console.engine.usecases import export_all
+
         report = self.results.get("report")
         # As the CLI does: with a key, the head's signature is checked too.
         done = export_all(

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from console.engine.interventions import kind_of
 from console.engine.results import Histogram, InterventionResult
 from console.text import one_line
 from console.ui.detail import Detail
@@ -97,6 +96,9 @@ class IntervenePane(StepPane):
         # broken (the mechanism failed) or external (the world moved).
         label = result.verdict.upper()
         if result.verdict == "broken":
+            # Imported here: the interventions registry is not needed for the first frame.
+            from console.engine.interventions import kind_of
+
             label = kind_of(result.type).broken_label
         head.append(f" {label} ", style=VERDICT_STYLES.get(result.verdict, "bold"))
         head.append(f"  {result.type} on {result.node}", style="bold")

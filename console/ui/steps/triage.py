@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Sparkline, Static
-from textual_plotext import PlotextPlot
 
 from console.engine.results import TriageResult
 from console.text import one_line
@@ -17,21 +15,10 @@ from console.ui.detail import Detail
 from console.ui.format import fmt_num, fmt_pct, plain
 from console.ui.steps.base import StepPane
 
+if TYPE_CHECKING:
+    from console.ui.widgets.metric_plot import MetricPlot
+
 PLOT_BUCKETS = 96
-
-
-class MetricPlot(PlotextPlot):
-    """A plotext plot drawn afresh at each size: plotext keeps the tick labels that fit the
-    last size it was built at, so a plot built while hidden would keep a hidden plot's
-    ticks."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.draw: Callable[[], None] | None = None
-
-    def on_resize(self) -> None:
-        if self.draw is not None:
-            self.draw()
 
 
 class TriagePane(StepPane):
@@ -46,8 +33,9 @@ class TriagePane(StepPane):
         yield self.compose_hint()
         yield Static(id="triage-summary")
         with Horizontal(id="triage-body"):
+            # The plot (#triage-plot) joins the table when the first result is drawn: plotext
+            # is not imported before the first frame (issue 21: the first screen sooner).
             yield DataTable(id="triage-checks", cursor_type="row", zebra_stripes=False)
-            yield MetricPlot(id="triage-plot")
         with Horizontal(id="triage-sparks", classes="sparks"):
             yield Static("reported  ", classes="spark-label")
             yield Sparkline([], id="triage-spark-reported")
@@ -163,7 +151,13 @@ class TriagePane(StepPane):
         self.query_one("#triage-spark-recomputed", Sparkline).data = recomputed
 
     def _plot(self, result: TriageResult) -> None:
-        widget = self.query_one("#triage-plot", MetricPlot)
+        from console.ui.widgets.metric_plot import MetricPlot
+
+        plots = self.query("#triage-plot").results(MetricPlot)
+        widget = next(plots, None)
+        if widget is None:
+            widget = MetricPlot(id="triage-plot")
+            self.query_one("#triage-body", Horizontal).mount(widget)
         widget.draw = lambda: self._draw(widget, result)
         widget.draw()
 

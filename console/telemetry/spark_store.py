@@ -1,0 +1,348 @@
+"""Telemetry read by Spark (docs/spark.md): the same API as TelemetryStore, the queries run where
+the data is and only their results come back as Arrow.
+
+The engine writes DuckDB SQL; each query is checked to be one SELECT by DuckDB's own parser
+(the rule TelemetryStore applies), transpiled to Spark SQL (console/sql/dialect.py) and run
+with its parameters bound by Spark (`$name` becomes `:name`, `?` stays positional): values
+never go into the SQL text.
+
+Read-only: the three contract tables are temporary views over the Parquet files (a temporary
+view is a name in this session, not a table in a catalog), an extra Arrow table of a call is a
+temporary view dropped when the call ends, and close() drops the contract views. Nothing is
+written to the cluster or its catalog.
+
+Cancelling: each call's jobs carry a name of its own, and interrupt() and an expired time limit
+cancel the jobs of the calls running then. On Spark Connect the name is an operation tag
+(addTag / interruptTag); in local mode it is a job group (setJobGroup / cancelJobGroup), because
+a classic session's interruptTag finds no job of a query collected to Arrow (checked with
+pyspark 4.3: it returned [] and the query ran on).
+
+SparkStore subclasses TelemetryStore because every layer types the store as TelemetryStore;
+it overrides every method that touches DuckDB, so the DuckDB fields of the base stay unset.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from console.errors import ConsoleError
+from console.playbook.model import TelemetryTables
+from console.telemetry.store import (
+    TABLES,
+    Params,
+    QueryCancelled,
+    QueryFailed,
+    QueryTimedOut,
+    TelemetryStore,
+    _Limit,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# DuckDB's meanings on Spark (docs/spark.md): session time in UTC, NULL rather than an error for
+# a failed cast or a division by zero.
+SPARK_CONFIG: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+}
+# Local mode only (a Spark Connect server's static settings are its own): no web UI port, and
+# nothing printed on the terminal the console draws on: no progress bars, and no JVM log (a
+# failed query is a QueryFailed naming Spark's first line; the log would repeat it as a page of
+# JSON and a stack trace).
+LOCAL_CONFIG: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "OFF",
+}
+_TAGS = itertools.count()
+
+
+@dataclass
+class _SparkCall:
+    tag: str
+    limit: _Limit | None
+    cancelled: bool = False
+    timed_out: bool = False
+
+
+class SparkStore(TelemetryStore):
+    """The open store on a Spark session. Build it with open_spark_store()."""
+
+    def __init__(
+        self,
+        location: Path,
+        labels: dict[str, str],
+        missing: list[str],
+        spark: SparkSession,
+        connect: bool,
+    ) -> None:
+        # The base's DuckDB connection and cursors are never made: every method using them is
+        # overridden below.
+        self.location = location
+        self.labels = labels
+        self.missing = missing
+        self._spark = spark
+        self._connect = connect
+        self._lock = threading.Condition()
+        self._local = threading.local()
+        self._calls: dict[str, _SparkCall] = {}
+        self._closed = False
+        # Extra Arrow tables are session-wide temporary views: calls that bind one run one at a
+        # time so that two calls never see each other's table under the same name.
+        self._extra = threading.Lock()
+
+    def __repr__(self) -> str:  # the base's dataclass repr reads the DuckDB fields
+        return f"SparkStore({self.where!r})"
+
+    @property
+    def engine(self) -> str:
+        return f"spark {self._spark.version}"
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+    def query(
+        self, sql: str, params: Params = None, *, arrow: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """Run one SELECT (DuckDB SQL, `?` or `$name` parameters) on Spark, rows as Arrow."""
+        from console.sql.dialect import TranspileError, transpile
+
+        statement = _single_select(sql)
+        try:
+            text = transpile(statement)
+        except TranspileError as exc:
+            raise QueryFailed(
+                f"query on telemetry {self.where} cannot run on Spark: {exc}", str(exc)
+            ) from exc
+        extra = dict(arrow or {})
+        for name in extra:
+            if name in TABLES:
+                raise ConsoleError(f"extra table name {name!r} hides a telemetry table")
+        with self._extra if extra else _NO_LOCK:
+            call = self._begin()
+            timer = self._arm_timer(call)
+            try:
+                for name, table in extra.items():
+                    self._spark.createDataFrame(table).createOrReplaceTempView(name)
+                _raise_if_stopped(call)
+                result = self._spark.sql(text, args=_spark_args(params)).toArrow()
+            except ConsoleError:
+                raise
+            except Exception as exc:
+                _raise_if_stopped(call, exc)
+                detail = _first_line(exc)
+                raise QueryFailed(
+                    f"query on telemetry {self.where} failed on Spark: {detail}", detail
+                ) from exc
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                for name in extra:
+                    self._spark.catalog.dropTempView(name)
+                self._end(call)
+        _raise_if_stopped(call)
+        return result
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of each column, so that the schema checks read the same names
+        on both engines: Spark's schema, as Arrow, typed by DuckDB."""
+        empty = self._spark.table(table).limit(0).toArrow()
+        with duckdb.connect(":memory:") as con:
+            relation = con.from_arrow(empty)
+            return [(n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)]
+
+    def interrupt(self) -> None:
+        with self._lock:
+            calls = list(self._calls.values())
+            for call in calls:
+                call.cancelled = True
+        for call in calls:
+            self._cancel(call)
+
+    def progress(self) -> float | None:
+        """None: Spark's stage progress is not read yet (the busy line shows no percentage)."""
+        return None
+
+    def rebind(self, table: str, rows: Any, label: str) -> None:
+        raise ConsoleError(f"telemetry {table}: declared sources are not read on Spark yet")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.interrupt()
+        for table in self.tables:
+            self._spark.catalog.dropTempView(table)
+
+    def _begin(self) -> _SparkCall:
+        with self._lock:
+            if self._closed:
+                raise ConsoleError(f"telemetry store {self.where} is closed")
+            call = _SparkCall(
+                f"incident-console-{next(_TAGS)}", getattr(self._local, "limit", None)
+            )
+            self._calls[call.tag] = call
+        # Tags and job groups are per thread: this call's jobs carry its own name only.
+        if self._connect:
+            self._spark.addTag(call.tag)
+        else:
+            self._spark.sparkContext.setJobGroup(call.tag, "incident-console query", True)
+        return call
+
+    def _end(self, call: _SparkCall) -> None:
+        if self._connect:
+            self._spark.removeTag(call.tag)
+        with self._lock:
+            self._calls.pop(call.tag, None)
+            self._lock.notify_all()
+
+    def _cancel(self, call: _SparkCall) -> None:
+        if self._connect:
+            self._spark.interruptTag(call.tag)
+        else:
+            self._spark.sparkContext.cancelJobGroup(call.tag)
+
+    def _arm_timer(self, call: _SparkCall) -> threading.Timer | None:
+        if call.limit is None:
+            return None
+        timer = threading.Timer(call.limit.seconds, self._expire_call, args=(call,))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _expire_call(self, call: _SparkCall) -> None:
+        with self._lock:
+            if self._calls.get(call.tag) is not call:
+                return  # finished just as the timer fired
+            call.cancelled = call.timed_out = True
+        self._cancel(call)
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
+
+
+def open_spark_store(
+    location: Path | None, tables: TelemetryTables, *, allow_missing: bool = False
+) -> SparkStore:
+    """Bind the Parquet files of a telemetry folder (local, or any path Spark reads: s3a://,
+    abfss://, gs://, dbfs:/) as the three contract views on a Spark session: local mode, or
+    Spark Connect when the playbook gives `spark_remote`."""
+    if tables.sources:
+        raise ConsoleError(
+            '[telemetry] engine = "spark" reads a folder of Parquet files; declared sources '
+            "([telemetry.<table>] source = ...) are read by DuckDB only (docs/spark.md)"
+        )
+    if location is None:
+        raise ConsoleError('[telemetry] engine = "spark" needs a telemetry folder (--telemetry)')
+    folder = str(location)
+    is_local = "://" not in folder and not folder.startswith("dbfs:")
+    if is_local:
+        location = Path(location).expanduser().resolve()
+        if not location.is_dir():
+            raise ConsoleError(f"telemetry {location} is not a folder of Parquet files")
+        folder = str(location)
+    spark = spark_session(tables.spark_remote)
+    labels: dict[str, str] = {}
+    missing: list[str] = []
+    for table in TABLES:
+        path = f"{folder.rstrip('/')}/{getattr(tables, table)}"
+        if is_local and not Path(path).is_file():
+            missing.append(f"{path}: file missing (the playbook's [telemetry] {table})")
+            continue
+        try:
+            spark.read.parquet(path).createOrReplaceTempView(table)
+        except Exception as exc:
+            missing.append(f"{path}: not readable by Spark ({_first_line(exc)})")
+            continue
+        labels[table] = path
+    if missing and not allow_missing:
+        for table in labels:
+            spark.catalog.dropTempView(table)
+        raise ConsoleError(f"telemetry {folder} is incomplete", problems=missing)
+    return SparkStore(Path(folder), labels, missing, spark, connect=bool(tables.spark_remote))
+
+
+def spark_session(remote: str) -> SparkSession:
+    """The Spark session: Spark Connect at `remote` (sc://host:port), else local mode on every
+    core. getOrCreate: one JVM per process, shared by every store it opens."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConsoleError(
+            '[telemetry] engine = "spark" needs pyspark: pip install "incident-console[spark]"'
+        ) from exc
+    builder = SparkSession.builder
+    builder = builder.remote(remote) if remote else builder.master("local[*]")
+    for key, value in {**SPARK_CONFIG, **({} if remote else LOCAL_CONFIG)}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.appName("incident-console").getOrCreate()
+    except Exception as exc:
+        raise ConsoleError(
+            f"cannot start Spark ({remote or 'local mode'}): {_first_line(exc)}"
+        ) from exc
+
+
+def _spark_args(params: Params) -> dict[str, Any] | list[Any] | None:
+    """Parameters as Spark binds them: a mapping by name, a sequence by position. Spark binds
+    an aware datetime as its instant; naive ones are read as UTC, as DuckDB's session is."""
+    if not params:
+        return None
+    if isinstance(params, Mapping):
+        return {k: _spark_value(v) for k, v in params.items()}
+    assert isinstance(params, Sequence)
+    return [_spark_value(v) for v in params]
+
+
+def _spark_value(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _single_select(sql: str) -> str:
+    """The one SELECT in `sql`, classified by DuckDB's parser as TelemetryStore does."""
+    with duckdb.connect(":memory:") as con:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise QueryFailed(f"query does not parse: {_first_line(exc)}") from exc
+    if len(statements) != 1:
+        raise QueryFailed(f"a telemetry query is one statement, got {len(statements)}")
+    if statements[0].type != duckdb.StatementType.SELECT:
+        raise QueryFailed(
+            f"telemetry is read-only: only SELECT is allowed, got {statements[0].type.name}"
+        )
+    return str(statements[0].query)
+
+
+def _raise_if_stopped(call: _SparkCall, cause: BaseException | None = None) -> None:
+    if call.timed_out and call.limit is not None:
+        raise QueryTimedOut(call.limit.message()) from cause
+    if call.cancelled:
+        raise QueryCancelled("query cancelled") from cause
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
