@@ -40,6 +40,9 @@ from console.playbook.sklearn_import import read_sklearn_json
 from console.playbook.templates import TEMPLATES, Template
 from console.telemetry.store import TelemetryStore, duckdb_identifier, duckdb_string, open_store
 
+# What the draft cannot know marks each value a person writes in (grep for it after `init`).
+FILL_IN = "to fill in"
+
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
                  "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")  # fmt: skip
 # Transforms a feature service commonly applies to one raw column ({x}: the column).
@@ -441,8 +444,8 @@ def _render(
         "",
         "[model]",
         f"name = {_q(model_name)}",
-        'owner = "TODO: the owning team"',
-        'oncall = "TODO: the on-call rota"',
+        f'owner = "{FILL_IN}: the owning team"',
+        f'oncall = "{FILL_IN}: the on-call rota"',
         "",
         "[windows]",
         f"incident = {_q(template.incident)}",
@@ -456,7 +459,7 @@ def _render(
     def node(nid: str, kind: str, ntype: str, expr: str, description: str, **extra: str) -> None:
         node_ids.append(nid)
         out.extend(["[[nodes]]", f"id = {_q(nid)}", f"kind = {_q(kind)}", f"type = {_q(ntype)}",
-                    'owner = "TODO"', f"description = {_q(description)}", f"expr = {_q(expr)}"])  # fmt: skip
+                    f'owner = "{FILL_IN}"', f"description = {_q(description)}", f"expr = {_q(expr)}"])  # fmt: skip
         out.extend(f"{k} = {_q(v)}" for k, v in extra.items())
         out.append("")
 
@@ -477,7 +480,7 @@ def _render(
 
     def edge(a: str, b: str, intervention: str | None) -> None:
         out.extend(["[[edges]]", f"from = {_q(a)}", f"to = {_q(b)}",
-                    'mechanism = "TODO: placeholder, drafted from the data"', 'status = "tentative"'])  # fmt: skip
+                    f'mechanism = "{FILL_IN}: drafted from the data, say how the source becomes the target"', 'status = "tentative"'])  # fmt: skip
         if intervention:
             out.append(f"intervention = {{ type = {_q(intervention)} }}")
         out.append("")

@@ -44,6 +44,7 @@ from console.telemetry.store import (
     QueryTimedOut,
     TelemetryStore,
     _Limit,
+    start_limit_timer,
 )
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class SparkStore(TelemetryStore):
                 raise ConsoleError(f"extra table name {name!r} hides a telemetry table")
         with self._extra if extra else _NO_LOCK:
             call = self._begin()
-            timer = self._arm_timer(call)
+            timer = start_limit_timer(call.limit, self._expire_call, call)
             try:
                 for name, table in extra.items():
                     self._spark.createDataFrame(table).createOrReplaceTempView(name)
@@ -214,14 +215,6 @@ class SparkStore(TelemetryStore):
             self._spark.interruptTag(call.tag)
         else:
             self._spark.sparkContext.cancelJobGroup(call.tag)
-
-    def _arm_timer(self, call: _SparkCall) -> threading.Timer | None:
-        if call.limit is None:
-            return None
-        timer = threading.Timer(call.limit.seconds, self._expire_call, args=(call,))
-        timer.daemon = True
-        timer.start()
-        return timer
 
     def _expire_call(self, call: _SparkCall) -> None:
         with self._lock:

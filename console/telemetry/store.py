@@ -38,7 +38,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -272,12 +272,7 @@ class TelemetryStore:
     def _arm(self, call: _Call) -> threading.Timer | None:
         """Start the timer of the thread's time limit for this call, if one is in force."""
         call.limit = getattr(self._local, "limit", None)
-        if call.limit is None:
-            return None
-        timer = threading.Timer(call.limit.seconds, self._expire, args=(call,))
-        timer.daemon = True
-        timer.start()
-        return timer
+        return start_limit_timer(call.limit, self._expire, call)
 
     def _expire(self, call: _Call) -> None:
         with self._lock:
@@ -319,6 +314,19 @@ class TelemetryStore:
                 for call in pending:
                     call.cursor.interrupt()
                 self._lock.wait(INTERRUPT_REPEAT_SECONDS)
+
+
+def start_limit_timer(
+    limit: _Limit | None, expire: Callable[[Any], None], call: Any
+) -> threading.Timer | None:
+    """A daemon timer that calls expire(call) when the limit in force runs out (none without
+    a limit); the caller cancels it when the call ends first."""
+    if limit is None:
+        return None
+    timer = threading.Timer(limit.seconds, expire, args=(call,))
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def open_store(
