@@ -1,6 +1,6 @@
 """The append and verify fast paths (issue 21) write and accept exactly what the definitions
-say: each line is canonical(entry) with the hash spliced in once, head.json is replaced in
-plain system calls, and verify's faster parser gives json's verdicts on lines it refuses."""
+say: each line is canonical(entry) with the hash spliced in once, head.json is overwritten in
+place, and verify's faster parser gives json's verdicts on lines it refuses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from console.audit import Trail, verify
 from console.audit.entry import canonical, entry_hash
-from console.audit.head import read_head
+from console.audit.head import HEAD_SIZE, read_head
 
 HOSTILE = ',"params":{"x":1},"mac":"' + "a" * 64 + '","hash":"\\"\u2028é'
 
@@ -47,3 +47,31 @@ def test_an_integer_past_64_bits_verifies_and_trailing_text_does_not(tmp_path):
     path.write_bytes(first[:-1] + b" x\n" + second)
     report = verify(tmp_path)
     assert report.first_bad_seq == 1 and report.problem == "is not valid JSON"
+
+
+def test_each_append_overwrites_head_json_in_place(tmp_path):
+    # One pwrite per append, not a temp file, an fsync and a rename (docs/trail.md, "Why
+    # head.json is not fsynced"): the file keeps its inode and its fixed size.
+    with Trail.open(tmp_path, actor="a") as trail:
+        before = (tmp_path / "head.json").stat()
+        for i in range(5):
+            trail.note(f"n{i}")
+            after = (tmp_path / "head.json").stat()
+            assert (after.st_ino, after.st_size) == (before.st_ino, HEAD_SIZE)
+            assert read_head(tmp_path) == trail.head()
+    record = (tmp_path / "head.json").read_bytes()
+    assert record == canonical(trail.head().to_dict()).ljust(HEAD_SIZE - 1) + b"\n"
+
+
+def test_a_head_json_replaced_under_the_writer_is_written_anew(tmp_path):
+    # A head.json that another tool rewrote (its own layout, a new inode) is not patched in
+    # place: the next append replaces it atomically with the writer's record.
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("one")
+        pretty = json.dumps(trail.head().to_dict(), indent=2)
+        (tmp_path / "head.json").unlink()
+        (tmp_path / "head.json").write_text(pretty)
+        trail.note("two")
+        assert read_head(tmp_path) == trail.head()
+        assert (tmp_path / "head.json").stat().st_size == HEAD_SIZE
+    assert verify(tmp_path).ok

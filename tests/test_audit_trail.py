@@ -1,5 +1,6 @@
 """Appending, reading back, notes, corrections, resume, tailing and the writer lock."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import textwrap
 import pytest
 
 from console.audit import GENESIS, Tail, Trail, default_actor, evidence_for, read_entries, verify
+from console.audit.entry import canonical
 from console.errors import ConsoleError
 
 
@@ -166,10 +168,9 @@ def test_a_deleted_trail_is_not_started_afresh(tmp_path):
         Trail.open(tmp_path, actor="a")
 
 
-def test_an_entry_beyond_head_json_is_reported_and_moved_aside(tmp_path):
-    # A crash between the fsynced line and the head.json rewrite leaves the head one behind:
-    # that append never returned, so the entry was never acknowledged. verify reports it;
-    # the next open moves it aside and says so (it used to keep it, "catching up" the head).
+def test_an_entry_beyond_head_json_is_reported_then_kept_and_recorded(tmp_path):
+    # A kill between the fsynced line and the head.json write leaves the head one behind. The
+    # entry is durable and verifies: verify reports it, the next open keeps it and says so.
     with Trail.open(tmp_path, actor="a") as trail:
         trail.note("one")
         behind = (tmp_path / "head.json").read_bytes()
@@ -178,12 +179,57 @@ def test_an_entry_beyond_head_json_is_reported_and_moved_aside(tmp_path):
     report = verify(tmp_path)
     assert report.ok and report.count == 1 and "entry 2 is not counted by head.json" in report.note
     with Trail.open(tmp_path, actor="a") as trail:
-        assert trail.recovered.seq == 2 and trail.recovered.result["unacknowledged_seq"] == 2
-        assert trail.head().count == 2
-    side = tmp_path / trail.recovered.result["side_file"]
-    assert json.loads(side.read_bytes())["hash"] == two.hash
-    assert [e.action for e in read_entries(tmp_path)] == ["note", "recovered"]
-    assert json.loads((tmp_path / "head.json").read_text())["count"] == 2
+        recovered = trail.recovered
+        assert recovered.seq == 3 and trail.head().count == 3
+    assert recovered.result["kept_beyond_head"] == [2, 2]
+    assert recovered.result["moved_bytes"] == 0 and recovered.result["side_file"] is None
+    assert "entry 2 past head.json verified and were kept" in recovered.params["reason"]
+    assert [e.hash for e in read_entries(tmp_path)][1] == two.hash
+    assert not list(tmp_path.glob("trail.torn-*"))
+    assert json.loads((tmp_path / "head.json").read_text())["count"] == 3
+
+
+def test_a_head_json_a_power_loss_left_behind_keeps_every_verified_entry(tmp_path, monkeypatch):
+    # head.json is overwritten in place without an fsync: after a power loss it can lag the
+    # fsynced trail by several entries. verify reports more than one as a failure (it cannot
+    # tell a lag from a rolled-back head); opening for writing keeps them and records that.
+    monkeypatch.setenv("INCIDENT_CONSOLE_HMAC_KEY", "k")
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("one")
+        behind = (tmp_path / "head.json").read_bytes()
+        hashes = [trail.note(text).hash for text in ("two", "three", "four")]
+    (tmp_path / "head.json").write_bytes(behind)
+    report = verify(tmp_path, key=b"k")
+    assert not report.ok and "entries 2..4 are beyond it" in report.problem
+    assert "power loss" in report.problem
+    with Trail.open(tmp_path, actor="a") as trail:
+        assert trail.recovered.result["kept_beyond_head"] == [2, 4]
+        assert trail.count == 5
+    assert [e.hash for e in read_entries(tmp_path)][1:4] == hashes
+    assert verify(tmp_path, key=b"k").ok
+
+
+def test_entries_past_a_lagging_head_without_a_valid_mac_are_not_kept(tmp_path, monkeypatch):
+    # With a key, what follows head.json must carry the key's MAC: a forged entry appended
+    # past it is named, and the trail is not resumed.
+    monkeypatch.setenv("INCIDENT_CONSOLE_HMAC_KEY", "k")
+    with Trail.open(tmp_path, actor="a") as trail:
+        trail.note("one")
+    monkeypatch.setenv("INCIDENT_CONSOLE_HMAC_KEY", "not the key")
+    with Trail.open(tmp_path / "other", actor="a") as other:
+        other.note("one")
+        forged = (tmp_path / "other" / "trail.jsonl").read_bytes().splitlines()[0]
+    head = (tmp_path / "head.json").read_bytes()
+    lines = (tmp_path / "trail.jsonl").read_bytes()
+    entry = json.loads(forged)  # MACed with another key, chained after entry 1
+    del entry["hash"]
+    entry.update(seq=2, prev=next(read_entries(tmp_path)).hash)
+    entry["hash"] = hashlib.sha256(canonical(entry)).hexdigest()
+    (tmp_path / "trail.jsonl").write_bytes(lines + canonical(entry) + b"\n")
+    (tmp_path / "head.json").write_bytes(head)
+    monkeypatch.setenv("INCIDENT_CONSOLE_HMAC_KEY", "k")
+    with pytest.raises(ConsoleError, match="entry 2: .*MAC"):
+        Trail.open(tmp_path, actor="a")
 
 
 def test_appends_from_worker_threads_keep_one_chain(tmp_path):

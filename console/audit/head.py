@@ -1,6 +1,8 @@
 """head.json: the anchor of a trail (entry count, head hash, optional HMAC signature).
 
-It is rewritten atomically after every append. Truncating the trail is only detectable
+It is a record of HEAD_SIZE bytes (the canonical JSON padded with spaces), written atomically
+when a trail is created or opened and overwritten in place after every append (HeadWriter: one
+pwrite, no fsync; docs/trail.md says why that is safe). Truncating the trail is only detectable
 against a head kept elsewhere (RFC 6962): head.json catches a trail cut shorter than it says,
 an exported or reported head catches a trail cut together with its head.json.
 
@@ -138,26 +140,32 @@ def make_head(count: int, head_hash: str, updated_at: str, key: bytes | None) ->
 
 _temp_names = itertools.count()
 
+# Every head record is this long: canonical JSON (at most about 235 bytes: a 19-digit count,
+# two 64-hex values, a 27-character time) padded with spaces, then a newline. A fixed length
+# lets each append overwrite it in place, within the file's first sector.
+HEAD_SIZE = 256
+
+
+def head_record(head: Head) -> bytes:
+    """head.json's bytes: canonical(head) padded with spaces to HEAD_SIZE, newline last."""
+    body = canonical(head.to_dict())
+    return body + b" " * max(HEAD_SIZE - 1 - len(body), 0) + b"\n"
+
 
 def write_head(incident_dir: Path, head: Head) -> None:
     """Replace head.json atomically: a temp file beside it, written and fsynced, then renamed
-    over it (files.atomic_write's steps in plain system calls: this runs on every append,
-    where mkstemp's random names and a buffered file object cost as much as the write).
-
-    No folder fsync per append: head.json already exists after the first one, and a head one
-    entry behind after a crash is accepted by verify (it anchors a prefix)."""
+    over it (files.atomic_write's steps in plain system calls). Used when a trail is created
+    or opened and when head.json is not a record HeadWriter can overwrite in place."""
     target = os.path.join(incident_dir, HEAD_FILE)
     # Unique within the process (pid + counter) and O_EXCL: Trail.open removes what a crash
     # left as .head.json.*.tmp.
     tmp = os.path.join(incident_dir, f".{HEAD_FILE}.{os.getpid()}-{next(_temp_names)}.tmp")
-    payload = canonical(head.to_dict()) + b"\n"
+    payload = head_record(head)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SHARED_MODE)
         try:
             os.fchmod(fd, SHARED_MODE)  # whatever the umask, as atomic_write does
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_at(fd, payload)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -170,11 +178,67 @@ def write_head(incident_dir: Path, head: Head) -> None:
         raise
 
 
+def _write_at(fd: int, payload: bytes) -> None:
+    """The whole payload at offset 0 (pwrite may write less than asked)."""
+    done = 0
+    while done < len(payload):
+        done += os.pwrite(fd, payload[done:], done)
+
+
+class HeadWriter:
+    """Keeps one trail's head.json current after every append, at the cost of one pwrite.
+
+    A temp file, an fsync and a rename per append cost more than the append itself (ext4
+    flushes a renamed-over file's data with the next journal commit, which the trail's own
+    fsync forces). The record is overwritten in place instead, without an fsync: a killed
+    process leaves it current (the page cache outlives the process); only a power loss or a
+    kernel crash can leave it behind the fsynced trail, and Trail.open keeps the entries past a
+    lagging head when they verify (docs/trail.md). When head.json is missing, was replaced or
+    is not a HEAD_SIZE record, it is written anew atomically.
+    """
+
+    def __init__(self, incident_dir: Path) -> None:
+        self._dir = incident_dir
+        self._path = os.path.join(incident_dir, HEAD_FILE)
+        self._fd = -1
+        self._ident: tuple[int, int] | None = None
+
+    def write(self, head: Head) -> None:
+        """Make head.json say `head`; raises ConsoleError (naming the file) when it cannot."""
+        payload = head_record(head)
+        try:
+            st = os.stat(self._path)
+            same = (st.st_dev, st.st_ino) == self._ident and st.st_size == HEAD_SIZE
+            if same and len(payload) == HEAD_SIZE:
+                _write_at(self._fd, payload)
+                return
+        except FileNotFoundError:  # removed under us: written anew below
+            pass
+        except OSError as exc:  # stat or pwrite: an I/O error
+            raise ConsoleError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
+        write_head(self._dir, head)  # names the file in its ConsoleError
+        self._reopen()
+
+    def _reopen(self) -> None:
+        self.close()
+        try:
+            fd = os.open(self._path, os.O_WRONLY)
+        except OSError:
+            return  # the next write replaces it atomically again
+        st = os.fstat(fd)
+        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._ident = -1, None
+
+
 def read_head(incident_dir: Path) -> Head | None:
     """head.json of an incident folder, None when there is none."""
     path = incident_dir / HEAD_FILE
     try:
-        raw = path.read_bytes()
+        raw = _settled(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -187,6 +251,18 @@ def read_head(incident_dir: Path) -> Head | None:
     if problem:
         raise BadHead(f"{path} is not a valid trail head: {problem}")
     return Head(d["count"], d["hash"], d["signature"], d["updated_at"])
+
+
+def _settled(path: Path) -> bytes:
+    """head.json's bytes, read until two reads agree: a writer overwrites the record in place
+    (HeadWriter), and a read racing that copy could see half of each version."""
+    raw = path.read_bytes()
+    for _ in range(5):
+        again = path.read_bytes()
+        if again == raw:
+            break
+        raw = again
+    return raw
 
 
 def _head_problem(d: object) -> str:

@@ -11,22 +11,25 @@
     tail = Tail(incident_dir, after=seq)    # a UI polls tail.poll() for new entries
 
 append() returns only after the line is written and fsynced (and, when the file was just
-created, the folder too): show a result to the user only after it returns.
+created, the folder too) and head.json is overwritten to count it (in place, not fsynced:
+head.HeadWriter): show a result to the user only after it returns.
 
-append() is all-or-nothing for its caller: the entry counts once head.json counts it. When
-head.json cannot be written (a full disk) the line is cut back off and append raises; if even
-that fails, the session stops writing and the next open moves the line aside.
+append() is all-or-nothing for its caller. When the line or head.json cannot be written the
+line is cut back off and append raises; if even that fails, the session stops writing, leaves
+trail.uncut naming the entry, and the next open moves that entry aside.
 
-Opening an existing trail verifies it first. What an unfinished append left behind (a torn last
-line, or a whole entry head.json does not count: the writer died or failed between the two)
-was never acknowledged: it is copied to trail.torn-<time>.jsonl, the file is cut back to what
-head.json anchors and a ("session", "recovered") entry records the bytes, side file and its
-sha256. Any other verification failure raises ConsoleError naming the first bad entry: a
-tampered trail is never resumed.
+Opening an existing trail verifies it first. A torn last line (a writer died mid-append) is
+copied to trail.torn-<time>.jsonl before the file is cut back. Whole entries past head.json
+that verify (chain, and MAC with a key) are kept: each is fsynced, so it is durable, and
+head.json lags only when the writer died between the two writes or a power loss kept
+head.json's last writes from the disk. Either way a ("session", "recovered") entry records what
+was moved and kept. Any other verification failure raises ConsoleError naming the first bad
+entry: a tampered trail is never resumed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,7 +53,7 @@ from console.audit.entry import (
     to_json_object,
     utc_now,
 )
-from console.audit.head import HEAD_FILE, Head, load_key, make_head, read_head, write_head
+from console.audit.head import HEAD_FILE, Head, HeadWriter, load_key, make_head, read_head
 from console.audit.lock import TrailLock
 from console.audit.verification import Scan, check, trail_path
 from console.audit.vocabulary import Action, Step
@@ -85,6 +88,7 @@ class Trail:
         self._last_hash = last_hash
         self._size = size
         self._head = Head(count, last_hash)
+        self._heads = HeadWriter(folder)
         self._broken = ""  # why this session stopped writing, when it did
         # The ("session", "recovered") entry when opening moved a torn last line aside.
         self.recovered: Entry | None = None
@@ -145,7 +149,7 @@ class Trail:
             trail = cls(folder, actor, session, key, lock, fd, 0, GENESIS, 0)
             unfinished = None
         else:
-            report, s = check(folder, key=key)
+            report, s = check(folder, key=key, lagging_head=True)
             if not report.ok and not (s.torn and report.problem == s.problem):
                 raise ConsoleError(
                     f"the trail {path} fails verification and will not be resumed: "
@@ -162,40 +166,43 @@ class Trail:
                 trail._recover(unfinished)
             else:
                 trail._write_head()
+            uncut_path(folder).unlink(missing_ok=True)  # its entry, if any, was moved aside
         except BaseException:
+            trail._heads.close()
             os.close(fd)
             raise
         return trail
 
     def _recover(self, unfinished: Unfinished) -> None:
-        """Move what an unfinished append left aside, cut the file back, record what happened."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        side = self.incident_dir / f"trail.torn-{stamp}.jsonl"
-        # The side file is durable before the trail is cut, so the bytes are never lost.
-        atomic_write(side, unfinished.moved)
-        _truncate(self._fd, self._size)
-        os.fsync(self._fd)
-        digest = hashlib.sha256(unfinished.moved).hexdigest()
-        reason = (
-            "torn last line after a crash"
-            if unfinished.unacknowledged_seq is None
-            else f"entry {unfinished.unacknowledged_seq} is not counted by head.json: its "
-            "append did not complete (the writer stopped or failed before head.json)"
-        )
+        """Move a torn line (and an entry reported failed) aside, cut the file back, keep the
+        verified entries past a lagging head.json, record what happened."""
+        side_name: str | None = None
+        digest: str | None = None
+        evidence: list[Evidence | dict[str, str]] = []
+        if unfinished.moved:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            side = self.incident_dir / f"trail.torn-{stamp}.jsonl"
+            # The side file is durable before the trail is cut, so the bytes are never lost.
+            atomic_write(side, unfinished.moved)
+            _truncate(self._fd, self._size)
+            os.fsync(self._fd)
+            side_name, digest = side.name, hashlib.sha256(unfinished.moved).hexdigest()
+            evidence = [Evidence(side.name, digest)]
         self.recovered = self.append(
             Step.SESSION,
             Action.RECOVERED,
-            params={"reason": reason},
+            params={"reason": unfinished.reason()},
             result={
                 "moved_bytes": len(unfinished.moved),
                 "torn_bytes": unfinished.torn_bytes,
                 "unacknowledged_seq": unfinished.unacknowledged_seq,
-                "side_file": side.name,
+                "kept_beyond_head": unfinished.kept,
+                "side_file": side_name,
                 "side_file_sha256": digest,
                 "truncated_to_bytes": self._size,
                 "last_good_seq": self._count,
             },
-            evidence=[Evidence(side.name, digest)],
+            evidence=evidence,
         )
 
     # -- writing -------------------------------------------------------------------------
@@ -240,8 +247,8 @@ class Trail:
             # head.json's time is the entry's: one clock read per append.
             head = make_head(self._count + 1, digest, now, self._key)
             try:
-                write_head(self.incident_dir, head)
-            except (OSError, ConsoleError) as exc:  # write_head names the file in a ConsoleError
+                self._heads.write(head)
+            except ConsoleError as exc:  # names the file
                 self._take_back(exc)
             self._count += 1
             self._last_hash = digest
@@ -284,30 +291,38 @@ class Trail:
                     f"an append to {self.path} failed and could not be cut back: this session "
                     "stops writing; the next open moves the partial line aside"
                 )
+                self._leave_uncut()
             raise ConsoleError(f"cannot append to {self.path}: {exc.strerror}") from exc
 
-    def _take_back(self, exc: OSError | ConsoleError) -> None:
+    def _take_back(self, exc: ConsoleError) -> None:
         """head.json could not be written: cut the line back off, so the failed append left
         nothing; raises ConsoleError either way."""
-        why = exc.strerror if isinstance(exc, OSError) else str(exc)
         try:
             _truncate(self._fd, self._size)
             os.fsync(self._fd)
         except OSError as again:
             self._broken = (
-                f"cannot append to {self.path}: head.json could not be written ({why}) and "
+                f"cannot append to {self.path}: head.json could not be written ({exc}) and "
                 f"the entry could not be taken back ({again.strerror}); it is not part of the "
                 "trail: the next open moves it aside. This session stops writing."
             )
+            self._leave_uncut()
             raise ConsoleError(self._broken) from exc
         raise ConsoleError(
-            f"cannot append to {self.path}: head.json could not be written ({why}); "
+            f"cannot append to {self.path}: head.json could not be written ({exc}); "
             "the entry was taken back, nothing was recorded"
         ) from exc
 
+    def _leave_uncut(self) -> None:
+        """Name the entry that failed but stayed in the file, so the next open moves it aside
+        instead of keeping it as an entry past a lagging head (best effort: the disk is
+        failing)."""
+        with contextlib.suppress(OSError, ConsoleError):
+            atomic_write(uncut_path(self.incident_dir), f"{self._count + 1}\n")
+
     def _write_head(self) -> None:
         self._head = make_head(self._count, self._last_hash, utc_now(), self._key)
-        write_head(self.incident_dir, self._head)
+        self._heads.write(self._head)
 
     def note(self, text: str, step: str = Step.NOTE) -> Entry:
         """A free-text note (params {"text": text})."""
@@ -350,6 +365,7 @@ class Trail:
     def close(self) -> None:
         with self._mutex:
             if self._fd >= 0:
+                self._heads.close()
                 os.close(self._fd)
                 self._fd = -1
                 self._lock.release()
@@ -361,29 +377,61 @@ class Trail:
         self.close()
 
 
+def uncut_path(folder: Path) -> Path:
+    """trail.uncut: the seq of an append that failed and could not be cut back."""
+    return folder / "trail.uncut"
+
+
 @dataclass(frozen=True)
 class Unfinished:
-    """What an unfinished append left after the entries head.json anchors."""
+    """What Trail.open finds after the entries head.json anchors."""
 
-    last_good_seq: int
+    last_good_seq: int  # the last entry kept
     keep_bytes: int  # the file is cut back to this size
     moved: bytes  # the bytes moved aside
     torn_bytes: int  # of which a last line without a newline
-    unacknowledged_seq: int | None  # a whole entry head.json does not count
+    unacknowledged_seq: int | None  # a whole entry moved aside: its append reported failure
+    kept: list[int] | None  # [first, last] seq of the verified entries past head.json, kept
+
+    def reason(self) -> str:
+        parts = []
+        if self.torn_bytes:
+            parts.append("a torn last line after a crash was moved aside")
+        if self.unacknowledged_seq is not None:
+            parts.append(
+                f"entry {self.unacknowledged_seq} was moved aside: its append was reported "
+                "failed and could not be cut back"
+            )
+        if self.kept:
+            first, last = self.kept
+            which = f"entry {first}" if first == last else f"entries {first}..{last}"
+            parts.append(
+                f"{which} past head.json verified and were kept (head.json lagged: the "
+                "writer stopped between an entry and head.json, or a power loss kept "
+                "head.json's last writes from the disk)"
+            )
+        return "; ".join(parts)
 
 
 def _unfinished(folder: Path, s: Scan) -> Unfinished | None:
-    """The entry beyond head.json (verify accepts only one) and a torn last line, if any."""
+    """The torn bytes, the entry trail.uncut names, the entries past head.json, if any."""
     head = read_head(folder)
-    beyond = head is not None and s.count == head.count + 1
-    if not beyond and not s.torn:
+    anchored = head.count if head is not None else s.count
+    try:
+        uncut = int(uncut_path(folder).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        uncut = None
+    # The failed append is the one right after the last entry head.json anchors.
+    failed = uncut if uncut == anchored + 1 and uncut <= s.count else None
+    keep = failed - 1 if failed is not None else s.count
+    if not s.torn and keep == s.count and anchored == s.count:
         return None
-    keep = head.count if head is not None and beyond else s.count
-    keep_bytes = s.bytes_at(keep) if beyond else s.good_bytes
+    keep_bytes = s.bytes_at(keep)
     with open(trail_path(folder), "rb") as f:
         f.seek(keep_bytes)
         moved = f.read(s.good_bytes - keep_bytes) + s.torn
-    return Unfinished(keep, keep_bytes, moved, len(s.torn), keep + 1 if beyond else None)
+    kept = [anchored + 1, keep] if keep > anchored else None
+    return Unfinished(keep, keep_bytes, moved, len(s.torn), failed, kept)
 
 
 def _with_hash(body: bytes, digest: str, keyed: bool) -> bytes:

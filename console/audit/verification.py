@@ -18,8 +18,10 @@ process per CPU, bench/bench_trail.py) and names the first bad entry and what is
 - torn last line (a writer crashed mid-append): reported; Trail.open moves it aside.
 
 One entry beyond head.json is the crash window of an append (the line is fsynced before
-head.json is replaced): it is reported in the note, never acknowledged, and moved aside by the
-next Trail.open; count and head then describe what head.json anchors.
+head.json is overwritten): it is reported in the note and kept by the next Trail.open; count
+and head then describe what head.json anchors. More than one fails verification (a rolled-back
+head, or entries added around it); Trail.open keeps them when they verify (a power loss can
+leave head.json that far behind) and records that it did.
 """
 
 from __future__ import annotations
@@ -417,11 +419,14 @@ def check(
     head_hash: str | GivenHead | None = None,
     key: bytes | None = None,
     files: bool = False,
+    lagging_head: bool = False,
 ) -> tuple[VerifyReport, Scan]:
     """verify() and the scan behind it (Trail.open needs the torn bytes and offsets).
 
     files: also check the evidence files the entries point at (verify does; opening for
     writing and exporting check the trail alone).
+    lagging_head: any number of verified entries past head.json is no problem (Trail.open
+    keeps them, and records that it did); verify accepts one.
     """
     given = parse_head(head_hash) if isinstance(head_hash, str) else head_hash
     try:
@@ -445,14 +450,19 @@ def check(
         return bad(None, head_problem)
     count, last, note = s.count, s.last_hash, ""
     if head is not None:
-        seq, problem = _head_json_problem(head, s)
+        seq, problem = _head_json_problem(head, s, lagging_head)
         if problem:
             return bad(seq, problem)
-        if s.count == head.count + 1:
+        if s.count > head.count:
+            beyond = (
+                f"entry {s.count} is"
+                if s.count == head.count + 1
+                else (f"entries {head.count + 1}..{s.count} are")
+            )
             note = (
-                f"entry {s.count} is not counted by head.json: its append did not complete "
-                "(the writer stopped or failed between the line and head.json) and was never "
-                "acknowledged; opening the incident for writing moves it aside"
+                f"{beyond} not counted by head.json: the writer stopped between an entry and "
+                "head.json (or a power loss kept head.json's last write from the disk); "
+                "opening the incident for writing keeps what verifies and records it"
             )
             count, last = head.count, head.hash
     if key is not None:
@@ -472,7 +482,7 @@ def check(
     return VerifyReport(True, count, last, None, "", note), s
 
 
-def _head_json_problem(head: Head, s: Scan) -> tuple[int | None, str]:
+def _head_json_problem(head: Head, s: Scan, lagging_head: bool) -> tuple[int | None, str]:
     if head.count > s.count:
         missing = s.count + 1 if head.count == s.count + 1 else f"{s.count + 1}..{head.count}"
         return s.count + 1, (
@@ -484,11 +494,12 @@ def _head_json_problem(head: Head, s: Scan) -> tuple[int | None, str]:
             f"head.json records hash {head.hash} for entry {head.count} but the entry's "
             f"hash is {s.hash_at(head.count)}: the trail was rewritten"
         )
-    if s.count > head.count + 1:
+    if s.count > head.count + 1 and not lagging_head:
         return head.count + 1, (
             f"head.json records {head.count} entries but the trail holds {s.count}: entries "
-            f"{head.count + 1}..{s.count} are beyond it (head.json was rolled back, or entries "
-            "were appended without the console)"
+            f"{head.count + 1}..{s.count} are beyond it (head.json was rolled back, entries "
+            "were appended without the console, or a power loss kept head.json's last writes "
+            "from the disk: opening the incident for writing keeps them, and records that)"
         )
     return None, ""
 

@@ -440,10 +440,7 @@ def describe(step: str, action: str, p: dict[str, Any], r: dict[str, Any]) -> st
         text = f"corrects #{p.get('corrects')}: {p.get('text', '')}"
         text += f" ({changes})" if changes else ""
     elif (step, action) == (Step.SESSION, Action.RECOVERED):
-        text = (
-            f"recovered after a crash: {r.get('torn_bytes')} torn bytes moved to "
-            f"{r.get('side_file')}"
-        )
+        text = f"recovered after a crash: {p.get('reason', '')}"
     elif (step, action) == (Step.SESSION, Action.ROLE):
         text = f"{p.get('actor')} is {str(p.get('role')).replace('_', ' ')}"
     elif (step, action) == (Step.SESSION, Action.OPEN):

@@ -181,11 +181,9 @@ def _note(args) -> int:
     _require_trail(args.dir)
     with Trail.open(args.dir, actor=args.actor) as trail:
         if trail.recovered:
-            r = trail.recovered.result
             print(
-                f"incident-console: recovered the trail after a crash: {r['moved_bytes']} "
-                f"bytes of an unfinished append moved to {r['side_file']} "
-                f"(entry {trail.recovered.seq})",
+                "incident-console: recovered the trail after a crash: "
+                f"{trail.recovered.params['reason']} (entry {trail.recovered.seq})",
                 file=sys.stderr,
             )
         entry = trail.note(args.text, step=args.step)
