@@ -183,7 +183,7 @@ def test_an_entry_beyond_head_json_is_reported_then_kept_and_recorded(tmp_path):
         assert recovered.seq == 3 and trail.head().count == 3
     assert recovered.result["kept_beyond_head"] == [2, 2]
     assert recovered.result["moved_bytes"] == 0 and recovered.result["side_file"] is None
-    assert "entry 2 past head.json verified and were kept" in recovered.params["reason"]
+    assert "entry 2 was past head.json, verified and kept" in recovered.params["reason"]
     assert [e.hash for e in read_entries(tmp_path)][1] == two.hash
     assert not list(tmp_path.glob("trail.torn-*"))
     assert json.loads((tmp_path / "head.json").read_text())["count"] == 3

@@ -404,9 +404,9 @@ class Unfinished:
             )
         if self.kept:
             first, last = self.kept
-            which = f"entry {first}" if first == last else f"entries {first}..{last}"
+            which = f"entry {first} was" if first == last else f"entries {first}..{last} were"
             parts.append(
-                f"{which} past head.json verified and were kept (head.json lagged: the "
+                f"{which} past head.json, verified and kept (head.json lagged: the "
                 "writer stopped between an entry and head.json, or a power loss kept "
                 "head.json's last writes from the disk)"
             )
