@@ -5,10 +5,15 @@ session-scoped fixture alive until the session ends, and SparkStore's getOrCreat
 instead of starting another. The settings are the ones the engine's SQL needs (docs/spark.md):
 UTC session time, NULL (not an error) for a failed cast or a division by zero. pyspark is
 imported inside the fixture so that test runs without Spark tests never load it.
+
+The session also serves Spark Connect on a free local port (the Connect plugin ships in
+pyspark's jars), so the Connect client is tested against a real server without a second JVM:
+`sc://127.0.0.1:<spark.conf.get("spark.connect.grpc.binding.port")>` (test_spark_connect.py).
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -22,6 +27,9 @@ if TYPE_CHECKING:
 def spark() -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
+    with socket.socket() as probe:  # a port free now; the server binds it a moment later
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     session = (
         SparkSession.builder.master("local[1]")
         .appName("incident-console-tests")
@@ -31,6 +39,9 @@ def spark() -> Iterator[SparkSession]:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.log.level", "ERROR")
+        .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
+        .config("spark.connect.grpc.binding.address", "127.0.0.1")
+        .config("spark.connect.grpc.binding.port", str(port))
         .getOrCreate()
     )
     yield session

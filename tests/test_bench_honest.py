@@ -3,8 +3,9 @@ from its event log, that each benchmark's setup (generating or opening a store, 
 investigation or a trail, building a trail) happened before its timer started, and that each
 figure line carries the load average and, with --compare, a ratio to its reference.
 
-scoring_http is left out: its setup starts three model servers (about a minute on 2 cores);
-its timed region is checked the same way when bench/run.py --only scoring_http runs.
+scoring_http and spark_auto are left out: their setups start three model servers (about
+a minute on 2 cores) and a JVM of their own (40-80 s); their timed regions are checked the same
+way when bench/run.py --only scoring_http / --only spark runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LEFT_OUT = {"scoring_http"}
+LEFT_OUT = {"scoring_http", "spark_auto"}
 # bench/ is not a package: its names are listed by its own runner, in a child process.
 LIST = "import json, run; print(json.dumps([name for _, name in run.discover()]))"
 

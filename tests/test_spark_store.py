@@ -2,7 +2,8 @@
 
 `investigate --auto` with `[telemetry] engine = "spark"` must give DuckDB's summary on a bundled
 scenario (floats to the relative 1e-9 docs/spark.md states; paths and hashes aside), leave no
-temporary view behind, and stop a query on interrupt() or a time limit.
+temporary view behind, stop a query on interrupt() or a time limit, and say how far a running
+query has got.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +126,7 @@ def test_parameters_extra_tables_and_read_only(spark, store):
 ENDLESS = "SELECT count(*) AS n FROM decisions WHERE md5(repeat(id, 20000)) = 'x'"
 
 
-def test_time_limit_and_interrupt_stop_a_running_query(spark, tmp_path):
+def test_time_limit_interrupt_and_progress_of_a_running_query(spark, tmp_path):
     store = open_store(telemetry(tmp_path, 100_000), TelemetryTables(engine="spark"))
     with store.time_limit(1.0, "locate", "limits.query_seconds"), pytest.raises(QueryTimedOut):
         store.query(ENDLESS)
@@ -136,14 +138,22 @@ def test_time_limit_and_interrupt_stop_a_running_query(spark, tmp_path):
         except ConsoleError as exc:
             outcome.append(exc)
 
+    # Splits of 64 kB: the scan is ~30 tasks, so progress moves as each one finishes.
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "65536")
     worker = threading.Thread(target=run)
     worker.start()
-    while store.running == 0 and worker.is_alive():
+    progress = None
+    deadline = time.monotonic() + 60
+    while not progress and worker.is_alive() and time.monotonic() < deadline:
+        progress = store.progress()  # finished tasks / tasks of the call's stages, percent
         worker.join(0.05)
+    spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert progress is not None and 0 < progress < 100
     store.interrupt()
     worker.join(60)
     assert not worker.is_alive()
     assert [type(e) for e in outcome] == [QueryCancelled]
+    assert store.progress() is None  # nothing runs
     store.close()
 
 
@@ -156,3 +166,38 @@ def test_engine_key_is_read_and_checked(tmp_path):
     with pytest.raises(ConsoleError) as bad:
         load_playbook(path)
     assert "telemetry.engine" in str(bad.value) + str(bad.value.problems)
+
+
+def test_a_folder_of_parquet_files_at_a_url_spark_reads(spark, tmp_path):
+    folder = telemetry(tmp_path, 4)
+    rows = pq.read_table(folder / "decisions.parquet")
+    (folder / "decisions.parquet").unlink()
+    (folder / "decisions").mkdir()  # a folder of files is one table, as on a lake
+    pq.write_table(rows.slice(0, 3), folder / "decisions" / "part-0.parquet")
+    pq.write_table(rows.slice(3), folder / "decisions" / "part-1.parquet")
+    tables = TelemetryTables(decisions="decisions", engine="spark")
+    # A URL as the CLI passes it: a Path, which turns file:///x into file:/x.
+    with open_store(Path(f"file://{folder}"), tables) as store:
+        assert store.labels["decisions"] == f"file://{folder}/decisions"
+        assert store.query("SELECT count(*) AS n FROM decisions").to_pylist() == [{"n": 4}]
+
+
+def test_declared_sources_are_refused_at_open_naming_table_and_kind(tmp_path, capsys):
+    from console.cli import main
+
+    folder = tmp_path / "scenario"
+    shutil.copytree(ROOT / "sample_data" / SCENARIO, folder,
+                    ignore=shutil.ignore_patterns("answer.toml"))  # fmt: skip
+    playbook = folder / "playbook.toml"
+    on_spark(playbook)
+    text = playbook.read_text()
+    for table in ("decisions", "changes"):  # from the folder's file names to declared sources
+        text = text.replace(f'{table} = "{table}.parquet"\n', "", 1)
+    playbook.write_text(text + '\n[telemetry.decisions]\nsource = "decisions.parquet"\n'
+                        '\n[telemetry.changes]\nsource = "changes.duckdb"\n')  # fmt: skip
+    argv = ["investigate", str(playbook), "--telemetry", str(folder),
+            "--incident-dir", str(tmp_path / "inc"), "--auto", "--actor", "t"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "telemetry.decisions.source: a parquet source is not read" in err
+    assert "telemetry.changes.source: a duckdb source is not read" in err

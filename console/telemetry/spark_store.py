@@ -36,6 +36,8 @@ import pyarrow as pa
 
 from console.errors import ConsoleError
 from console.playbook.model import TelemetryTables
+from console.telemetry.spark_session import first_line as _first_line
+from console.telemetry.spark_session import spark_session
 from console.telemetry.store import (
     TABLES,
     Params,
@@ -50,22 +52,8 @@ from console.telemetry.store import (
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-# DuckDB's meanings on Spark (docs/spark.md): session time in UTC, NULL rather than an error for
-# a failed cast or a division by zero.
-SPARK_CONFIG: dict[str, str] = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.ansi.enabled": "false",
-}
-# Local mode only (a Spark Connect server's static settings are its own): no web UI port, and
-# nothing printed on the terminal the console draws on: no progress bars, and no JVM log (a
-# failed query is a QueryFailed naming Spark's first line; the log would repeat it as a page of
-# JSON and a stack trace).
-LOCAL_CONFIG: dict[str, str] = {
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.log.level": "OFF",
-}
 _TAGS = itertools.count()
+RECANCEL_SECONDS = 0.25
 
 
 @dataclass
@@ -170,11 +158,32 @@ class SparkStore(TelemetryStore):
             for call in calls:
                 call.cancelled = True
         for call in calls:
-            self._cancel(call)
+            self._cancel_until_done(call)
 
     def progress(self) -> float | None:
-        """None: Spark's stage progress is not read yet (the busy line shows no percentage)."""
-        return None
+        """How far the running calls have got, in percent (the least advanced one), as
+        TelemetryStore reports it: the finished tasks of all the tasks of the stages Spark has
+        planned for the call's job group (local mode's status tracker). A query that runs
+        several jobs plans the later ones as it goes, so the figure may step back once. None
+        when no stage has started, and on Spark Connect, whose client has no status tracker."""
+        if self._connect:
+            return None
+        with self._lock:
+            tags = list(self._calls)
+        tracker = self._spark.sparkContext.statusTracker()
+        known = []
+        for tag in tags:
+            done = total = 0
+            for job_id in tracker.getJobIdsForGroup(tag):
+                job = tracker.getJobInfo(job_id)
+                for stage_id in job.stageIds if job is not None else []:
+                    stage = tracker.getStageInfo(stage_id)
+                    if stage is not None:
+                        done += stage.numCompletedTasks
+                        total += stage.numTasks
+            if total:
+                known.append(100.0 * done / total)
+        return min(known) if known else None
 
     def rebind(self, table: str, rows: Any, label: str) -> None:
         raise ConsoleError(f"telemetry {table}: declared sources are not read on Spark yet")
@@ -221,7 +230,27 @@ class SparkStore(TelemetryStore):
             if self._calls.get(call.tag) is not call:
                 return  # finished just as the timer fired
             call.cancelled = call.timed_out = True
-        self._cancel(call)
+        self._cancel_until_done(call)
+
+    def _cancel_until_done(self, call: _SparkCall) -> None:
+        """Cancel the call's jobs now, and again every RECANCEL_SECONDS until the call ends. A
+        cancel that arrives between the call's start and its query reaching Spark finds no job
+        (cancelJobGroup and interruptTag act on running jobs only): the query would then run
+        to its end before the call saw its flag."""
+
+        def again() -> None:
+            while True:
+                try:
+                    self._cancel(call)
+                except Exception:
+                    return  # the session is gone: nothing left to cancel
+                with self._lock:
+                    if self._calls.get(call.tag) is call:
+                        self._lock.wait(RECANCEL_SECONDS)
+                    if self._calls.get(call.tag) is not call:
+                        return
+
+        threading.Thread(target=again, name=f"cancel {call.tag}", daemon=True).start()
 
 
 class _NoLock:
@@ -238,18 +267,14 @@ _NO_LOCK = _NoLock()
 def open_spark_store(
     location: Path | None, tables: TelemetryTables, *, allow_missing: bool = False
 ) -> SparkStore:
-    """Bind the Parquet files of a telemetry folder (local, or any path Spark reads: s3a://,
-    abfss://, gs://, dbfs:/) as the three contract views on a Spark session: local mode, or
-    Spark Connect when the playbook gives `spark_remote`."""
-    if tables.sources:
-        raise ConsoleError(
-            '[telemetry] engine = "spark" reads a folder of Parquet files; declared sources '
-            "([telemetry.<table>] source = ...) are read by DuckDB only (docs/spark.md)"
-        )
+    """Bind the Parquet files or folders of a telemetry folder (local, or any path Spark reads:
+    s3a://, abfss://, gs://, dbfs:/, file://) as the three contract views on a Spark session:
+    local mode, or Spark Connect when the playbook gives `spark_remote`."""
+    refuse_declared_sources(tables)
     if location is None:
         raise ConsoleError('[telemetry] engine = "spark" needs a telemetry folder (--telemetry)')
-    folder = str(location)
-    is_local = "://" not in folder and not folder.startswith("dbfs:")
+    folder = spark_path(location)
+    is_local = "://" not in folder and not folder.startswith("dbfs:/")
     if is_local:
         location = Path(location).expanduser().resolve()
         if not location.is_dir():
@@ -260,8 +285,8 @@ def open_spark_store(
     missing: list[str] = []
     for table in TABLES:
         path = f"{folder.rstrip('/')}/{getattr(tables, table)}"
-        if is_local and not Path(path).is_file():
-            missing.append(f"{path}: file missing (the playbook's [telemetry] {table})")
+        if is_local and not Path(path).exists():
+            missing.append(f"{path}: missing (the playbook's [telemetry] {table})")
             continue
         try:
             spark.read.parquet(path).createOrReplaceTempView(table)
@@ -276,25 +301,32 @@ def open_spark_store(
     return SparkStore(Path(folder), labels, missing, spark, connect=bool(tables.spark_remote))
 
 
-def spark_session(remote: str) -> SparkSession:
-    """The Spark session: Spark Connect at `remote` (sc://host:port), else local mode on every
-    core. getOrCreate: one JVM per process, shared by every store it opens."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
+def refuse_declared_sources(tables: TelemetryTables) -> None:
+    """One ConsoleError naming each declared source (table and kind): on Spark the contract
+    tables are read from the telemetry path only (docs/spark.md, "Not yet")."""
+    problems = [
+        f"{source.key}.source: a {source.kind} source is not read with "
+        '[telemetry] engine = "spark"; give the table as a file or folder under --telemetry'
+        for source in tables.sources
+    ]
+    if problems:
         raise ConsoleError(
-            '[telemetry] engine = "spark" needs pyspark: pip install "incident-console[spark]"'
-        ) from exc
-    builder = SparkSession.builder
-    builder = builder.remote(remote) if remote else builder.master("local[*]")
-    for key, value in {**SPARK_CONFIG, **({} if remote else LOCAL_CONFIG)}.items():
-        builder = builder.config(key, value)
-    try:
-        return builder.appName("incident-console").getOrCreate()
-    except Exception as exc:
-        raise ConsoleError(
-            f"cannot start Spark ({remote or 'local mode'}): {_first_line(exc)}"
-        ) from exc
+            f'[telemetry] engine = "spark" cannot read {len(problems)} declared source(s)',
+            problems=problems,
+        )
+
+
+def spark_path(location: Path) -> str:
+    """The telemetry location as Spark reads it. A URL given as a Path (the CLI's --telemetry
+    is one) has lost a slash: s3a://bucket/x became s3a:/bucket/x; put it back. dbfs:/x is
+    written with one slash; a one-letter scheme is a Windows drive."""
+    text = str(location)
+    scheme, colon, rest = text.partition(":/")
+    if not colon or "://" in text or "/" in scheme or len(scheme) < 2 or scheme == "dbfs":
+        return text
+    if not all(c.isascii() and (c.isalnum() or c in "+.-") for c in scheme):
+        return text
+    return f"{scheme}://{'/' if scheme == 'file' else ''}{rest.lstrip('/')}"
 
 
 def _spark_args(params: Params) -> dict[str, Any] | list[Any] | None:
@@ -335,7 +367,3 @@ def _raise_if_stopped(call: _SparkCall, cause: BaseException | None = None) -> N
         raise QueryTimedOut(call.limit.message()) from cause
     if call.cancelled:
         raise QueryCancelled("query cancelled") from cause
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
