@@ -7,19 +7,29 @@ numeric_shift / categorical_shift / screen_many: DuckDB statistics over a synthe
 file of ctx.rows rows (80% baseline, 20% incident with a small shift), generated in setup
 (once, under ctx.store_root, reused). Reference: one DuckDB scan of the same file computing
 count and avg by side.
+numeric_and_categorical_shift_13_columns: console.engine.stats_drift.drift_all over 13 columns
+(8 numeric: continuous, cents-rounded and whole-number values; 5 categorical of 3 to 40
+categories) of ctx.rows rows per side (run it with --rows 1000000), in one pass. Reference:
+Evidently's DataDriftPreset on the same data, data loaded and datasets built in setup, in a
+process of its own from the bench venv (bench/references.py); scipy per column when Evidently
+is not installed. rows counts both sides.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from harness import Bench, Reference
+from references import EvidentlyDrift, evidently_python, scipy_drift
 
 from console.engine.stats import categorical_shift, numeric_shift, screen_many
+from console.engine.stats_drift import drift_all
 from console.files import atomic_path
 from console.playbook.model import Scorer
 from console.scoring import build_scorer
@@ -147,12 +157,116 @@ def _scan_by_side(path: Path) -> None:
     ).fetchall()
 
 
+DRIFT_NUMERIC = ["amount", "balance", "age_days", "velocity", "risk", "latency_ms", "z1", "z2"]
+DRIFT_CATEGORICAL = ["merchant", "country", "channel", "device", "tier"]
+
+
+def drift_data(ctx) -> Path:
+    """ctx.rows rows per side of 13 telemetry-like columns, the incident's slightly moved;
+    written once under ctx.store_root and reused."""
+    path = ctx.store_root / f"drift-13-columns-{ctx.rows}.parquet"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    n = ctx.rows
+
+    def side(moved: int) -> dict[str, Any]:
+        merchant_p = [0.35, 0.2, 0.15, 0.2, 0.1] if moved else [0.4, 0.2, 0.1, 0.2, 0.1]
+        return {
+            "amount": np.round(rng.lognormal(3 + 0.05 * moved, 1.0, n), 2),
+            "balance": np.round(rng.normal(1000 + 30 * moved, 300, n), 2),
+            "age_days": rng.integers(0, 3650, n).astype(np.float64),
+            "velocity": rng.poisson(3 + moved, n).astype(np.float64),
+            "risk": rng.beta(2, 5 + moved, n),
+            "latency_ms": rng.gamma(2.0, 20.0, n),
+            "z1": rng.normal(0.05 * moved, 1.0, n),
+            "z2": rng.standard_t(5, n),
+            "merchant": CATEGORIES[rng.choice(5, n, p=merchant_p)],
+            "country": np.array([f"C{i:02d}" for i in range(40)])[rng.zipf(1.5, n) % 40],
+            "channel": np.array(["web", "app", "pos"])[rng.integers(0, 3, n)],
+            "device": np.array([f"d{i}" for i in range(12)])[rng.integers(0, 12, n)],
+            "tier": np.array(["a", "b", "c", "d"])[rng.choice(4, n, p=[0.1, 0.2, 0.3, 0.4])],
+        }
+
+    base, inc = side(0), side(1)
+    columns = {k: np.concatenate([base[k], inc[k]]) for k in base}
+    table = pa.table({"side": np.repeat(["baseline", "incident"], n), **columns})
+    with atomic_path(path) as partial:
+        pq.write_table(table, partial)
+    return path
+
+
+@dataclass
+class Drift:
+    path: Path
+    run: Any  # the DuckDB query runner
+    evidently: EvidentlyDrift | None
+    numeric: dict[str, tuple[np.ndarray, np.ndarray]]  # scipy's input, when no Evidently
+    categorical: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _setup_drift(ctx) -> Drift:
+    ctx.setup("drift parquet")
+    path = drift_data(ctx)
+    python = evidently_python()
+    if python is not None:
+        ctx.setup("evidently process, data loaded")
+        evidently = EvidentlyDrift(python, path, DRIFT_NUMERIC, DRIFT_CATEGORICAL)
+        return Drift(path, _runner(), evidently, {}, {})
+    ctx.setup("numpy arrays for scipy")
+    table = pq.read_table(path)
+    incident = table.column("side").to_numpy(zero_copy_only=False) == "incident"
+
+    def split(name: str) -> tuple[np.ndarray, np.ndarray]:
+        values = table.column(name).to_numpy(zero_copy_only=False)
+        return values[~incident], values[incident]
+
+    return Drift(
+        path,
+        _runner(),
+        None,
+        {c: split(c) for c in DRIFT_NUMERIC},
+        {c: split(c) for c in DRIFT_CATEGORICAL},
+    )
+
+
+def bench_drift_all(state: Drift) -> int:
+    columns: dict[str, tuple[str, Any]] = {c: (c, "numeric") for c in DRIFT_NUMERIC}
+    columns |= {c: (c, "categorical") for c in DRIFT_CATEGORICAL}
+    found = drift_all(
+        state.run,
+        columns,
+        "read_parquet($path)",
+        {"path": str(state.path)},
+        "side = 'baseline'",
+        "side = 'incident'",
+    )
+    return found["amount"].n_baseline + found["amount"].n_incident
+
+
+def _peer_drift(state: Drift) -> None:
+    if state.evidently is not None:
+        state.evidently.run()
+    else:
+        scipy_drift(state.numeric, state.categorical)
+
+
 LOGISTIC = Reference("numpy_logistic", _numpy_logistic)
 SCAN = Reference("duckdb_scan_count_avg_by_side", _scan_by_side)
+PEER_DRIFT = Reference(
+    "evidently_data_drift_preset" if evidently_python() else "scipy_per_column", _peer_drift
+)
 
 BENCHMARKS = [
     Bench("score_logistic_1m", _setup_logistic, bench_score_logistic, LOGISTIC),
     Bench("numeric_shift", _setup_synthetic, bench_numeric_shift, SCAN),
     Bench("categorical_shift", _setup_synthetic, bench_categorical_shift, SCAN),
     Bench("screen_many_5_exprs", _setup_synthetic, bench_screen_many, SCAN),
+    Bench(
+        "numeric_and_categorical_shift_13_columns",
+        _setup_drift,
+        bench_drift_all,
+        PEER_DRIFT,
+    ),
 ]

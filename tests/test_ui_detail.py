@@ -114,7 +114,7 @@ async def test_triage_intervention_and_report_details(tmp_path, monkeypatch):
             text += flat(screen_text(app))
             assert "for: change_fits" in text and flat(against) in text
             await pilot.press("c")
-            assert app.clipboard.count("FROM decisions") >= 2  # both queries
+            assert app.clipboard.count("FROM decisions") == 1  # one scan: statistic and evidence
             await pilot.press("escape")
 
             assert "1 Triage" in screen_text(app)  # the rail

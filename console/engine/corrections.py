@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.engine.context import IN_BASELINE, Context, baseline_params
-from console.engine.dialect import hash64, time_hash
+from console.engine.dialect import hash64
 from console.engine.expressions import as_text, finite_or_null
-from console.engine.screen_sample import baseline_stride
+from console.engine.screen_sample import baseline_sample
 from console.errors import ConsoleError
 from console.playbook.graph import causal_graph, fed_by
 
@@ -92,12 +92,11 @@ def quantiles(ctx: Context, feature: str) -> list[Any] | None:
         value = finite_or_null(node.expr) if node.type == "numeric" else as_text(node.expr)
         probs = ", ".join(f"{(k + 0.5) / QUANTILES!r}" for k in range(QUANTILES))
         # The same deterministic baseline sample as the screening: 200 quantiles need no more.
-        stride = baseline_stride(ctx)
-        sample = "" if stride == 1 else f" AND {time_hash('ts')} % {stride} = 0"
+        sample, sample_params = baseline_sample(ctx)
         found = ctx.run(
             f"SELECT quantile_disc({value}, [{probs}]) AS qs FROM decisions "
             f"WHERE {IN_BASELINE}{sample} AND {value} IS NOT NULL",
-            baseline_params(ctx.baseline, ctx.incident),
+            {**baseline_params(ctx.baseline, ctx.incident), **sample_params},
         )
         ctx.cache[key] = found.column("qs")[0].as_py()
     cached: list[Any] | None = ctx.cache[key]

@@ -46,6 +46,7 @@ from console.engine.corrections import Correction, fed_features, rank_map
 from console.engine.dialect import hash64
 from console.engine.interventions import feature_select, kind_for, scorer_of
 from console.engine.results import Attribution, BlastRadius, Explanation, Flip, SegmentImpact
+from console.engine.screen_sample import baseline_sample
 from console.errors import ConsoleError
 from console.playbook.model import Edge
 from console.scoring.base import BaseScorer, NonFiniteScore
@@ -263,18 +264,29 @@ def _float_or_none(value: Any) -> float | None:
 def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
     scorer = scorer_of(ctx)
     features = scorer.features
-    found = ctx.run(
+    lookup = (
         f"SELECT score, {_errored_sql(ctx)} AS errored, CAST(decision AS VARCHAR) AS decision, "
-        f"{feature_select(ctx, features)} FROM decisions WHERE prediction_id = $id LIMIT 1",
-        {"id": prediction_id},
+        f"{feature_select(ctx, features)} FROM decisions WHERE prediction_id = $id"
     )
+    # The decisions explained are the incident window's: looked up there first, the query
+    # reads that window's row groups only; any other decision is then looked up everywhere.
+    found = ctx.run(
+        f"{lookup} AND ts >= $i_start AND ts < $i_end LIMIT 1",
+        {"id": prediction_id, "i_start": ctx.incident.start, "i_end": ctx.incident.end},
+    )
+    if found.num_rows == 0:
+        found = ctx.run(f"{lookup} LIMIT 1", {"id": prediction_id})
     if found.num_rows == 0:
         raise ConsoleError(f"no decision with prediction_id {prediction_id!r} in the telemetry")
     record = found.to_pylist()[0]
+    # Drawn from the screening's baseline sample (every row of a small baseline; whole hours
+    # of a large one, read as time ranges): the top-N by the id's hash then hashes and sorts
+    # a sample, not every baseline row.
+    sample, sample_params = baseline_sample(ctx)
     background = ctx.run(
-        f"SELECT {feature_select(ctx, features)} FROM decisions WHERE {IN_BASELINE} "
+        f"SELECT {feature_select(ctx, features)} FROM decisions WHERE {IN_BASELINE}{sample} "
         f"ORDER BY {hash64('prediction_id')} LIMIT {BACKGROUND_ROWS}",
-        baseline_params(ctx.baseline, ctx.incident),
+        {**baseline_params(ctx.baseline, ctx.incident), **sample_params},
     )
     served = _plain(record["score"])
     notes = []

@@ -16,19 +16,21 @@ the rows of both windows once and measures, for every node of the playbook that 
 The baseline is its rows at the incident's hours of the day (context.IN_BASELINE): an input
 with a daily cycle is compared with itself at the same hours, so an evening incident does not
 make it look moved. Every incident row is read; the baseline's are read in full up to
-SCREEN_BASELINE_ROWS rows and beyond that through a deterministic 1-in-k sample (hash of ts),
+SCREEN_BASELINE_ROWS rows and beyond that through a deterministic 1-in-k sample (whole hours,
+or single rows of a short baseline, chosen by the defined hash: console.engine.screen_sample),
 which LocateResult reports. The result is cached on the Context: a second call costs nothing.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from console.engine.context import IN_BASELINE, IN_INCIDENT, Context, side_params
-from console.engine.dialect import time_hash
 from console.engine.expressions import as_double, as_text, contribution_exprs, live_margin_expr
 from console.engine.interventions import KINDS
 from console.engine.screen_sample import SCREEN_BASELINE_ROWS as SCREEN_BASELINE_ROWS
+from console.engine.screen_sample import baseline_sample, value_columns
 from console.engine.screen_sample import baseline_stride as baseline_stride
-from console.engine.screen_sample import value_columns
 from console.engine.stats import Screening, screen_many
 
 ROW_KINDS = ("source", "feature", "model", "decision")
@@ -54,12 +56,12 @@ def screening_exprs(ctx: Context) -> dict[str, tuple[str, str]]:
     return exprs
 
 
-def screening_from(ctx: Context) -> str:
-    """FROM text of the screening query: every incident row and a deterministic 1-in-k sample
-    of the baseline rows at the same hours of the day (by a hash of ts), with every derived
-    feature's served and reference values as columns."""
-    stride = baseline_stride(ctx)
-    sample = "" if stride == 1 else f" AND {time_hash('ts')} % {stride} = 0"
+def screening_from(ctx: Context) -> tuple[str, dict[str, Any]]:
+    """FROM text of the screening query and the parameters its sample reads: every incident
+    row and a deterministic 1-in-k sample of the baseline rows at the same hours of the day
+    (screen_sample.baseline_sample: whole hours, or single rows, by the defined hash), with
+    every derived feature's served and reference values as columns."""
+    sample, params = baseline_sample(ctx)
     where = f"(({IN_BASELINE}{sample}) OR {IN_INCIDENT})"
     extra = []
     for node in ctx.playbook.nodes.values():
@@ -68,15 +70,15 @@ def screening_from(ctx: Context) -> str:
             cast = as_text if node.type == "categorical" else as_double
             extra.append(f"{cast(node.expr)} AS {served}, {cast(node.reference)} AS {ref}")
     columns = ", ".join(["*", *extra])
-    return f"(SELECT {columns} FROM decisions WHERE {where}) AS d"
+    return f"(SELECT {columns} FROM decisions WHERE {where}) AS d", params
 
 
 def screen(ctx: Context) -> dict[str, Screening]:
     """The screening of every expression of screening_exprs (one query, cached)."""
     if "screening" not in ctx.cache:
         exprs = screening_exprs(ctx)
-        from_sql = screening_from(ctx)
-        params = side_params(ctx.baseline, ctx.incident)
+        from_sql, sample_params = screening_from(ctx)
+        params = {**side_params(ctx.baseline, ctx.incident), **sample_params}
         ctx.cache["screening"] = screen_many(
             ctx.run,
             exprs,

@@ -98,7 +98,9 @@ __all__ = [
     "NumericShift",
     "Screening",
     "categorical_shift",
+    "missing_sql",
     "null_rate_change",
+    "null_rate_from_counts",
     "numeric_shift",
     "screen_many",
 ]
@@ -767,25 +769,52 @@ def null_rate_change(
     min_n: int = 30,
 ) -> NullRateChange:
     """Missing-value rate per side; flagged when it rose by >= max_increase and p < alpha."""
-    if kind == "numeric":
-        missing = "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
-    elif kind == "categorical":
-        missing = "v IS NULL"
-    else:
-        raise ValueError(f"kind must be numeric or categorical, not {kind!r}")
+    missing = missing_sql(kind)
     sql = (
         f"WITH sample AS ({sample_sql})\n"
         f"SELECT w, count(*) AS n, count(*) FILTER (WHERE {missing}) AS nulls\n"
         f"FROM sample WHERE {SIDES} GROUP BY w"
     )
     sides = {r["w"]: r for r in run(sql, params).to_pylist()}
-    nb = int(sides.get("baseline", {}).get("n", 0))
-    ni = int(sides.get("incident", {}).get("n", 0))
-    xb = int(sides.get("baseline", {}).get("nulls", 0))
-    xi = int(sides.get("incident", {}).get("nulls", 0))
+    return null_rate_from_counts(
+        [sql],
+        (int(sides.get("baseline", {}).get("n", 0)), int(sides.get("incident", {}).get("n", 0))),
+        (
+            int(sides.get("baseline", {}).get("nulls", 0)),
+            int(sides.get("incident", {}).get("nulls", 0)),
+        ),
+        max_increase=max_increase,
+        alpha=alpha,
+        min_n=min_n,
+    )
+
+
+def missing_sql(kind: str) -> str:
+    """SQL: TRUE where the value `v` is missing (numeric: NULL, NaN or infinite; categorical:
+    NULL), as null_rate_change counts it."""
+    if kind == "numeric":
+        return "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
+    if kind == "categorical":
+        return "v IS NULL"
+    raise ValueError(f"kind must be numeric or categorical, not {kind!r}")
+
+
+def null_rate_from_counts(
+    sql: list[str],
+    rows: tuple[int, int],
+    nulls: tuple[int, int],
+    *,
+    max_increase: float = 0.02,
+    alpha: float = 0.001,
+    min_n: int = 30,
+) -> NullRateChange:
+    """null_rate_change's test on counts already aggregated (rows and missing values, baseline
+    then incident), e.g. summed from the per-bucket counts of an evidence query: the same
+    numbers give the same result, so the counts can come from whichever scan reads them."""
+    (nb, ni), (xb, xi) = rows, nulls
     thresholds = {"max_increase": max_increase, "alpha": alpha, "min_n": min_n}
     common: dict[str, Any] = {
-        "sql": [sql],
+        "sql": sql,
         "n_baseline": nb,
         "n_incident": ni,
         "nulls_baseline": xb,

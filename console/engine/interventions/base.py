@@ -156,6 +156,23 @@ def bucket_counts_sql(value: str, counts: str) -> str:
     )
 
 
+def evidence_rows(table: pa.Table) -> pa.Table:
+    """Rows a query returned, kept as evidence in the total order a snapshot gives them
+    (console.telemetry.evidence.snapshot's ORDER BY ALL: every column ascending, NULLs last),
+    so evidence taken from the statistic's own scan is the file a second scan would write."""
+    return table.sort_by([(name, "ascending") for name in table.column_names])
+
+
+def side_sums(table: pa.Table, columns: list[str]) -> dict[str, dict[str, int]]:
+    """Per window side (column w), the sum of each of `columns` over its rows (buckets)."""
+    sums: dict[str, dict[str, int]] = {}
+    for row in table.select(["w", *columns]).to_pylist():
+        side = sums.setdefault(str(row["w"]), dict.fromkeys(columns, 0))
+        for column in columns:
+            side[column] += int(row[column] or 0)
+    return sums
+
+
 # -- histograms and small helpers ----------------------------------------------------------
 
 

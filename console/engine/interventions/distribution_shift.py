@@ -2,25 +2,34 @@
 categorical_shift with the edge's psi_threshold, alpha and bins; broken when shifted.
 
 Also the fallback for an edge without a planned intervention (unplanned): the distribution of
-its observed end, with the default parameters."""
+its observed end, with the default parameters.
+
+The evidence is what the statistic counted, from its own query: per side the values in each
+baseline-quantile bin (numeric) or in each category (categorical); no second scan."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from console.engine.context import SIDE_CASE, SIDE_WHERE, Context
-from console.engine.dialect import hash64
+import pyarrow as pa
+
+from console.engine.context import Context
 from console.engine.interventions.base import (
-    SAMPLE_ROWS,
     VERDICTS,
     InterventionKind,
     Outcome,
+    evidence_rows,
     sample_sql,
     stats_dict,
     windows,
 )
 from console.engine.results import Histogram, InterventionResult, Window
-from console.engine.stats import NumericShift, categorical_shift, numeric_shift
+from console.engine.stats import (
+    CategoricalShift,
+    NumericShift,
+    categorical_shift,
+    numeric_shift,
+)
 from console.errors import ConsoleError
 from console.playbook.model import Edge
 
@@ -82,16 +91,7 @@ class DistributionShift(InterventionKind):
                 ctx.run, sample, params, bins=bins, psi_threshold=psi, alpha=alpha
             )
             histogram = _numeric_shift_histogram(shift, name)
-            rows = (
-                f"SELECT {SIDE_CASE} AS w, prediction_id, ts, ({node.expr}) AS v "
-                f"FROM decisions WHERE {SIDE_WHERE}"
-            )
-            evidence_sql = (
-                f"(SELECT * FROM ({rows}) AS s WHERE w = 'baseline' "
-                f"ORDER BY {hash64('prediction_id')} LIMIT {SAMPLE_ROWS // 2}) UNION ALL "
-                f"(SELECT * FROM ({rows}) AS s WHERE w = 'incident' "
-                f"ORDER BY {hash64('prediction_id')} LIMIT {SAMPLE_ROWS // 2})"
-            )
+            evidence = _numeric_evidence(shift)
         else:
             shift = categorical_shift(ctx.run, sample, params, psi_threshold=psi, alpha=alpha)
             histogram = Histogram(
@@ -101,10 +101,7 @@ class DistributionShift(InterventionKind):
                     name: [c.share_incident for c in shift.categories],
                 },
             )
-            evidence_sql = (
-                f"SELECT w, CAST(v AS VARCHAR) AS value, count(*) AS n FROM ({sample}) AS s "
-                "WHERE w IS NOT NULL GROUP BY ALL ORDER BY w, n DESC"
-            )
+            evidence = _categorical_evidence(shift)
         verdict = VERDICTS.get(shift.verdict, "inconclusive")
         what = (
             "shifted"
@@ -119,16 +116,66 @@ class DistributionShift(InterventionKind):
             verdict=verdict,
             statistics=stats_dict(shift, name),
             reasons=reasons,
-            sql=[*shift.sql, evidence_sql],
+            sql=list(shift.sql),
             rows={"baseline": shift.n_baseline, name: shift.n_incident},
             windows=windows(ctx, target),
             evidence=[],
             histogram=histogram,
         )
-        return Outcome(result, evidence_sql, params)
+        # The evidence is the counts the statistic was computed from, taken from its own last
+        # query (no second scan): per side, the PSI bins (numeric) or the categories.
+        return Outcome(result, shift.sql[-1], params, evidence_rows(evidence))
 
     def action_item(self, a: str, b: str) -> str:
         return f"Contract test on the values of {a} (new or redefined categories) before they reach {b}"
+
+
+def _numeric_evidence(shift: NumericShift) -> pa.Table:
+    """Per side, the values in each baseline-quantile bin: [lower, upper), open-ended at
+    either end (NULL). Counts are the shares times the side's values (exact integers)."""
+    bounds: list[float | None] = [None, *shift.edges, None]
+    sides = []
+    for side, shares, values in (
+        ("baseline", shift.bin_shares_baseline, shift.n_baseline - shift.nulls_baseline),
+        ("incident", shift.bin_shares_incident, shift.n_incident - shift.nulls_incident),
+    ):
+        sides += [
+            (side, b, bounds[b], bounds[b + 1], round(share * values))
+            for b, share in enumerate(shares)
+        ]
+    return pa.table(
+        {
+            "w": pa.array([r[0] for r in sides], pa.string()),
+            "bin": pa.array([r[1] for r in sides], pa.int64()),
+            "lower": pa.array([r[2] for r in sides], pa.float64()),
+            "upper": pa.array([r[3] for r in sides], pa.float64()),
+            "n": pa.array([r[4] for r in sides], pa.int64()),
+        }
+    )
+
+
+def _categorical_evidence(shift: CategoricalShift) -> pa.Table:
+    """Per side, the rows of each category the statistic kept, of the rest folded together
+    (value NULL, folded true) and of missing values (value NULL, folded false)."""
+    rows = [
+        (side, None if c.category == "(other)" else c.category, n, c.category == "(other)")
+        for c in shift.categories
+        for side, n in (("baseline", c.count_baseline), ("incident", c.count_incident))
+        if n
+    ]
+    rows += [
+        (side, None, n, False)
+        for side, n in (("baseline", shift.nulls_baseline), ("incident", shift.nulls_incident))
+        if n
+    ]
+    return pa.table(
+        {
+            "w": pa.array([r[0] for r in rows], pa.string()),
+            "value": pa.array([r[1] for r in rows], pa.string()),
+            "n": pa.array([r[2] for r in rows], pa.int64()),
+            "folded": pa.array([r[3] for r in rows], pa.bool_()),
+        }
+    )
 
 
 def _numeric_shift_histogram(shift: NumericShift, name: str) -> Histogram:

@@ -1,11 +1,14 @@
 """freshness (measures the source): the age_expr in seconds against max_lag; broken when more
 than 1% of the window's rows (and more than twice the baseline's share) are older than
-max_lag."""
+max_lag. The statistic and its evidence (per side and time bucket: rows, stale rows, the
+oldest age) come from one scan."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+
+import pyarrow.compute as pc
 
 from console.engine.context import SIDE_CASE, SIDE_WHERE, Context, hours, sql_number
 from console.engine.corrections import Correction, draw_from_baseline, fed_features
@@ -15,6 +18,7 @@ from console.engine.interventions.base import (
     InterventionKind,
     Outcome,
     bucket_counts_sql,
+    evidence_rows,
     shares_of,
     windows,
 )
@@ -44,14 +48,23 @@ class Freshness(InterventionKind):
         name = target.name
         edges = [0.0, lag_s / 4, lag_s / 2, lag_s, 2 * lag_s, 4 * lag_s]
         bins = " ".join(f"WHEN a < {sql_number(e)} THEN {i}" for i, e in enumerate(edges[1:]))
+        # One scan for the statistic (grouped by side) and its evidence (by side and time
+        # bucket): grouping sets aggregate the same rows both ways. A row of a window has a
+        # time, so only the per-side rows have no bucket.
         sql = (
-            f"SELECT w, count(*) AS n, count(a) AS known, count(*) FILTER (WHERE a > "
+            f"SELECT w, bucket, count(*) AS n, count(a) AS known, count(*) FILTER (WHERE a > "
             f"{sql_number(lag_s)}) AS stale, quantile_cont(a, [0.5, 0.95, 0.99]) AS q, max(a) AS "
             f"oldest, histogram(CASE {bins} ELSE {len(edges) - 1} END) FILTER (WHERE a IS NOT "
-            f"NULL) AS bins FROM (SELECT {SIDE_CASE} AS w, {age} AS a FROM decisions WHERE "
-            f"{SIDE_WHERE}) AS s WHERE w IS NOT NULL GROUP BY w"
+            f"NULL) AS bins FROM (SELECT {SIDE_CASE} AS w, time_bucket($bucket, ts) AS bucket, "
+            f"{age} AS a FROM decisions WHERE {SIDE_WHERE}) AS s WHERE w IS NOT NULL "
+            "GROUP BY GROUPING SETS ((w), (w, bucket))"
         )
-        sides = {r["w"]: r for r in ctx.run(sql, params).to_pylist()}
+        params = {**params, "bucket": ctx.playbook.triage.bucket}
+        found = ctx.run(sql, params)
+        per_side = pc.is_null(found.column("bucket"))
+        sides = {r["w"]: r for r in found.filter(per_side).to_pylist()}
+        evidence = found.filter(pc.invert(per_side)).select(["w", "bucket", "n", "stale", "oldest"])
+        evidence = evidence.rename_columns(["w", "bucket", "n", "stale", "oldest_s"])
         base, inc = sides.get("baseline", {}), sides.get("incident", {})
         known_b, known_t = int(base.get("known") or 0), int(inc.get("known") or 0)
         share_b = int(base.get("stale") or 0) / known_b if known_b else None
@@ -95,11 +108,6 @@ class Freshness(InterventionKind):
                 name: shares_of(inc.get("bins"), len(edges)),
             },
         )
-        evidence_sql = bucket_counts_sql(
-            age,
-            f"count(*) AS n, count(*) FILTER (WHERE v > {sql_number(lag_s)}) AS stale, "
-            "max(v) AS oldest_s",
-        )
         result = InterventionResult(
             edge=(edge.source, edge.target),
             node=edge.source,
@@ -107,13 +115,19 @@ class Freshness(InterventionKind):
             verdict=verdict,
             statistics=stats,
             reasons=reasons,
-            sql=[sql, evidence_sql],
+            sql=[sql],
             rows={"baseline": int(base.get("n") or 0), name: int(inc.get("n") or 0)},
             windows=windows(ctx, target),
             evidence=[],
             histogram=histogram,
         )
-        return Outcome(result, evidence_sql, {**params, "bucket": ctx.playbook.triage.bucket})
+        # The evidence names the query that gives exactly its rows on its own (a re-check).
+        evidence_sql = bucket_counts_sql(
+            age,
+            f"count(*) AS n, count(*) FILTER (WHERE v > {sql_number(lag_s)}) AS stale, "
+            "max(v) AS oldest_s",
+        )
+        return Outcome(result, evidence_sql, params, evidence_rows(evidence))
 
     def screening_exprs(self, ctx: Context) -> dict[str, tuple[str, str]]:
         """stale:<from>:<to>: 1.0 where the value was older than max_lag when served."""

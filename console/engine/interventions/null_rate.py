@@ -1,5 +1,6 @@
-"""null_rate (measures the source): console.engine.stats null_rate_change with max_increase;
-broken when flagged."""
+"""null_rate (measures the source): console.engine.stats null_rate_change's test with
+max_increase; broken when flagged. The test's counts are summed from the evidence's per-bucket
+counts: one scan of both windows gives the statistic and its evidence."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from console.engine.interventions.base import (
     InterventionKind,
     Outcome,
     bucket_counts_sql,
-    sample_sql,
+    evidence_rows,
+    side_sums,
     stats_dict,
     windows,
 )
 from console.engine.results import Histogram, InterventionResult, Window
-from console.engine.stats import null_rate_change
+from console.engine.stats import missing_sql, null_rate_from_counts
 from console.playbook.model import Edge
 
 
@@ -28,13 +30,21 @@ class NullRate(InterventionKind):
 
     def run(self, ctx: Context, edge: Edge, target: Window, params: dict[str, Any]) -> Outcome:
         node = ctx.node(edge.source)
-        sample = sample_sql(node.expr)
         name = target.name
-        change = null_rate_change(
-            ctx.run,
-            sample,
-            params,
-            kind=node.type,
+        # One scan: the evidence's rows and missing values per side and time bucket, summed
+        # per side for the test (the same counts null_rate_change's own query would give).
+        evidence_sql = bucket_counts_sql(
+            f"({node.expr})",
+            f"count(*) AS n, count(*) FILTER (WHERE {missing_sql(node.type)}) AS missing",
+        )
+        evidence_params = {**params, "bucket": ctx.playbook.triage.bucket}
+        counts = ctx.run(evidence_sql, evidence_params)
+        sums = side_sums(counts, ["n", "missing"])
+        base, inc = sums.get("baseline", {}), sums.get("incident", {})
+        change = null_rate_from_counts(
+            [evidence_sql],
+            (base.get("n", 0), inc.get("n", 0)),
+            (base.get("missing", 0), inc.get("missing", 0)),
             max_increase=float(self.param(edge, "max_increase")),
         )
         verdict = VERDICTS.get(change.verdict, "inconclusive")
@@ -43,14 +53,6 @@ class NullRate(InterventionKind):
             edges=["missing", "present"],
             series={"baseline": [rate_b, 1 - rate_b], name: [rate_t, 1 - rate_t]},
         )
-        missing = (
-            "v IS NULL"
-            if node.type == "categorical"
-            else "v IS NULL OR NOT isfinite(TRY_CAST(v AS DOUBLE))"
-        )
-        evidence_sql = bucket_counts_sql(
-            f"({node.expr})", f"count(*) AS n, count(*) FILTER (WHERE {missing}) AS missing"
-        )
         result = InterventionResult(
             edge=(edge.source, edge.target),
             node=node.id,
@@ -58,13 +60,13 @@ class NullRate(InterventionKind):
             verdict=verdict,
             statistics=stats_dict(change, name),
             reasons=[f"{node.id}: " + "; ".join(change.reasons)],
-            sql=[*change.sql, evidence_sql],
+            sql=change.sql,
             rows={"baseline": change.n_baseline, name: change.n_incident},
             windows=windows(ctx, target),
             evidence=[],
             histogram=histogram,
         )
-        return Outcome(result, evidence_sql, {**params, "bucket": ctx.playbook.triage.bucket})
+        return Outcome(result, evidence_sql, evidence_params, evidence_rows(counts))
 
     def correction(self, ctx: Context, edge: Edge, features: list[str]) -> Correction:
         """Rows where the source is missing get a baseline draw of every feature it feeds."""
