@@ -95,6 +95,9 @@ async def settle(pilot) -> None:
     """Wait until no engine call runs and every message it posted has been handled
     (a handler may start the next call: confirming triage starts Locate)."""
     app = pilot.app
+    # Calls started after a refresh (triage after the first frame) start first.
+    await pilot.pause()
+    await pilot.pause()
     for _ in range(50):
         await app.workers.wait_for_complete()
         await pilot.pause()

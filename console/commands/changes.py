@@ -9,7 +9,6 @@ from console.commands import add_command, add_group
 from console.errors import ConsoleError
 from console.intake.changes_import import IMPORTERS, map_changes, write_changes
 from console.intake.payload import read_payload
-from console.playbook.loader import load_playbook
 from console.text import one_line
 
 # How many unmapped names the listing shows; the count covers them all.
@@ -40,6 +39,9 @@ def register(sub) -> None:
 
 
 def _import(args) -> int:
+    # The loader (networkx, duckdb) only when the command runs: every launch registers this one.
+    from console.playbook.loader import load_playbook
+
     playbook = load_playbook(args.playbook)
     if not playbook.intake.change_map:
         raise ConsoleError(

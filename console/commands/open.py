@@ -10,15 +10,17 @@ import argparse
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.commands import add_command
 from console.config import Config, load_config
 from console.errors import ConsoleError
 from console.files import atomic_write
-from console.intake import alert_intake
-from console.intake.alert_intake import AlertIntake, keep_alert
 from console.paths import SAMPLE_DATA_DIR, scenario_dir
-from console.telemetry.windows import parse_utc
+
+if TYPE_CHECKING:
+    from console.intake.alert_intake import AlertIntake
+    from console.playbook.model import Playbook
 
 
 def register(sub) -> None:
@@ -110,7 +112,7 @@ def default_incident_dir(name: str) -> Path:
 def run_open(args) -> int:
     # Every argument is checked before anything is created (the incident folder, its trail).
     config, keymap, actor = console_settings(args)
-    alert_at = parse_utc(args.alert_at) if args.alert_at else None
+    alert_at = _alert_time(args.alert_at) if args.alert_at else None
     playbook = Path(args.playbook)
     if args.alert == "-":
         raise ConsoleError(
@@ -132,12 +134,24 @@ def run_open(args) -> int:
     )
 
 
+def _alert_time(text: str) -> datetime:
+    # Imported only with --alert-at: console.telemetry.windows loads the store (pyarrow,
+    # duckdb), which the console's first frame does not need (the open imports it later).
+    from console.telemetry.windows import parse_utc
+
+    return parse_utc(text)
+
+
 def read_alert(
     name: str | None, playbook: Path, *, alert_at: datetime | None, metric: str | None
 ) -> AlertIntake | None:
     """The --alert payload read and routed, or None without --alert."""
     if name is None:
         return None
+    # Imported here: the intake loads the telemetry store (pyarrow, duckdb), which the
+    # console's first frame does not need.
+    from console.intake import alert_intake
+
     return alert_intake.read_alert(name, playbook, alert_at=alert_at, metric=metric)
 
 
@@ -232,18 +246,62 @@ def launch(
     metric=None,
     alert: AlertIntake | None = None,
 ) -> int:
-    """Open the investigation (errors end on stderr, before the screen changes), run the app."""
-    from console.engine.investigation import Investigation
+    """Check what is cheap (errors end on stderr, before any screen), then run the app, which
+    draws its first frame and opens the investigation after it (console/ui/opening.py). An
+    error opening it ends the app, then ends here as it would have before the screen."""
     from console.ui.app import IncidentApp
+    from console.ui.opening import Opening
 
-    inv = Investigation.open(
-        playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric
-    )
-    try:
+    book = check_before_open(playbook, telemetry, incident_dir, actor)
+
+    def open_investigation():
+        # On the app's opening thread: the engine (pyarrow, duckdb) is imported here, after
+        # the first frame, not before it.
+        from console.engine.investigation import Investigation
+
+        inv = Investigation.open(
+            playbook, telemetry, incident_dir, actor=actor, alert_at=alert_at, metric=metric
+        )
         if alert is not None:
-            keep_alert(alert, incident_dir, inv.record)
-        IncidentApp(inv, gameday=gameday, keymap=keymap, config=config).run()
+            from console.intake.alert_intake import keep_alert
+
+            try:
+                keep_alert(alert, incident_dir, inv.record)
+            except BaseException:
+                inv.close()
+                raise
+        return inv
+
+    opening = Opening(book, incident_dir, open_investigation)
+    try:
+        IncidentApp(opening, gameday=gameday, keymap=keymap, config=config).run()
     finally:
-        inv.close()
+        opening.wait()  # an open still running when the app ended (quit): it ends whole
+        if opening.inv is not None:
+            opening.inv.close()
+    if opening.error is not None:
+        raise opening.error
     print(f"incident folder: {incident_dir}")
     return 0
+
+
+def check_before_open(
+    playbook: Path, telemetry: Path | None, incident_dir: Path, actor: str | None
+) -> Playbook:
+    """The cheap checks, before the app starts, so that their errors end on stderr with no
+    screen: the playbook parsed and validated (the panes are built from it), the telemetry
+    folder there, and the trail not held by another console. The rest (the store, binding,
+    resume) is checked by the open, after the first frame."""
+    from console.audit import default_actor
+    from console.audit.lock import TrailLock
+    from console.playbook.loader import load_playbook
+
+    book = load_playbook(playbook)
+    if telemetry is not None and not telemetry.expanduser().exists():
+        # The store's own words (console/telemetry/store.py, open_store).
+        raise ConsoleError(f"telemetry {telemetry.expanduser().resolve()} does not exist")
+    if (incident_dir / "trail.jsonl").exists():
+        # Held by another console: its holder named now. Taken and let go at once; the open
+        # takes it for the session. Only an existing trail: no file is left in a new folder.
+        TrailLock.acquire(incident_dir, actor or default_actor(), "check").release()
+    return book

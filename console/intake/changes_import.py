@@ -19,9 +19,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from console.files import atomic_write
 from console.intake.payload import Payload, Reader
 
@@ -245,20 +242,23 @@ def map_changes(changes: list[RawChange], change_map: tuple[tuple[str, str], ...
     return Mapped(rows, unmapped)
 
 
-CHANGES_SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("kind", pa.string()),
-        ("node", pa.string()),
-        ("summary", pa.string()),
-        ("actor", pa.string()),
-    ]
-)
-
-
 def write_changes(rows: list[dict[str, Any]], out: Path) -> None:
     """The rows as a changes.parquet (docs/telemetry.md), written atomically."""
-    table = pa.Table.from_pylist(rows, schema=CHANGES_SCHEMA)
+    # pyarrow is imported here, not at the top: every CLI launch (the console's too) imports
+    # this module to list the importers, and pyarrow costs 0.1-0.3 s before the first frame.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("ts", pa.timestamp("us", tz="UTC")),
+            ("kind", pa.string()),
+            ("node", pa.string()),
+            ("summary", pa.string()),
+            ("actor", pa.string()),
+        ]
+    )
+    table = pa.Table.from_pylist(rows, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink)
     atomic_write(out, sink.getvalue())

@@ -8,9 +8,15 @@ come from one table (console/ui/steps/table.py): the layout, `r`, the keys that 
 step, resume and the palette read it. The trail is the state: the rail is recomputed from
 its entries.
 
-No file is read on the UI thread: the trail and the report are read once in the constructor
-(before the app runs), then by workers only (the engine worker after each call, the tail's
-polling worker), which post what they read.
+The first frame is drawn before the investigation is open (issue 21): given an Opening
+(console/ui/opening.py, what the CLI builds), the app shows the step shells with "opening
+<incident> …", opens the investigation on a thread after that frame and takes it from one
+message (InvestigationOpened); until then only the keys in BEFORE_OPEN act. Given an open
+Investigation (the tests), it starts with it.
+
+No file is read on the UI thread: the trail and the report are read once with the
+investigation (in the constructor, or on the opening thread), then by workers only (the engine
+worker after each call, the tail's polling worker), which post what they read.
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressB
 from console.audit import Entry, load_key
 from console.audit.vocabulary import Action, Step, edge_of
 from console.config import Config, save_theme
-from console.engine.context import ScenarioHints, read_scenario_hints
 from console.engine.results import (
     BlastRadius,
     Explanation,
@@ -49,7 +54,6 @@ from console.engine.results import (
 )
 from console.engine.revive import last_results, revive
 from console.errors import ConsoleError
-from console.telemetry.windows import parse_utc
 from console.text import one_line
 from console.ui.bindings import APP_BINDINGS, SCOPED_BINDINGS, bound_keys, clashes
 from console.ui.commands import IncidentCommands
@@ -66,8 +70,10 @@ from console.ui.messages import (
     ExportDone,
     GradeDone,
     InterventionDone,
+    InvestigationOpened,
     LocateDone,
     NoteAdded,
+    OpenFailed,
     PostfixDefault,
     ProposalDecided,
     ReportDone,
@@ -77,6 +83,7 @@ from console.ui.messages import (
     ValidateDone,
 )
 from console.ui.modals import ConfirmModal, ErrorModal, NoteModal, PromptModal
+from console.ui.opening import Opened, Opening, read_opened
 from console.ui.state import Progress, edge_text
 from console.ui.steps.base import StepPane
 from console.ui.steps.counterfactual import CounterfactualPane
@@ -93,7 +100,12 @@ from console.ui.widgets.trail_tail import TrailTail
 # The engine's steps, the exports and the grading are imported where they are first used,
 # not here: the first frame needs none of them (issue 21: the first screen sooner).
 if TYPE_CHECKING:
+    from console.engine.context import ScenarioHints
     from console.engine.investigation import Investigation
+
+# The keys that need no open investigation: they work while it opens (issue 21: the first
+# screen is drawn before the investigation is open; every other key waits for it).
+BEFORE_OPEN = frozenset({"quit", "toggle_keys", "goto", "command_palette"})
 
 # What the busy line and the busy notice say the worker is doing: every task start() runs
 # has its words here, so no internal name (decide_triage) ever reaches the screen.
@@ -155,7 +167,7 @@ class IncidentApp(App[None]):
 
     def __init__(
         self,
-        inv: Investigation,
+        inv: Investigation | Opening,
         *,
         gameday: GameDay | None = None,
         keymap: dict[str, str] | None = None,
@@ -164,7 +176,6 @@ class IncidentApp(App[None]):
         config: Config | None = None,
     ) -> None:
         super().__init__()
-        self.inv = inv
         self.gameday = gameday
         self.clock = clock or (lambda: datetime.now(UTC))
         self.config = config
@@ -173,37 +184,65 @@ class IncidentApp(App[None]):
         if config and config.theme:
             check_theme(config)
             self.theme = config.theme
-        self.incident_dir = Path(inv.trail.incident_dir)
+        self._inv: Investigation | None = None
+        # Given an Opening (the CLI), the app opens the investigation itself after its first
+        # frame; given an open one (tests, embedding), it reads what it shows right here.
+        self.pending = inv if isinstance(inv, Opening) else None
+        self.playbook = inv.playbook
+        self.incident_dir = Path(
+            inv.incident_dir if isinstance(inv, Opening) else inv.trail.incident_dir
+        )
         self.tail = TrailTail(self.incident_dir, self.time_text, id="tail")
-        # The constructor runs before the app does: the one read of the whole trail (and of
-        # the report, on resume) happens here, off the UI thread's event loop.
-        opening: list[Entry] = []
-        self.tail.read_new(opening.extend)
-        self.opening = opening
-        self.progress = Progress.from_entries(opening)
-        self.report_text = self._read_report()
+        self.opening: list[Entry] = []
+        self.progress = Progress()
+        self.report_text: str | None = None
+        self.scenario: ScenarioHints | None = None  # the scenario's title and story (S)
+        self.finished_at: datetime | None = None
+        self.graded = False
+        self.edge: tuple[str, str] | None = None
+        if not isinstance(inv, Opening):
+            # The constructor runs before the app does: the one read of the whole trail (and
+            # of the report, on resume) happens here, off the UI thread's event loop.
+            self._take(read_opened(inv, self.tail, self.incident_dir, self._scenario_folder()))
         self.step = self.progress.next_step()
-        self.edge: tuple[str, str] | None = self._last_tested_edge(opening)
         self.running: str | None = None
         self.running_text = ""  # what the running task does, in words
         self.running_since = 0.0  # time.monotonic() when it started
         self.cancelling = False
         self.keymap: dict[str, str] = {}
         self.results: dict[str, Any] = {}
-        self.graded = self.progress.facts.grade is not None
         self.grade: Any = None  # the game day's Grade once graded in this session
+        if keymap:
+            self.set_keymap(keymap)
+
+    @property
+    def inv(self) -> Investigation:
+        """The open investigation. Every key that reaches it is unavailable until it is open
+        (check_action), so asking for it earlier is a bug."""
+        if self._inv is None:
+            raise RuntimeError("the investigation is not open yet")
+        return self._inv
+
+    @property
+    def is_open(self) -> bool:
+        return self._inv is not None
+
+    def _scenario_folder(self) -> Path | None:
+        return self.gameday.folder if self.gameday else None
+
+    def _take(self, opened: Opened) -> None:
+        """The state read with the investigation (off the UI thread): the trail is the state."""
+        self._inv = opened.inv
+        self.opening = opened.entries
+        self.progress = opened.progress
+        self.report_text = opened.report_text
+        self.scenario = opened.scenario
+        self.graded = self.progress.facts.grade is not None
         # A game day ends at its first grading: the header's clock stops there (a report
         # rewritten later grades again but does not lengthen the game), and a reopened
         # finished game shows that final time instead of a clock still running.
-        self.finished_at: datetime | None = next(
-            (entry.time for entry in opening if _is_grade(entry)), None
-        )
-        # The scenario's title and story (S), read here: no file is read on the UI thread.
-        self.scenario: ScenarioHints | None = (
-            read_scenario_hints(gameday.folder) if gameday else None
-        )
-        if keymap:
-            self.set_keymap(keymap)
+        self.finished_at = next((entry.time for entry in opened.entries if _is_grade(entry)), None)
+        self.edge = self._last_tested_edge(opened.entries)
 
     def watch_theme(self, theme: str) -> None:
         """A theme chosen in the palette is kept for the next session: written into the
@@ -261,7 +300,7 @@ class IncidentApp(App[None]):
                 with ContentSwitcher(id="steps", initial=self.step):
                     for spec in STEP_TABLE:
                         yield spec.pane(
-                            self.inv.playbook,
+                            self.playbook,
                             key_text=self.key_text,
                             zone=self.config.timezone if self.config else None,
                             id=spec.id,
@@ -276,28 +315,70 @@ class IncidentApp(App[None]):
 
     def on_mount(self) -> None:
         header = self.query_one(IncidentHeader)
-        playbook = self.inv.playbook
-        header.model = playbook.model.name
-        header.metric = getattr(self.inv, "metric", None) or playbook.triage.metric
+        header.model = self.playbook.model.name
+        header.metric = self.playbook.triage.metric
+        header.started = self.clock()
+        header.label = f"scenario {self.gameday.scenario}" if self.gameday else ""
+        header.zone = self.config.timezone if self.config else None
+        self._tick()
+        self.set_interval(1.0, self._tick)
+        self.query_one("#busy").display = False
+        # The report's path is copied whole from its detail view, not relative to the folder.
+        self.query_one(ReportPane).folder = self.incident_dir.resolve()
+        self._refresh_rail()
+        self.call_after_refresh(self._pane().focus_main)
+        if self.pending is None:
+            self._opened()
+            return
+        for pane in self.query(StepPane):
+            pane.set_hint(f"opening {self.incident_dir} …")
+        # After the first frame: the open (and the engine's imports) would otherwise delay it.
+        self.call_after_refresh(self._start_opening)
+
+    def _start_opening(self) -> None:
+        assert self.pending is not None
+        tail, folder, scenario = self.tail, self.incident_dir, self._scenario_folder()
+
+        def opened(inv: Investigation) -> None:
+            # On the opening thread: the trail and the report are read there, not on the UI's.
+            self.post_message(InvestigationOpened(read_opened(inv, tail, folder, scenario)))
+
+        self.pending.start(opened, lambda: self.post_message(OpenFailed()))
+
+    @on(InvestigationOpened)
+    def _investigation_opened(self, message: InvestigationOpened) -> None:
+        self._take(message.opened)
+        for pane in self.query(StepPane):
+            pane.set_hint(pane.first_hint())
+        # Where the trail says the work stands (a fresh incident: Triage), as a resumed
+        # incident opened directly would start.
+        self.goto(self.progress.next_step())
+        self._opened()
+
+    @on(OpenFailed)
+    def _open_failed(self, message: OpenFailed) -> None:
+        # The CLI ends with the error (Opening.error) on stderr once the screen is restored.
+        self.exit(return_code=2)
+
+    def _opened(self) -> None:
+        """The investigation is open: the header's windows, the trail so far, then the triage
+        checks (a new incident) or the results the trail holds (a resumed one)."""
+        header = self.query_one(IncidentHeader)
+        header.metric = getattr(self.inv, "metric", None) or self.playbook.triage.metric
         windows = getattr(self.inv, "windows", {}) or {}
         if "incident" in windows:
             header.incident_window = (windows["incident"].start, windows["incident"].end)
         if "baseline" in windows:
             header.baseline_window = (windows["baseline"].start, windows["baseline"].end)
         self._header_from_trail(header)
-        header.started = self.opening[0].time if self.opening else self.clock()
-        header.label = f"scenario {self.gameday.scenario}" if self.gameday else ""
-        header.zone = self.config.timezone if self.config else None
+        if self.opening:
+            header.started = self.opening[0].time
         self._tick()
-        self.set_interval(1.0, self._tick)
         self.tail.add(self.opening)
-        self.set_interval(0.5, self.poll_trail)
-        self.query_one("#busy").display = False
-        # The report's path is copied whole from its detail view, not relative to the folder.
-        self.query_one(ReportPane).folder = self.incident_dir.resolve()
+        self.set_interval(0.5, self._poll_tick)
         self._refresh_rail()
         self.query_one(IntervenePane).show_plan(self.edge, self._mark(self.edge))
-        self.call_after_refresh(self._pane().focus_main)
+        self.refresh_bindings()
         if Step.TRIAGE not in self.progress.worked:
             # After the first frame: the checks' worker would otherwise compete with the first
             # layout for the interpreter (issue 21: the first screen sooner).
@@ -329,19 +410,6 @@ class IncidentApp(App[None]):
             self._pane(step).show_failed(error)
         self.edge = self._last_tested_edge(entries)
         self.goto(self.step)
-
-    def _read_report(self) -> str | None:
-        """The text of the last report the trail says was written; None when there is none
-        or the file is gone (r writes it again)."""
-        entry = self.progress.facts.report
-        if entry is None:
-            return None
-        from console.engine.usecases import report_path
-
-        try:
-            return (self.incident_dir / report_path(entry)).read_text(encoding="utf-8")
-        except OSError:
-            return None
 
     def _restore_report(self, markdown: str) -> None:
         from console.engine.usecases import report_path
@@ -411,7 +479,14 @@ class IncidentApp(App[None]):
         self._tick()  # a grading just read stops the clock now, not a second later
         self._refresh_rail()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="tail")
+    def _poll_tick(self) -> None:
+        # One poll at a time; a poll still reading (a busy machine) is left to finish and this
+        # tick skips, where an exclusive worker would be cancelled mid-read (its thread reads
+        # on regardless) and fail whoever waits for it.
+        if not any(worker.group == "tail" and worker.is_running for worker in self.workers):
+            self.poll_trail()
+
+    @work(thread=True, exit_on_error=False, group="tail")
     def poll_trail(self) -> None:
         self.tail.read_new(self._post_new_entries)
 
@@ -694,12 +769,16 @@ class IncidentApp(App[None]):
             return action == "toggle_keys"  # the key that opened the list closes it
         if len(self.screen_stack) > 1:
             return False  # a modal is open: only its own keys apply
+        if not self.is_open:
+            return action in BEFORE_OPEN
         if action in ("command_palette", "quit", "toggle_keys", "note"):
             return True
         return self.available(action, parameters)
 
     def available(self, action: str, parameters: tuple[object, ...]) -> bool:
         """Whether an action makes sense now (the palette asks too, while it is open)."""
+        if not self.is_open:
+            return action in BEFORE_OPEN
         if action == "cancel":
             return self.running is not None
         owner = STEP_ACTIONS.get(action)
@@ -920,6 +999,10 @@ class IncidentApp(App[None]):
                 self._validate(None)  # the engine's default: from the fix
                 return
             try:
+                # Imported here: console.telemetry.windows loads the store (pyarrow, duckdb),
+                # which the first frame does not need.
+                from console.telemetry.windows import parse_utc
+
                 start = parse_utc(value)  # as --alert-at: no offset means UTC
             except ConsoleError as exc:
                 self.notify(f"{exc} (use 2026-11-20T14:00)", severity="error")

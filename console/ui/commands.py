@@ -30,10 +30,12 @@ class IncidentCommands(Provider):
         commands: list[tuple[str, Callable[[], object], str]] = []
         for number, spec in enumerate(STEP_TABLE, start=1):
             commands.append((f"Go to {spec.title}", partial(app.goto, spec.id), f"key {number}"))
+        if not app.is_open:
+            return commands  # the rest acts on the investigation, still opening
         if app.running is None:
             # Every causal edge, planned or not: an edge out of an external node has no plan,
             # and the engine compares its distributions instead (how an external shift shows).
-            for edge in app.inv.playbook.edges:
+            for edge in app.playbook.edges:
                 if not edge.feedback:
                     plan = " then ".join(i.type for i in edge.planned) or "distribution comparison"
                     commands.append(

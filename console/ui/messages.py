@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -24,6 +24,9 @@ from console.engine.results import (
     TriageResult,
     ValidationResult,
 )
+
+if TYPE_CHECKING:
+    from console.ui.opening import Opened
 
 Edge = tuple[str, str]
 
@@ -137,3 +140,16 @@ class TrailRead(Message):
     def __init__(self, entries: list[Entry]) -> None:
         super().__init__()
         self.entries = entries
+
+
+class InvestigationOpened(Message):
+    """The investigation is open (console/ui/opening.py): the one message that hands it, and
+    what was read with it, to the app and so to the panes."""
+
+    def __init__(self, opened: Opened) -> None:
+        super().__init__()
+        self.opened = opened
+
+
+class OpenFailed(Message):
+    """The investigation did not open: the app ends and the CLI reports the error."""

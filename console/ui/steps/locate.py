@@ -20,7 +20,6 @@ from textual.widgets.tree import TreeNode
 
 from console.audit.vocabulary import Facts
 from console.engine.results import Candidate, LocateResult
-from console.playbook.graph import causal_graph
 from console.playbook.model import Playbook
 from console.ui.detail import Detail
 from console.ui.format import display_time, fmt_num, plain
@@ -330,6 +329,9 @@ class LocatePane(StepPane):
     # -- the tree -------------------------------------------------------------------------------
 
     def _tree(self, result: LocateResult) -> None:
+        # Imported with the first result, not with the pane: networkx is not needed before.
+        from console.playbook.graph import causal_graph
+
         playbook = self.playbook
         by_node = {c.node: c for c in result.candidates}
         causal = causal_graph(playbook)
