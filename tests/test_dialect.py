@@ -58,6 +58,14 @@ def test_transpile_writes_duckdb_meanings_in_spark_functions():
     assert "(ABS(x) < CAST('Infinity' AS DOUBLE)) AS f" in spark  # Spark has no isfinite
 
 
+def test_a_decimal_quantile_fraction_stays_exact_on_spark():
+    # DuckDB places quantile_disc(x, 0.0175) exactly; a DOUBLE fraction is one position off
+    # at n = 2400 (tests/test_spark_transpile.py runs it on Spark).
+    spark = transpile("SELECT quantile_disc(x, [0.0175, 1e-3]) AS qs, quantile_disc(y, $p) FROM t")
+    assert "SIZE(s) * CAST('0.0175' AS DECIMAL(38, 4))" in spark
+    assert "SIZE(s) * CAST(1e-3 AS DOUBLE)" in spark and "SIZE(s) * :p" in spark
+
+
 def test_transpile_rounds_where_duckdb_rounds_an_integer_cast():
     spark = transpile("SELECT CAST(epoch(ts) - epoch($i_start) AS BIGINT) FROM decisions")
     assert spark.startswith("SELECT CAST(ROUND(")

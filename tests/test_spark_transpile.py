@@ -64,6 +64,22 @@ def test_isfinite_keeps_duckdbs_truth_table_on_spark(spark, tmp_path):
     assert got == [True, False, False, False, None, True]
 
 
+def test_quantile_disc_picks_duckdbs_position_for_a_decimal_fraction_on_spark(spark, tmp_path):
+    # 2400 * 0.0175 is 42 exactly, but 43 in doubles (0.017500000000000002): DuckDB computes a
+    # DECIMAL fraction's position exactly, and so must the Spark rewrite.
+    import duckdb
+
+    pq.write_table(pa.table({"x": pa.array(range(1, 2401), pa.float64())}), tmp_path / "q.parquet")
+    spark.read.parquet(str(tmp_path / "q.parquet")).createOrReplaceTempView("decisions")
+    probs = ", ".join(repr((k + 0.5) / 200) for k in range(200))  # the engine's quantiles
+    sql = f"SELECT quantile_disc(x, [{probs}]) AS qs FROM decisions"
+    con = duckdb.connect()
+    con.sql(f"CREATE VIEW decisions AS SELECT * FROM read_parquet('{tmp_path / 'q.parquet'}')")
+    expected = con.sql(sql).fetchall()[0][0]
+    assert expected[3] == 42.0  # 0.0175
+    assert spark.sql(transpile(sql)).collect()[0]["qs"] == expected
+
+
 def test_every_query_of_an_investigation_gives_duckdbs_answer_on_spark(
     spark, tmp_path, monkeypatch
 ):

@@ -21,6 +21,7 @@ SQLGlot is imported there only: running on DuckDB needs none of it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -232,14 +233,34 @@ def _quantile_disc(node: exp.PercentileDisc, values: exp.Expr) -> exp.Expr:
 
     fractions = node.expression
     if isinstance(fractions, exp.Array):
-        picks = {f"p{i}": f for i, f in enumerate(fractions.expressions)}
+        picks = {f"p{i}": _exact_fraction(f) for i, f in enumerate(fractions.expressions)}
         each = ", ".join(QUANTILE_DISC_ONE.replace("__p", f"__{name}") for name in picks)
         body = f"IF(size(s) = 0, NULL, array({each}))"
     else:
-        picks = {"p": fractions}
+        picks = {"p": _exact_fraction(fractions)}
         body = QUANTILE_DISC_ONE
     sql = f"element_at(transform(array(array_sort(__values)), s -> {body}), 1)"
     return _template(sql, values=values, **picks)
+
+
+def _exact_fraction(fraction: exp.Expr) -> exp.Expr:
+    """A quantile_disc fraction written as a decimal literal, as an exact DECIMAL.
+
+    DuckDB computes the position ceil(n * p) of a DECIMAL fraction exactly: for n = 2400 and
+    p = 0.0175 it is 42, where the DOUBLE 0.0175 (0.017500000000000002) gives 43. Every
+    other non-integer literal becomes a DOUBLE on Spark (above); this one stays a DECIMAL of
+    its own scale, written from the literal's text so that no rule sees a number to cast.
+    """
+    from sqlglot import exp
+
+    literal = fraction.this if isinstance(fraction, exp.Cast) else fraction
+    if not (isinstance(literal, exp.Literal) and literal.is_number and not literal.is_int):
+        return fraction  # a parameter or an expression: a DOUBLE on both engines
+    text = literal.this
+    if not re.fullmatch(r"\d*\.\d+", text):
+        return fraction  # an exponent (1e-3) is a DOUBLE in DuckDB too
+    scale = len(text.split(".")[1])
+    return exp.cast(exp.Literal.string(text), exp.DataType.build(f"DECIMAL(38, {scale})"))
 
 
 def _integer_cast(node: exp.Cast) -> exp.Expr:
