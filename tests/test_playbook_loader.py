@@ -1,6 +1,8 @@
 """Loading playbooks: the docs example loads; each kind of mistake gets its clear message."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -330,3 +332,18 @@ def test_bad_durations_are_console_errors(text):
 def test_too_long_duration_says_so():
     with pytest.raises(ConsoleError, match="too long"):
         parse_duration("9999999999d")
+
+
+def test_a_playbook_without_a_cycle_loads_without_networkx():
+    # The console validates the playbook before its first frame; networkx (0.17 s to import)
+    # is needed only to describe a cycle (tests above), not to find there is none.
+    code = (
+        "import sys\n"
+        "from console.playbook.loader import load_playbook\n"
+        "load_playbook('playbooks/fraud.toml')\n"
+        "print('networkx' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]

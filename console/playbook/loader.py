@@ -9,6 +9,7 @@ Playbook holds runnable SQL and no later layer parses brace references.
 
 from __future__ import annotations
 
+import graphlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -16,10 +17,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import networkx as nx
-
 from console.errors import ConsoleError
-from console.playbook.graph import causal_digraph
 from console.playbook.impact_config import impact_config
 from console.playbook.intake_config import intake_config
 from console.playbook.intervention_types import INTERVENTION_TYPES, Param
@@ -687,6 +685,22 @@ def _proofs(log: ProblemLog, value: Any, where: str) -> None:
 
 
 def _check_cycles(log: ProblemLog, edges: list[Edge], nodes: dict[str, Node]) -> None:
+    # Most playbooks have no cycle: the standard library says so without networkx, whose
+    # import (0.17 s) would come before the console's first frame. A cycle is described
+    # with networkx.
+    graph: dict[str, set[str]] = {node_id: set() for node_id in nodes}
+    for e in edges:
+        if not e.feedback:
+            graph.setdefault(e.target, set()).add(e.source)
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+        return
+    except graphlib.CycleError:
+        pass
+    import networkx as nx
+
+    from console.playbook.graph import causal_digraph
+
     causal = causal_digraph(nodes, edges)
     order = {node_id: index for index, node_id in enumerate(nodes)}
     components = [c for c in nx.strongly_connected_components(causal) if len(c) > 1]
