@@ -68,7 +68,7 @@ screen_many (console.engine.stats_screen) is the cheap measure for many expressi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -85,10 +85,8 @@ from console.engine.stats_math import (
     psi,
     shares,
 )
-from console.engine.stats_screen import Screening, screen_many
+from console.engine.stats_screen import Params, Run, Screening, screen_many
 
-Params = Sequence[Any] | Mapping[str, Any] | None
-Run = Callable[[str, Params], pa.Table]
 Verdict = Literal["shifted", "ok", "inconclusive"]
 
 __all__ = [

@@ -25,7 +25,7 @@ query itself is a plain projection, portable to Spark through console.sql.dialec
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -41,9 +41,8 @@ from console.engine.stats_math import (
     ks_pvalue,
     psi,
 )
+from console.engine.stats_screen import Params, Run
 
-Params = Sequence[Any] | Mapping[str, Any] | None
-Run = Callable[[str, Params], pa.Table]
 Kind = Literal["numeric", "categorical"]
 
 

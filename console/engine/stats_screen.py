@@ -26,6 +26,8 @@ import pyarrow as pa
 
 from console.engine.stats_math import cohen_h, js_distance, jsonable
 
+# The query callable the statistics run through (the store's, or a test's): one home, shared by
+# stats.py and stats_drift.py.
 Params = Sequence[Any] | Mapping[str, Any] | None
 Run = Callable[[str, Params], pa.Table]
 
