@@ -20,6 +20,7 @@ sys.dont_write_bytecode = False
 # one's: with these first, the run ends on short tests, not one long test that leaves a core
 # waiting (about 103 s -> 94 s wall on 2 cores). Each file stays in one piece and in order.
 SLOW_FIRST = (
+    "test_spark_store.py",  # every bundled scenario on Spark: ~20 s each after the JVM's start
     "test_bench_honest.py",
     "test_ui_walk.py",
     "test_audit_crash.py",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
     with socket.socket() as probe:  # a port free now; the server binds it a moment later
@@ -42,6 +42,9 @@ def spark() -> Iterator[SparkSession]:
         .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
         .config("spark.connect.grpc.binding.address", "127.0.0.1")
         .config("spark.connect.grpc.binding.port", str(port))
+        # Catalog tables a test creates (test_spark_tables.py) live in a temporary folder,
+        # not in ./spark-warehouse of the working directory.
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
         .getOrCreate()
     )
     yield session

@@ -150,7 +150,8 @@ class Investigation:
 
         telemetry_dir may be None when the playbook declares a source for every table. The
         rows read from declared sources are captured into the incident's evidence at open
-        (console/telemetry/sources/capture.py) and every step reads those copies.
+        (console/telemetry/sources/capture.py) and every step reads those copies; a Spark
+        table is read in place and the open entry records its version instead.
 
         alert_at defaults to scenario.toml's alert_at beside the telemetry, else the end of the
         newest bucket of the triage metric's series (not later than the newest decision);
@@ -213,6 +214,9 @@ class Investigation:
                 "engine": store.engine,
                 # Where each declared source was read (no credentials: docs/telemetry.md).
                 "sources": {s.table: label_of(s) for s in playbook.tables.sources},
+                # Sources read where they live, not captured (a Spark table): which version
+                # the steps read, where the catalog says it (docs/spark.md).
+                "read_in_place": store.read_in_place,
                 "alert_at": format_utc(alert_at),
                 "metric": metric,
                 # Every export redacts these, with or without the playbook at hand.

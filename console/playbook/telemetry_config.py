@@ -61,7 +61,7 @@ def table_source(
     except ConsoleError as exc:
         log.add(str(exc))
         return None
-    if kind != "prometheus" and "://" not in source:
+    if KINDS[kind].path and "://" not in source:
         source = str((base / source).resolve())
     rest = {**value, "source": source}
     columns: tuple[tuple[str, str], ...] = ()

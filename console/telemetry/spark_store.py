@@ -6,10 +6,12 @@ The engine writes DuckDB SQL; each query is checked to be one SELECT by DuckDB's
 with its parameters bound by Spark (`$name` becomes `:name`, `?` stays positional): values
 never go into the SQL text.
 
-Read-only: the three contract tables are temporary views over the Parquet files (a temporary
-view is a name in this session, not a table in a catalog), an extra Arrow table of a call is a
-temporary view dropped when the call ends, and close() drops the contract views. Nothing is
-written to the cluster or its catalog.
+Read-only: the three contract tables are temporary views over the Parquet files, or over the
+declared sources Spark reads (a catalog table, read in place; Prometheus, read as on DuckDB and
+handed over as Arrow) - a temporary view is a name in this session, not a table in a catalog.
+An extra Arrow table of a call is a temporary view dropped when the call ends, and close()
+drops the contract views and the sources' private ones. Nothing is written to the cluster or
+its catalog.
 
 Cancelling: each call's jobs carry a name of its own, and interrupt() and an expired time limit
 cancel the jobs of the calls running then. On Spark Connect the name is an operation tag
@@ -33,12 +35,17 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from console.errors import ConsoleError
-from console.playbook.model import TelemetryTables
+from console.playbook.model import TableSource, TelemetryTables
+from console.telemetry.sources import KINDS
+from console.telemetry.sources.bind import label_of, registered_name, shape_sql
+from console.telemetry.sources.spark_table import SparkTableSpec, quoted, table_version
 from console.telemetry.spark_session import first_line as _first_line
 from console.telemetry.spark_session import spark_session
 from console.telemetry.store import (
+    DEFAULT_SPAN,
     TABLES,
     Params,
     QueryCancelled,
@@ -54,6 +61,11 @@ if TYPE_CHECKING:
 
 _TAGS = itertools.count()
 RECANCEL_SECONDS = 0.25
+# The declared source kinds Spark binds: a catalog table read in place, and Prometheus, whose
+# small answer is read as on DuckDB, captured, and handed to Spark as a temporary view.
+SPARK_KINDS = ("table", "prometheus")
+# What the trail records of a source read in place: its name and version (None: unknown).
+InPlace = dict[str, str | None]
 
 
 @dataclass
@@ -69,11 +81,12 @@ class SparkStore(TelemetryStore):
 
     def __init__(
         self,
-        location: Path,
+        location: Path | None,
         labels: dict[str, str],
         missing: list[str],
         spark: SparkSession,
         connect: bool,
+        in_place: dict[str, InPlace] | None = None,
     ) -> None:
         # The base's DuckDB connection and cursors are never made: every method using them is
         # overridden below.
@@ -82,6 +95,7 @@ class SparkStore(TelemetryStore):
         self.missing = missing
         self._spark = spark
         self._connect = connect
+        self._in_place = dict(in_place or {})
         self._lock = threading.Condition()
         self._local = threading.local()
         self._calls: dict[str, _SparkCall] = {}
@@ -101,6 +115,10 @@ class SparkStore(TelemetryStore):
     def running(self) -> int:
         with self._lock:
             return len(self._calls)
+
+    @property
+    def read_in_place(self) -> dict[str, InPlace]:
+        return self._in_place
 
     def query(
         self, sql: str, params: Params = None, *, arrow: Mapping[str, pa.Table] | None = None
@@ -185,8 +203,16 @@ class SparkStore(TelemetryStore):
                 known.append(100.0 * done / total)
         return min(known) if known else None
 
-    def rebind(self, table: str, rows: Any, label: str) -> None:
-        raise ConsoleError(f"telemetry {table}: declared sources are not read on Spark yet")
+    def rebind(self, table: str, rows: pa.Table | ds.Dataset, label: str) -> None:
+        """Bind a captured source's view to its copy (console/telemetry/sources/capture.py):
+        the Arrow rows become a temporary view, on Spark Connect too, where the server cannot
+        read the evidence file on this machine. Only small sources are captured on Spark."""
+        arrow = rows if isinstance(rows, pa.Table) else rows.to_table()
+        with self._lock:
+            if self._calls:
+                raise ConsoleError(f"telemetry {table}: cannot rebind while queries run")
+            self._spark.createDataFrame(arrow).createOrReplaceTempView(table)
+            self.labels[table] = label
 
     def close(self) -> None:
         with self._lock:
@@ -196,6 +222,7 @@ class SparkStore(TelemetryStore):
         self.interrupt()
         for table in self.tables:
             self._spark.catalog.dropTempView(table)
+            self._spark.catalog.dropTempView(registered_name(table))
 
     def _begin(self) -> _SparkCall:
         with self._lock:
@@ -265,17 +292,27 @@ _NO_LOCK = _NoLock()
 
 
 def open_spark_store(
-    location: Path | None, tables: TelemetryTables, *, allow_missing: bool = False
+    location: Path | None,
+    tables: TelemetryTables,
+    *,
+    allow_missing: bool = False,
+    span: tuple[datetime, datetime] | None = None,
 ) -> SparkStore:
-    """Bind the Parquet files or folders of a telemetry folder (local, or any path Spark reads:
-    s3a://, abfss://, gs://, dbfs:/, file://) as the three contract views on a Spark session:
-    local mode, or Spark Connect when the playbook gives `spark_remote`."""
+    """Bind the contract tables as temporary views of a Spark session (local mode, or Spark
+    Connect when the playbook gives `spark_remote`): the Parquet files or folders of a
+    telemetry path (local, or any path Spark reads: s3a://, abfss://, gs://, dbfs:/, file://),
+    and the declared sources Spark reads (SPARK_KINDS). `span` is the time a Prometheus source
+    is read over, as open_store's."""
     refuse_declared_sources(tables)
-    if location is None:
-        raise ConsoleError('[telemetry] engine = "spark" needs a telemetry folder (--telemetry)')
-    folder = spark_path(location)
+    wanted = tuple(t for t in TABLES if tables.source(t) is None)
+    if location is None and wanted:
+        raise ConsoleError(
+            f'[telemetry] engine = "spark" needs a telemetry folder (--telemetry) for '
+            f"{', '.join(wanted)}"
+        )
+    folder = spark_path(location) if location is not None else ""
     is_local = "://" not in folder and not folder.startswith("dbfs:/")
-    if is_local:
+    if location is not None and is_local:
         location = Path(location).expanduser().resolve()
         if not location.is_dir():
             raise ConsoleError(f"telemetry {location} is not a folder of Parquet files")
@@ -283,7 +320,7 @@ def open_spark_store(
     spark = spark_session(tables.spark_remote)
     labels: dict[str, str] = {}
     missing: list[str] = []
-    for table in TABLES:
+    for table in wanted:
         path = f"{folder.rstrip('/')}/{getattr(tables, table)}"
         if is_local and not Path(path).exists():
             missing.append(f"{path}: missing (the playbook's [telemetry] {table})")
@@ -294,26 +331,102 @@ def open_spark_store(
             missing.append(f"{path}: not readable by Spark ({_first_line(exc)})")
             continue
         labels[table] = path
+    if span is None:
+        now = datetime.now(UTC)
+        span = (now - DEFAULT_SPAN, now)
+    in_place: dict[str, InPlace] = {}
+    for source in tables.sources:
+        try:
+            record = bind_source(spark, source, span)
+        except ConsoleError as exc:
+            missing.append(str(exc))
+            continue
+        labels[source.table] = label_of(source)
+        if record is not None:
+            in_place[source.table] = record
     if missing and not allow_missing:
         for table in labels:
             spark.catalog.dropTempView(table)
-        raise ConsoleError(f"telemetry {folder} is incomplete", problems=missing)
-    return SparkStore(Path(folder), labels, missing, spark, connect=bool(tables.spark_remote))
+            spark.catalog.dropTempView(registered_name(table))
+        where = folder or "sources"
+        raise ConsoleError(f"telemetry {where} is incomplete", problems=missing)
+    labels = {t: labels[t] for t in TABLES if t in labels}  # contract order
+    return SparkStore(
+        Path(folder) if folder else None,
+        labels,
+        missing,
+        spark,
+        connect=bool(tables.spark_remote),
+        in_place=in_place,
+    )
+
+
+def bind_source(
+    spark: SparkSession, source: TableSource, span: tuple[datetime, datetime]
+) -> InPlace | None:
+    """Bind a declared source as its contract view: the source's rows as a private temporary
+    view (registered_name), the contract view a SELECT over it shaped by the playbook's
+    `columns` (the DuckDB store's shape_sql, transpiled). A Spark table is read in place, and
+    what the trail records of it is returned; Prometheus is read as on DuckDB (None: the
+    investigation captures it)."""
+    label = label_of(source)
+    record: InPlace | None = None
+    if isinstance(source.spec, SparkTableSpec):
+        name = source.spec.name
+        try:
+            rows = spark.table(quoted(name))
+            record = {"table": name, "version": table_version(spark, name)}
+        except Exception as exc:
+            raise ConsoleError(
+                f"{source.key}.source = 'table:{name}': not readable by Spark ({_first_line(exc)})"
+            ) from None
+    else:
+        arrow = KINDS[source.kind].read(source.spec, *span)
+        rows = spark.createDataFrame(arrow if isinstance(arrow, pa.Table) else arrow.to_table())
+    private = registered_name(source.table)
+    rows.createOrReplaceTempView(private)
+    try:
+        shaped = _spark_sql(shape_sql(source, private, list(rows.columns), label))
+        spark.sql(shaped).createOrReplaceTempView(source.table)
+    except ConsoleError:
+        spark.catalog.dropTempView(private)
+        raise
+    except Exception as exc:
+        spark.catalog.dropTempView(private)
+        raise ConsoleError(f"{source.key}: does not bind to {label}: {_first_line(exc)}") from None
+    return record
 
 
 def refuse_declared_sources(tables: TelemetryTables) -> None:
-    """One ConsoleError naming each declared source (table and kind): on Spark the contract
-    tables are read from the telemetry path only (docs/spark.md, "Not yet")."""
+    """One ConsoleError naming each declared source Spark does not read (table and kind): a
+    .duckdb file is DuckDB's, a Parquet source is given as a path under --telemetry (which
+    takes any path Spark reads), and a playbook `view` is DuckDB SQL over DuckDB's rows
+    (docs/spark.md, "Spark tables and declared sources")."""
     problems = [
         f"{source.key}.source: a {source.kind} source is not read with "
         '[telemetry] engine = "spark"; give the table as a file or folder under --telemetry'
         for source in tables.sources
+        if source.kind not in SPARK_KINDS
     ]
+    problems += [
+        f'{source.key}.view: not read with [telemetry] engine = "spark"; map the columns '
+        f"with [{source.key}.columns]"
+        for source in tables.sources
+        if source.kind in SPARK_KINDS and source.view
+    ]
+    if len(problems) == 1:
+        raise ConsoleError(problems[0])
     if problems:
         raise ConsoleError(
             f'[telemetry] engine = "spark" cannot read {len(problems)} declared source(s)',
             problems=problems,
         )
+
+
+def _spark_sql(sql: str) -> str:
+    from console.sql.dialect import transpile
+
+    return transpile(sql)
 
 
 def spark_path(location: Path) -> str:

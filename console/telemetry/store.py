@@ -137,6 +137,12 @@ class TelemetryStore:
         return f"duckdb {duckdb.__version__}"
 
     @property
+    def read_in_place(self) -> dict[str, dict[str, str | None]]:
+        """Declared sources read where they live, not captured into evidence: table -> what
+        the trail records of it (a Spark table's name and version; SparkStore). Empty here."""
+        return {}
+
+    @property
     def tables(self) -> tuple[str, ...]:
         """The contract tables this store holds."""
         return tuple(t for t in TABLES if t in self.labels)
@@ -345,11 +351,13 @@ def open_store(
     default the DEFAULT_SPAN up to now.
     """
     from console.telemetry.sources.bind import bind_sources
+    from console.telemetry.sources.spark_table import refuse_on_duckdb
 
     if tables.engine == "spark":
         from console.telemetry.spark_store import open_spark_store
 
-        return open_spark_store(location, tables, allow_missing=allow_missing)
+        return open_spark_store(location, tables, allow_missing=allow_missing, span=span)
+    refuse_on_duckdb(tables)
     wanted = tuple(t for t in TABLES if tables.source(t) is None)
     if location is None and wanted:
         raise ConsoleError(

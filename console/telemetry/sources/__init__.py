@@ -3,8 +3,8 @@
 A playbook may declare, per contract table, where it is read from:
 
     [telemetry.decisions]
-    source = "s3://bucket/decisions/"     # or gs://, https://, a local path, a .duckdb file
-    [telemetry.decisions.columns]
+    source = "s3://bucket/decisions/"     # or gs://, https://, a local path, a .duckdb file,
+    [telemetry.decisions.columns]          # or a Spark catalog table "table:lake.fraud.decisions"
     prediction_id = "request_id"           # contract name = the user's column
 
 A table without a `source` is today's kind, the folder: a file named by `[telemetry] <table>`
@@ -39,6 +39,12 @@ from console.telemetry.sources.parquet import (
     read_parquet,
     scheme_of,
 )
+from console.telemetry.sources.spark_table import (
+    describe_spark_table,
+    is_spark_table,
+    parse_spark_table,
+    read_spark_table,
+)
 from console.telemetry.store import DUCKDB_SUFFIXES
 
 # What a reader returns: rows DuckDB can scan (a Dataset lazily, with pushdown).
@@ -54,6 +60,9 @@ class SourceKind:
     # metrics contract already).
     shaped: bool
     describe: Callable[[Any], str]  # how messages and the trail name it: never a credential
+    # Whether a source without a URL scheme names a file, resolved against the playbook's
+    # folder (a Parquet or .duckdb path), or a name (a catalog table, "prometheus").
+    path: bool = True
 
 
 def _describe_parquet(spec: ParquetSpec) -> str:
@@ -72,7 +81,11 @@ KINDS: dict[str, SourceKind] = {
     "parquet": SourceKind("parquet", parse_parquet, read_parquet, True, _describe_parquet),
     "duckdb": SourceKind("duckdb", parse_duckdb, read_duckdb, True, _describe_duckdb),
     "prometheus": SourceKind(
-        "prometheus", parse_prometheus, metrics_table, False, _describe_prometheus
+        "prometheus", parse_prometheus, metrics_table, False, _describe_prometheus, path=False
+    ),
+    # A catalog table, read by Spark where it lives (spark_table.py; engine = "spark" only).
+    "table": SourceKind(
+        "table", parse_spark_table, read_spark_table, True, describe_spark_table, path=False
     ),
 }
 
@@ -81,12 +94,14 @@ def kind_of(source: str, where: str) -> str:
     """The kind a `source` value names, or ConsoleError naming the key."""
     if source == "prometheus":
         return "prometheus"
+    if is_spark_table(source):
+        return "table"
     scheme = scheme_of(source)
     if scheme and scheme not in REMOTE_SCHEMES:
         raise ConsoleError(
             f"{where}.source = {source.split('://', 1)[0]!r}://...: unknown URL scheme "
             f"(use {', '.join(s + '://' for s in REMOTE_SCHEMES)}, a local path, a .duckdb "
-            'file or "prometheus")'
+            'file, "table:<name>" or "prometheus")'
         )
     if not scheme and source.lower().endswith(DUCKDB_SUFFIXES):
         return "duckdb"

@@ -47,9 +47,12 @@ def read_captures(
 ) -> dict[str, pa.Table]:
     """The rows of each declared source from `start` on, in the contract's shape (through its
     view, so a column mapping applies and the filter reaches the source's scan); the view
-    is then bound to these rows in memory until keep_captures writes them."""
+    is then bound to these rows in memory until keep_captures writes them. A source the store
+    reads in place (a Spark table) is not copied: the trail records its version instead."""
     captured: dict[str, pa.Table] = {}
     for source in tables.sources:
+        if source.table in store.read_in_place:
+            continue
         table = duckdb_identifier(source.table)
         captured[source.table] = store.query(CAPTURE_SQL.format(table=table), {"start": start})
     for name, rows in captured.items():
