@@ -42,10 +42,15 @@ SAME_HOURS = "(CAST(epoch(ts) - epoch($i_start) AS BIGINT) % 86400 + 86400) % 86
 IN_BASELINE = f"(ts >= $b_start AND ts < $b_end AND {SAME_HOURS})"
 IN_INCIDENT = "(ts >= $i_start AND ts < $i_end)"
 # Windows of a two-sided comparison, as SQL over the decisions table: `w` is 'baseline',
-# 'incident' or NULL, and WHERE keeps only rows of either window (so Parquet row groups
-# outside both are skipped).
+# 'incident' or NULL, and WHERE keeps only rows of either window. Its leading bounds say the
+# same as the OR after them, in a form DuckDB pushes into the Parquet scan (a top-level range
+# of constants), so row groups outside the span of both windows are skipped: without them an
+# OR of the two windows reads every row group (100M rows: 2.1 s against 1.1 s).
 SIDE_CASE = f"CASE WHEN {IN_BASELINE} THEN 'baseline' WHEN {IN_INCIDENT} THEN 'incident' END"
-SIDE_WHERE = f"({IN_BASELINE} OR {IN_INCIDENT})"
+SIDE_WHERE = (
+    "(ts >= least($b_start, $i_start) AND ts < greatest($b_end, $i_end) "
+    f"AND ({IN_BASELINE} OR {IN_INCIDENT}))"
+)
 
 
 def side_params(baseline: Window, incident: Window) -> dict[str, datetime | float]:

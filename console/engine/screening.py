@@ -59,10 +59,10 @@ def screening_exprs(ctx: Context) -> dict[str, tuple[str, str]]:
 def screening_from(ctx: Context) -> tuple[str, dict[str, Any]]:
     """FROM text of the screening query and the parameters its sample reads: every incident
     row and a deterministic 1-in-k sample of the baseline rows at the same hours of the day
-    (screen_sample.baseline_sample: whole hours, or single rows, by the defined hash), with
+    (screen_sample.baseline_sample: whole time slices, or single rows, by the defined hash), with
     every derived feature's served and reference values as columns."""
     sample, params = baseline_sample(ctx)
-    where = f"(({IN_BASELINE}{sample}) OR {IN_INCIDENT})"
+    baseline = f"({IN_BASELINE}{sample})"
     extra = []
     for node in ctx.playbook.nodes.values():
         if node.kind == "feature" and node.expr and node.reference:
@@ -70,7 +70,17 @@ def screening_from(ctx: Context) -> tuple[str, dict[str, Any]]:
             cast = as_text if node.type == "categorical" else as_double
             extra.append(f"{cast(node.expr)} AS {served}, {cast(node.reference)} AS {ref}")
     columns = ", ".join(["*", *extra])
-    return f"(SELECT {columns} FROM decisions WHERE {where}) AS d", params
+    # Two scans, one per side, rather than one scan of (baseline OR incident): each side's
+    # time ranges then reach the Parquet reader, which skips the row groups outside them (an
+    # OR of the two reads every row group between them: at 100M rows 6.7 s against 2.5 s).
+    # The second keeps the incident rows the first did not read, so together they are the
+    # rows of the OR, each once.
+    return (
+        f"(SELECT {columns} FROM decisions WHERE {baseline} UNION ALL "
+        f"SELECT {columns} FROM decisions WHERE {IN_INCIDENT} AND NOT coalesce({baseline}, false)"
+        ") AS d",
+        params,
+    )
 
 
 def screen(ctx: Context) -> dict[str, Screening]:

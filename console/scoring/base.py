@@ -45,9 +45,12 @@ class BaseScorer(ABC):
 
     def decide(self, scores: np.ndarray | list[float]) -> np.ndarray:
         """spec.positive where score >= threshold, else spec.negative (NaN scores: negative)."""
-        values = np.asarray(scores, dtype=np.float64)
         labels = np.array([self.spec.negative, self.spec.positive], dtype=object)
-        return labels[(values >= self.spec.threshold).astype(np.int8)]
+        return labels[self.is_positive(scores).astype(np.int8)]
+
+    def is_positive(self, scores: np.ndarray | list[float]) -> np.ndarray:
+        """Whether decide() gives spec.positive, per score, as booleans (no label per row)."""
+        return np.asarray(scores, dtype=np.float64) >= self.spec.threshold
 
     def check_columns(self, table: pa.Table) -> None:
         """ConsoleError naming every feature the table lacks."""
