@@ -39,6 +39,7 @@ from console.audit.vocabulary import Step
 from console.engine.interventions import kind_of
 from console.engine.investigation import Investigation
 from console.engine.locate import root_node
+from console.engine.report_figures import warm_up
 from console.engine.results import (
     Alternative,
     BlastRadius,
@@ -122,6 +123,7 @@ def run_auto(inv: Investigation, tz: str | None = None) -> dict[str, Any]:
         "validation": None,
         "errors": [],
     }
+    warm_up()  # every path below ends in the report, which draws figures
     triage = inv.triage()
     summary["triage"] = _triage_summary(triage)
     inv.decide_triage(triage.verdict, note="automatic: the triage verdict")
