@@ -144,3 +144,26 @@ def test_chromium_renders_every_figure_with_no_error_and_no_request(reported, tm
     for rgb in ((0x1F, 0x4E, 0x79), (0xC6, 0x28, 0x28), (0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)):
         near = np.abs(pixels - np.array(rgb) / 255).max(axis=2) < 0.04
         assert near.sum() > 50, rgb
+
+
+def test_a_hostile_segment_is_labelled_with_its_escapes_not_with_missing_glyphs(tmp_path):
+    """A figure's label from data shows a control character as report.md does (`\\x1b`):
+    matplotlib has no glyph for it and would draw an empty box (and warn)."""
+    import warnings
+    from types import SimpleNamespace
+
+    from console.engine import report_figures
+    from console.engine.results import SegmentImpact
+
+    hostile = "\x1b]0;owned\x07\x9b31m"
+    blast = SimpleNamespace(
+        flipped=3, total=10, segments=[SegmentImpact(f"seg_{hostile}", hostile, 3, 10)]
+    )
+    shown = report_figures.as_label(lambda value, edge: str(value))
+    fig = report_figures._blast(SimpleNamespace(blast_radius=blast), shown)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["seg_\\x1b]0;owned\\x07\\x9b31m = \\x1b]0;owned\\x07\\x9b31m"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph is a UserWarning
+        report_figures._save(fig, tmp_path / "blast")
+    assert (tmp_path / "blast.png").stat().st_size > 0

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from console.files import atomic_write
+from console.text import one_line
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
@@ -51,18 +52,29 @@ def draw_figures(inv: Investigation, shown: Shown) -> tuple[list[Figure], list[s
     folder = inv.incident_dir / FIGURES_DIR
     drawn: list[Figure] = []
     skipped: list[str] = []
+    labelled = as_label(shown)
     for name, title, draw in (
         ("metric", f"{inv.ctx.metric} over the windows", _metric),
         ("distribution", "root cause: baseline vs incident", _distribution),
         ("blast", "blast radius by segment", _blast),
     ):
-        fig = draw(inv, shown)
+        fig = draw(inv, labelled)
         if isinstance(fig, str):
             skipped.append(f"{title}: {fig}")
             continue
         folder.mkdir(exist_ok=True)
         drawn.append(Figure(name, title, _save(fig, folder / name)))
     return drawn, skipped
+
+
+def as_label(shown: Shown) -> Shown:
+    """`shown` for a figure's labels: a control character drawn as its escape, as report.md
+    shows it, never as a glyph the font lacks (an empty box)."""
+
+    def labelled(value: Any, edge: tuple[str, str] | None) -> str:
+        return one_line(shown(value, edge))
+
+    return labelled
 
 
 def warm_up() -> None:
@@ -191,7 +203,7 @@ def _blast(inv: Investigation, shown: Shown) -> MplFigure | str:
     if b is None or not b.segments:
         return "no counterfactual with segments was run"
     fig, ax = _new(f"decisions flipped by the correction ({b.flipped} of {b.total})")
-    labels = [f"{s.column} = {shown(s.value, None)}" for s in b.segments]
+    labels = [f"{one_line(s.column)} = {shown(s.value, None)}" for s in b.segments]
     shares = [s.flipped / s.total if s.total else 0.0 for s in b.segments]
     ax.barh(labels[::-1], shares[::-1], color="#c62828")
     ax.set_xlabel("share of the segment's decisions flipped")
