@@ -255,9 +255,7 @@ def _baseline_outputs(ctx: Context, scorer: BaseScorer) -> dict[str, float | Non
 
 def _is(column: pa.ChunkedArray, label: str) -> np.ndarray:
     """Whether each value of a decision column equals label (null: False), as booleans."""
-    equal: np.ndarray = pc.fill_null(pc.equal(column, label), False).to_numpy(
-        zero_copy_only=False
-    )
+    equal: np.ndarray = pc.fill_null(pc.equal(column, label), False).to_numpy(zero_copy_only=False)
     return equal
 
 
