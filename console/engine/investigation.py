@@ -61,9 +61,9 @@ from console.telemetry.evidence import EvidenceRef, snapshot, write_evidence
 from console.telemetry.sources.bind import label_of
 from console.telemetry.sources.capture import (
     capture_start,
-    default_span,
     keep_captures,
     read_captures,
+    read_span,
 )
 from console.telemetry.store import QueryFailed, TelemetryStore, open_store
 from console.telemetry.windows import format_utc, latest_timestamp, resolve_windows
@@ -167,11 +167,7 @@ class Investigation:
         if metric not in playbook.nodes:
             raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
         alert_at = alert_at or hints.alert_at
-        span = (
-            (capture_start(playbook.windows, alert_at), datetime.now(UTC))
-            if alert_at is not None and alert_at.tzinfo is not None
-            else default_span(playbook.windows, datetime.now(UTC))
-        )
+        span = read_span(playbook.windows, alert_at, datetime.now(UTC))
         store = open_store(telemetry_dir, playbook.tables, span=span)
         limit = (playbook.limits.query_seconds, "open", f"limits.query_seconds in {playbook_path}")
         try:
@@ -179,7 +175,7 @@ class Investigation:
                 if not playbook.tables.sources:
                     require_fit(playbook, store)
                 if alert_at is None:
-                    alert_at = _default_alert(store, playbook, metric)
+                    alert_at = default_alert(store, playbook, metric)
                 if alert_at.tzinfo is None:
                     raise ConsoleError(f"alert time {alert_at} has no time zone")
                 alert_at = alert_at.astimezone(UTC)
@@ -712,7 +708,7 @@ def _captures(store: TelemetryStore, playbook: Playbook, start: datetime) -> dic
         raise
 
 
-def _default_alert(store: TelemetryStore, playbook: Playbook, metric: str) -> datetime:
+def default_alert(store: TelemetryStore, playbook: Playbook, metric: str) -> datetime:
     """The end of the newest bucket of the metric's series that is not after the newest
     decision (a clock running ahead must not move the alert into the future)."""
     node = playbook.nodes[metric]

@@ -42,6 +42,16 @@ def default_span(windows: Windows, now: datetime) -> tuple[datetime, datetime]:
     return now - reach - (windows.lookback or timedelta(0)), now
 
 
+def read_span(
+    windows: Windows, alert_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The span declared sources are read over: from capture_start of the alert time to now,
+    or, without an (aware) alert time yet, default_span."""
+    if alert_at is not None and alert_at.tzinfo is not None:
+        return capture_start(windows, alert_at), now
+    return default_span(windows, now)
+
+
 def read_captures(
     store: TelemetryStore, tables: TelemetryTables, start: datetime
 ) -> dict[str, pa.Table]:
