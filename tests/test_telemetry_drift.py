@@ -120,3 +120,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "--json" in done.stderr and not (tmp_path / "missing").exists()
+
+
+def test_a_large_baseline_is_read_through_the_screenings_sample(monkeypatch):
+    """Beyond SCREEN_BASELINE_ROWS the baseline is the investigation's 1-in-k sample (here k
+    = 4 of 3,810 rows): its rows only, every incident row, and k in the result."""
+    from console.engine import screen_sample
+    from console.engine.window_drift import window_drift
+
+    full = window_drift(SCENARIO / "playbook.toml", SCENARIO)
+    monkeypatch.setattr(screen_sample, "SCREEN_BASELINE_ROWS", 1000)
+    sampled = window_drift(SCENARIO / "playbook.toml", SCENARIO)
+    assert full.baseline_sample == 1 and sampled.baseline_sample == 4
+    a, b = full.columns[0], next(c for c in sampled.columns if c.name == full.columns[0].name)
+    assert a.n_incident == b.n_incident and a.n_baseline == 3810
+    assert 3810 / 4 * 0.5 < b.n_baseline < 3810 / 4 * 1.5

@@ -98,6 +98,8 @@ def drift_table(found: WindowDrift) -> str:
         f"{w.name:<9} {format_utc(w.start)} to {format_utc(w.end)}"
         for w in (found.baseline, found.incident)
     ]
+    if found.baseline_sample > 1:
+        lines.append(f"baseline read: 1 row in {found.baseline_sample} (whole time slices)")
     lines += ["", f"{'node':<26} {'kind':<4} {'missing b -> i':<18} statistics"]
     for c in found.columns:
         missing = (

@@ -3,7 +3,8 @@ window, from one pass over the data (`incident-console telemetry drift`).
 
 The columns are the playbook's source and feature nodes that have an expression, numeric or
 categorical as the playbook types them; the baseline is its rows at the incident's hours of the
-day (context.IN_BASELINE), as every comparison of an investigation reads it; the statistics
+day (context.IN_BASELINE), as every comparison of an investigation reads it, and beyond
+500,000 such rows the screening's deterministic sample of them (screen_sample); the statistics
 are stats_drift.drift_all's (exact KS and Wasserstein-1 for numeric nodes; chi-squared,
 Jensen-Shannon distance and PSI for categorical ones). Read-only: it opens no incident folder
 and writes no trail, so an on-call engineer can ask it before opening one.
@@ -19,13 +20,14 @@ from typing import Any
 from console.engine.context import (
     IN_BASELINE,
     IN_INCIDENT,
-    SIDE_WHERE,
+    Context,
     ScenarioHints,
     read_scenario_hints,
     side_params,
 )
 from console.engine.investigation import default_alert
 from console.engine.results import Window
+from console.engine.screening import baseline_stride, screening_from
 from console.engine.stats_drift import ColumnDrift, Kind, drift_all
 from console.playbook.loader import load_playbook
 from console.telemetry.binding import require_fit
@@ -41,12 +43,14 @@ class WindowDrift:
     alert_at: datetime
     baseline: Window
     incident: Window
+    baseline_sample: int  # k: one baseline row in k read (1: every row)
     columns: list[ColumnDrift]  # most moved first (drifted)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "alert_at": format_utc(self.alert_at),
             "windows": {w.name: w.to_dict() for w in (self.baseline, self.incident)},
+            "baseline_sample": self.baseline_sample,
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -70,6 +74,18 @@ def window_drift(
         resolved = resolve_windows(playbook.windows, alert_at)
         baseline = Window("baseline", resolved["baseline"].start, resolved["baseline"].end)
         incident = Window("incident", resolved["incident"].start, resolved["incident"].end)
+        # The rows an investigation's screening reads: every incident row, and the baseline
+        # at the incident's hours, beyond SCREEN_BASELINE_ROWS its deterministic sample (the
+        # values come back to Python: a week of a busy model's rows would not fit).
+        ctx = Context(
+            playbook,
+            store,
+            Path("."),
+            alert_at,
+            metric,
+            {"baseline": baseline, "incident": incident},
+        )
+        from_sql, sample_params = screening_from(ctx)
         columns: dict[str, tuple[str, Kind]] = {
             node.id: (node.expr, "categorical" if node.type == "categorical" else "numeric")
             for node in playbook.nodes.values()
@@ -78,14 +94,13 @@ def window_drift(
         found = drift_all(
             store.query,
             columns,
-            # SIDE_WHERE's bounds reach the Parquet scan: row groups outside both windows
-            # are skipped.
-            f"(SELECT * FROM decisions WHERE {SIDE_WHERE}) AS d",
-            side_params(baseline, incident),
+            from_sql,
+            {**side_params(baseline, incident), **sample_params},
             IN_BASELINE,
             IN_INCIDENT,
         )
-    return WindowDrift(alert_at, baseline, incident, sorted(found.values(), key=drifted))
+        stride = baseline_stride(ctx)
+    return WindowDrift(alert_at, baseline, incident, stride, sorted(found.values(), key=drifted))
 
 
 def drifted(column: ColumnDrift) -> tuple[float, str]:
