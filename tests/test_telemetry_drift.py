@@ -120,6 +120,12 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "--json" in done.stderr and not (tmp_path / "missing").exists()
+    done = drift(
+        "--playbook", str(SCENARIO / "playbook.toml"), "--telemetry", str(SCENARIO),
+        "--alert-at", "2030-01-01T00:00:00Z", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "window 2029-12-23T20:00:00Z to 2029-12-30T20:00:00Z holds no rows" in done.stderr
 
 
 def test_a_large_baseline_is_read_through_the_screenings_sample(monkeypatch):

@@ -100,6 +100,10 @@ def window_drift(
             IN_INCIDENT,
         )
         stride = baseline_stride(ctx)
+        # A window without rows gives no statistic at all: said once, as an investigation says it.
+        for column in list(found.values())[:1]:
+            ctx.require_rows(baseline, column.n_baseline)
+            ctx.require_rows(incident, column.n_incident)
     return WindowDrift(alert_at, baseline, incident, stride, sorted(found.values(), key=drifted))
 
 
