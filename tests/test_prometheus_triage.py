@@ -94,3 +94,22 @@ def test_a_false_alarm_stays_one_though_prometheus_stores_duplicates_once(
     skew_local, skew_remote = local_checks["clock_skew"], remote_checks["clock_skew"]
     assert not skew_local.passed and not skew_remote.passed
     assert (skew_local.evidence["points_ahead"], skew_remote.evidence["points_ahead"]) == (8, 4)
+
+
+def test_an_investigation_reading_prometheus_gives_the_local_triage(
+    prometheus_url: str, tmp_path: Path
+) -> None:
+    """Through Investigation.open, which reads a declared source from the earliest time a step
+    reads (not over a span given by the test): the first baseline bucket starts before the
+    baseline does (buckets align on the clock), and its reported point must be captured too."""
+    from console.engine.investigation import Investigation
+
+    name = "fraud-friday-noon"
+    folder = prometheus_scenario(name, prometheus_url, "", tmp_path)
+    with Investigation.open(ROOT / "sample_data" / name / "playbook.toml",
+                            ROOT / "sample_data" / name, tmp_path / "local") as inv:  # fmt: skip
+        local = inv.triage()
+    with Investigation.open(folder / "playbook.toml", folder, tmp_path / "prom") as inv:
+        remote = inv.triage()
+    assert local.series[0].reported is not None
+    assert remote.series == local.series and remote.checks == local.checks

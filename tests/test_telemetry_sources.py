@@ -260,7 +260,8 @@ T_ALERT = decisions_table()["ts"][40].as_py()
 
 
 def test_capture_reads_only_the_windows_reach(tmp_path):
-    """Rows before the baseline's start are not read into the incident folder."""
+    """Rows before the baseline's start, but for one triage bucket (the first bucket of the
+    triage grid may start before the baseline does), are not read into the incident folder."""
     write_sources(tmp_path / "data")
     path = write_playbook(
         tmp_path, SOURCES + '\n[windows]\nincident = "6h"\nbaseline = "12h"\nbaseline_gap = "1h"\n'
@@ -271,10 +272,11 @@ def test_capture_reads_only_the_windows_reach(tmp_path):
         pass
     captured = pq.read_table(tmp_path / "incident" / "evidence" / "source-decisions.parquet")
     first = pc.min(captured["ts"]).as_py()
-    # Hourly rows, alert at row 40: the baseline starts 6 + 1 + 12 hours earlier, at row 21.
-    baseline_start = 40 - 6 - 1 - 12
-    assert first == decisions_table()["ts"][baseline_start].as_py()
-    assert captured.num_rows == 48 - baseline_start
+    # Hourly rows, alert at row 40: the baseline starts 6 + 1 + 12 hours earlier, at row 21,
+    # and the capture one bucket ([triage] bucket, 1 h by default) before it.
+    capture_start = 40 - 6 - 1 - 12 - 1
+    assert first == decisions_table()["ts"][capture_start].as_py()
+    assert captured.num_rows == 48 - capture_start
 
 
 def test_bindings_are_checked_against_sources_without_a_folder(tmp_path):

@@ -167,7 +167,7 @@ class Investigation:
         if metric not in playbook.nodes:
             raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
         alert_at = alert_at or hints.alert_at
-        span = read_span(playbook.windows, alert_at, datetime.now(UTC))
+        span = read_span(playbook.windows, alert_at, playbook.triage.bucket, datetime.now(UTC))
         store = open_store(telemetry_dir, playbook.tables, span=span)
         limit = (playbook.limits.query_seconds, "open", f"limits.query_seconds in {playbook_path}")
         try:
@@ -188,7 +188,7 @@ class Investigation:
                 if playbook.tables.sources:
                     # Checked on the captured rows: on the live sources the contract's counts
                     # would scan every remote row.
-                    start = capture_start(playbook.windows, alert_at)
+                    start = capture_start(playbook.windows, alert_at, playbook.triage.bucket)
                     captured = _captures(store, playbook, start)
                     require_fit(playbook, store)
                 ctx = Context(playbook, store, Path(incident_dir), alert_at, metric, windows)

@@ -65,7 +65,7 @@ def window_drift(
     hints = read_scenario_hints(telemetry_dir) if telemetry_dir else ScenarioHints()
     alert_at = alert_at or hints.alert_at
     metric = hints.metric or playbook.triage.metric
-    span = read_span(playbook.windows, alert_at, datetime.now(UTC))
+    span = read_span(playbook.windows, alert_at, playbook.triage.bucket, datetime.now(UTC))
     with open_store(telemetry_dir, playbook.tables, span=span) as store:
         require_fit(playbook, store)
         if alert_at is None:

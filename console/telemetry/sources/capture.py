@@ -26,13 +26,17 @@ from console.telemetry.windows import resolve_windows
 CAPTURE_SQL = "SELECT * FROM {table} WHERE ts >= $start ORDER BY ALL"
 
 
-def capture_start(windows: Windows, alert_at: datetime) -> datetime:
-    """The earliest time any step reads around this alert."""
+def capture_start(windows: Windows, alert_at: datetime, bucket: timedelta) -> datetime:
+    """The earliest time any step reads around this alert. Triage's series are bucketed
+    (`bucket`, [triage] bucket) on the clock, so its first bucket starts at or before the
+    baseline does: one whole bucket earlier covers it however the buckets align (without it a
+    source's point at the start of that bucket was never read, and its reported value shown
+    empty)."""
     resolved = resolve_windows(windows, alert_at)
     start = min(w.start for w in resolved.values())
     if windows.lookback is not None:
         start = min(start, resolved["incident"].start - windows.lookback)
-    return start
+    return start - bucket
 
 
 def default_span(windows: Windows, now: datetime) -> tuple[datetime, datetime]:
@@ -43,12 +47,12 @@ def default_span(windows: Windows, now: datetime) -> tuple[datetime, datetime]:
 
 
 def read_span(
-    windows: Windows, alert_at: datetime | None, now: datetime
+    windows: Windows, alert_at: datetime | None, bucket: timedelta, now: datetime
 ) -> tuple[datetime, datetime]:
     """The span declared sources are read over: from capture_start of the alert time to now,
     or, without an (aware) alert time yet, default_span."""
     if alert_at is not None and alert_at.tzinfo is not None:
-        return capture_start(windows, alert_at), now
+        return capture_start(windows, alert_at, bucket), now
     return default_span(windows, now)
 
 
