@@ -26,14 +26,7 @@ def register(sub) -> None:
         "incident-console telemetry check --playbook playbooks/fraud.toml --telemetry data/",
         run_check,
     )
-    check.add_argument("--playbook", type=Path, required=True, help="the playbook TOML")
-    check.add_argument(
-        "--telemetry",
-        type=Path,
-        default=None,
-        help="the folder of Parquet files (or a .duckdb file); optional when the playbook "
-        "declares a source for every table",
-    )
+    _store_arguments(check)
 
     drift = add_command(
         group,
@@ -47,14 +40,7 @@ def register(sub) -> None:
         "--alert-at 2026-11-13T16:05:00Z",
         run_drift,
     )
-    drift.add_argument("--playbook", type=Path, required=True, help="the playbook TOML")
-    drift.add_argument(
-        "--telemetry",
-        type=Path,
-        default=None,
-        help="the folder of Parquet files (or a .duckdb file); optional when the playbook "
-        "declares a source for every table",
-    )
+    _store_arguments(drift)
     drift.add_argument(
         "--alert-at",
         default=None,
@@ -63,6 +49,18 @@ def register(sub) -> None:
     )
     drift.add_argument(
         "--json", type=Path, default=None, help="also write the figures to this JSON file"
+    )
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    """--playbook and --telemetry, as every telemetry command reads them."""
+    parser.add_argument("--playbook", type=Path, required=True, help="the playbook TOML")
+    parser.add_argument(
+        "--telemetry",
+        type=Path,
+        default=None,
+        help="the folder of Parquet files (or a .duckdb file); optional when the playbook "
+        "declares a source for every table",
     )
 
 

@@ -23,6 +23,7 @@ from console.engine.context import (
     Context,
     ScenarioHints,
     read_scenario_hints,
+    result_window,
     side_params,
 )
 from console.engine.investigation import default_alert
@@ -71,20 +72,15 @@ def window_drift(
         if alert_at is None:
             alert_at = default_alert(store, playbook, metric)
         alert_at = alert_at.astimezone(UTC)
-        resolved = resolve_windows(playbook.windows, alert_at)
-        baseline = Window("baseline", resolved["baseline"].start, resolved["baseline"].end)
-        incident = Window("incident", resolved["incident"].start, resolved["incident"].end)
+        windows = {
+            name: result_window(w)
+            for name, w in resolve_windows(playbook.windows, alert_at).items()
+        }
         # The rows an investigation's screening reads: every incident row, and the baseline
         # at the incident's hours, beyond SCREEN_BASELINE_ROWS its deterministic sample (the
         # values come back to Python: a week of a busy model's rows would not fit).
-        ctx = Context(
-            playbook,
-            store,
-            Path("."),
-            alert_at,
-            metric,
-            {"baseline": baseline, "incident": incident},
-        )
+        ctx = Context(playbook, store, Path("."), alert_at, metric, windows)
+        baseline, incident = ctx.baseline, ctx.incident
         from_sql, sample_params = screening_from(ctx)
         columns: dict[str, tuple[str, Kind]] = {
             node.id: (node.expr, "categorical" if node.type == "categorical" else "numeric")
@@ -92,7 +88,7 @@ def window_drift(
             if node.kind in NODE_KINDS and node.expr
         }
         found = drift_all(
-            store.query,
+            ctx.run,  # a failing playbook expression is named, as in an investigation
             columns,
             from_sql,
             {**side_params(baseline, incident), **sample_params},
@@ -101,9 +97,10 @@ def window_drift(
         )
         stride = baseline_stride(ctx)
         # A window without rows gives no statistic at all: said once, as an investigation says it.
-        for column in list(found.values())[:1]:
-            ctx.require_rows(baseline, column.n_baseline)
-            ctx.require_rows(incident, column.n_incident)
+        first = next(iter(found.values()), None)
+        if first is not None:
+            ctx.require_rows(baseline, first.n_baseline)
+            ctx.require_rows(incident, first.n_incident)
     return WindowDrift(alert_at, baseline, incident, stride, sorted(found.values(), key=drifted))
 
 
