@@ -128,7 +128,8 @@ def numeric_drift(name: str, column: pa.ChunkedArray, baseline_rows: np.ndarray)
     """KS and W1 of a column's values (NULL: missing), baseline where baseline_rows is true,
     from each side's sorted values."""
     # NULL -> NaN; no copy of a column already DOUBLE. Each step below makes as few arrays
-    # of a column's size as it can: a first run pays a page fault for every new page.
+    # of a column's size as it can: every new one costs its pages' faults (large arrays are
+    # fresh mappings), as much again as the arithmetic on them.
     values = column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     b, i = values[baseline_rows], values[~baseline_rows]
     common = {
@@ -137,24 +138,30 @@ def numeric_drift(name: str, column: pa.ChunkedArray, baseline_rows: np.ndarray)
         "n_baseline": b.size,
         "n_incident": i.size,
     }
-    b, i = b[~np.isnan(b)], i[~np.isnan(i)]
+    # Sorted in place, missing values (NaN) last: each side's values are the run before them.
     b.sort()
     i.sort()
-    nb, ni = b.size, i.size
+    nb, ni = _before_nan(b), _before_nan(i)
+    b, i = b[:nb], i[:ni]
     common |= {"values_baseline": nb, "values_incident": ni}
     if nb == 0 or ni == 0:
         return ColumnDrift(**common)
     merged = np.concatenate([b, i])
     order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
+    from_baseline = order < nb
     merged = merged[order]
+    del order
     # Running counts of each side's values at or below each merged value; a value's CDF is
     # read at the last of its ties, as grouping by value would.
-    count_b = np.cumsum(order < nb)
-    count_i = np.arange(1, nb + ni + 1) - count_b
-    last = np.append(merged[1:] != merged[:-1], True)
-    gaps = np.abs(count_b[last] / nb - count_i[last] / ni)
+    count_b = np.cumsum(from_baseline, dtype=np.int64 if nb + ni >= 2**31 else np.int32)
+    last = np.empty(merged.size, dtype=bool)
+    np.not_equal(merged[1:], merged[:-1], out=last[:-1])
+    last[-1] = True
+    at = np.flatnonzero(last)
+    below_b = count_b[at]
+    gaps = np.abs(below_b / nb - (at + 1 - below_b) / ni)
     ks = float(gaps.max())
-    w1 = float(np.sum(gaps[:-1] * np.diff(merged[last])))
+    w1 = float(np.sum(gaps[:-1] * np.diff(merged[at])))
     std = float(np.std(b, ddof=1)) if nb > 1 else None
     return ColumnDrift(
         ks=ks,
@@ -164,6 +171,11 @@ def numeric_drift(name: str, column: pa.ChunkedArray, baseline_rows: np.ndarray)
         w1_normalised=w1 / std if std else None,
         **common,
     )
+
+
+def _before_nan(ordered: np.ndarray) -> int:
+    """How many values of a sorted array come before its NaNs (numpy sorts NaN last)."""
+    return int(np.searchsorted(ordered, np.nan))
 
 
 def categorical_drift(
