@@ -153,7 +153,9 @@ def numeric_drift(name: str, column: pa.ChunkedArray, baseline_rows: np.ndarray)
     del order
     # Running counts of each side's values at or below each merged value; a value's CDF is
     # read at the last of its ties, as grouping by value would.
-    count_b = np.cumsum(from_baseline, dtype=np.int64 if nb + ni >= 2**31 else np.int32)
+    count_b: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = np.cumsum(
+        from_baseline, dtype=np.int64 if nb + ni >= 2**31 else np.int32
+    )
     last = np.empty(merged.size, dtype=bool)
     np.not_equal(merged[1:], merged[:-1], out=last[:-1])
     last[-1] = True
