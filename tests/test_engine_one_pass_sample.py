@@ -7,14 +7,19 @@ Runs on tests/test_engine_seasonality.py's store (5 evenings of 4 hours, 120 row
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from test_engine_seasonality import ALERT, build_store
 
-from console.engine.context import IN_BASELINE, baseline_params
+from console.engine.baseline_summary import BaselineSummary
+from console.engine.context import IN_BASELINE, Context, baseline_params
 from console.engine.dialect import time_hash
 from console.engine.investigation import Investigation
 from console.engine.screen_sample import (
     MIN_SAMPLED_SLICES,
+    SCREEN_BASELINE_ROWS,
     SLICES,
     baseline_sample,
     baseline_slices,
@@ -22,6 +27,20 @@ from console.engine.screen_sample import (
 )
 
 HOUR, TEN_MINUTES = SLICES[0], SLICES[1]
+
+
+@contextmanager
+def stride(ctx: Context, k: int) -> Iterator[None]:
+    """Within the block the screening samples 1 in k, as a baseline of k x
+    SCREEN_BASELINE_ROWS rows has it (the small store's own summary is restored after)."""
+    kept = ctx.cache.pop("baseline_summary", None)
+    ctx.cache["baseline_summary"] = BaselineSummary(k * SCREEN_BASELINE_ROWS, None, None)
+    try:
+        yield
+    finally:
+        del ctx.cache["baseline_summary"]
+        if kept is not None:
+            ctx.cache["baseline_summary"] = kept
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +81,7 @@ def test_the_hours_are_those_holding_baseline_rows_and_hash_as_sql_does(inv):
 
 def test_a_large_baseline_is_sampled_by_whole_hours(inv):
     ctx = inv.ctx
-    ctx.cache["baseline_stride"] = 2  # as a baseline of 2 x SCREEN_BASELINE_ROWS rows has it
-    try:
+    with stride(ctx, 2):
         assert len(baseline_slices(ctx, HOUR)) >= MIN_SAMPLED_SLICES * 2
         sample, params = baseline_sample(ctx)
         base = baseline_params(ctx.baseline, ctx.incident)
@@ -80,14 +98,11 @@ def test_a_large_baseline_is_sampled_by_whole_hours(inv):
             f"SELECT count(*) AS n FROM decisions WHERE {IN_BASELINE}{sample}", {**base, **params}
         ).column("n")[0]
         assert rows.as_py() == 120 * len(kept)
-    finally:
-        del ctx.cache["baseline_stride"]
 
 
 def test_too_few_hours_are_sampled_by_ten_minutes(inv):
     ctx = inv.ctx
-    ctx.cache["baseline_stride"] = 3  # 20 hours: under MIN_SAMPLED_SLICES x 3 kept on average
-    try:
+    with stride(ctx, 3):
         sample, params = baseline_sample(ctx)
         base = baseline_params(ctx.baseline, ctx.incident)
         kept = slices_of_rows(ctx, IN_BASELINE + sample, {**base, **params}, TEN_MINUTES)
@@ -107,16 +122,11 @@ def test_too_few_hours_are_sampled_by_ten_minutes(inv):
             {**base, "kept": kept, "length": TEN_MINUTES},
         ).column("n")[0]
         assert rows.as_py() == in_kept.as_py() > 0
-    finally:
-        del ctx.cache["baseline_stride"]
 
 
 def test_a_baseline_too_short_for_one_second_slices_is_sampled_row_by_row(inv):
     ctx = inv.ctx
     # 20 hours hold 72,000 one-second slices: under MIN_SAMPLED_SLICES x 10,000.
-    ctx.cache["baseline_stride"] = 10_000
-    try:
+    with stride(ctx, 10_000):
         sample, params = baseline_sample(ctx)
         assert sample == f" AND {time_hash('ts')} % 10000 = 0" and params == {}
-    finally:
-        del ctx.cache["baseline_stride"]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from test_engine_one_pass_sample import stride
 from test_engine_seasonality import ALERT as SEASONAL_ALERT
 from test_engine_seasonality import build_store
 from test_engine_steps import ALERT, build_toy
@@ -75,9 +76,9 @@ def test_a_baseline_sampled_by_whole_hours_gives_duckdbs_rows_on_spark(spark, tm
         store / "playbook.toml", store, tmp_path / "inc", actor="t", alert_at=SEASONAL_ALERT
     ) as inv:
         on_spark(spark, tmp_path, inv, "seasonal")
-        inv.ctx.cache["baseline_stride"] = 2  # as a baseline of 1M rows has it
-        seen = captured_queries(inv)
-        screen(inv.ctx)
+        with stride(inv.ctx, 2):
+            seen = captured_queries(inv)
+            screen(inv.ctx)
     assert len(seen) == 1 and "$sample_from_0" in seen[0][0]
     assert differing(spark, seen) == []
 

@@ -34,13 +34,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from console.engine.baseline_summary import baseline_summary, errored_sql
 from console.engine.context import (
     IN_BASELINE,
-    SIDE_CASE,
-    SIDE_WHERE,
     Context,
     baseline_params,
-    side_params,
 )
 from console.engine.corrections import Correction, fed_features, rank_map
 from console.engine.dialect import hash64
@@ -81,15 +79,6 @@ def correction(ctx: Context, edge: Edge) -> Correction:
     return kind.correction(ctx, edge, features)
 
 
-def _errored_sql(ctx: Context) -> str:
-    """TRUE for a row the live model never scored: status 'error' (when the store has the
-    column) or no finite served score."""
-    unscored = "(score IS NULL OR NOT isfinite(CAST(score AS DOUBLE)))"
-    if not ctx.has_column("status"):
-        return unscored
-    return f"({unscored} OR coalesce(CAST(status AS VARCHAR) = 'error', false))"
-
-
 def _rows_sql(ctx: Context, corr: Correction, features: list[str], *, one: bool = False) -> str:
     """The incident window's rows: id, served score and decision, whether the row errored, the
     seg_* columns, and every scorer feature as served and as corrected.
@@ -105,7 +94,7 @@ def _rows_sql(ctx: Context, corr: Correction, features: list[str], *, one: bool 
     )
     seg_sql = "".join(f", {duckdb_identifier(s)}" for s in segs)
     window_rows = (
-        f"window_rows AS (SELECT prediction_id, ts, score, {_errored_sql(ctx)} AS errored, "
+        f"window_rows AS (SELECT prediction_id, ts, score, {errored_sql(ctx)} AS errored, "
         f"CAST(decision AS VARCHAR) AS decision{seg_sql}, {feature_select(ctx, features)}, "
         f"{corrected}\nFROM decisions WHERE ts >= $i_start AND ts < $i_end)"
     )
@@ -182,8 +171,10 @@ def blast_radius(ctx: Context, edge: Edge) -> tuple[BlastRadius, EvidenceTable]:
     # The metric counts every row, errored ones with their fallback decision; only a re-score
     # of the served features (no feature corrected) gives an errored row a decision.
     settled = np.where(errored & bool(corr.exprs), old_code, new_code)
-    outputs = _baseline_outputs(ctx, scorer)
-    outputs |= {
+    baseline = baseline_summary(ctx)
+    outputs = {
+        "baseline_rate": baseline.positive_rate,
+        "baseline_score": baseline.mean_score,
         "live_rate": _mean(old_code == 1),
         "corrected_rate": _mean(settled == 1),
         "live_score": _mean(live[scored]),
@@ -238,21 +229,6 @@ def explained_share(outputs: dict[str, float | None]) -> tuple[float | None, str
     return None, ""
 
 
-def _baseline_outputs(ctx: Context, scorer: BaseScorer) -> dict[str, float | None]:
-    """Positive-decision rate (every row) and mean score (scored rows) of the baseline rows
-    the comparisons read (console.engine.context's baseline side)."""
-    row = ctx.run(
-        f"SELECT avg(CASE WHEN CAST(decision AS VARCHAR) = $positive THEN 1.0 ELSE 0.0 END) "
-        f"AS rate, avg(CASE WHEN NOT {_errored_sql(ctx)} THEN CAST(score AS DOUBLE) END) "
-        f"AS score FROM decisions WHERE {SIDE_WHERE} AND {SIDE_CASE} = 'baseline'",
-        {**side_params(ctx.baseline, ctx.incident), "positive": scorer.spec.positive},
-    ).to_pylist()[0]
-    return {
-        "baseline_rate": _float_or_none(row["rate"]),
-        "baseline_score": _float_or_none(row["score"]),
-    }
-
-
 def _is(column: pa.ChunkedArray, label: str) -> np.ndarray:
     """Whether each value of a decision column equals label (null: False), as booleans."""
     equal: np.ndarray = pc.fill_null(pc.equal(column, label), False).to_numpy(zero_copy_only=False)
@@ -281,15 +257,11 @@ def _mean(values: np.ndarray) -> float | None:
     return float(finite.mean()) if finite.size else None
 
 
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def explain(ctx: Context, prediction_id: str, edge: Edge | None) -> Explanation:
     scorer = scorer_of(ctx)
     features = scorer.features
     lookup = (
-        f"SELECT score, {_errored_sql(ctx)} AS errored, CAST(decision AS VARCHAR) AS decision, "
+        f"SELECT score, {errored_sql(ctx)} AS errored, CAST(decision AS VARCHAR) AS decision, "
         f"{feature_select(ctx, features)} FROM decisions WHERE prediction_id = $id"
     )
     # The decisions explained are the incident window's: looked up there first, the query

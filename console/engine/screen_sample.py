@@ -22,7 +22,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from console.engine.context import IN_BASELINE, Context, baseline_params, same_hours_span
+from console.engine.baseline_summary import baseline_summary
+from console.engine.context import Context, same_hours_span
 from console.engine.dialect import HASH_HEX_DIGITS, time_hash
 from console.telemetry.store import duckdb_identifier
 
@@ -38,18 +39,7 @@ SLICES = tuple(timedelta(seconds=s) for s in (3600, 600, 60, 10, 1))
 def baseline_stride(ctx: Context) -> int:
     """k such that one baseline row in k (at most SCREEN_BASELINE_ROWS) is screened, counting
     the rows the screening reads: the baseline's at the incident's hours of the day."""
-    if "baseline_stride" not in ctx.cache:
-        rows = (
-            ctx.run(
-                f"SELECT count(*) AS n FROM decisions WHERE {IN_BASELINE}",
-                baseline_params(ctx.baseline, ctx.incident),
-            )
-            .column("n")[0]
-            .as_py()
-        )
-        ctx.cache["baseline_stride"] = max(1, math.ceil(int(rows) / SCREEN_BASELINE_ROWS))
-    stride: int = ctx.cache["baseline_stride"]
-    return stride
+    return max(1, math.ceil(baseline_summary(ctx).rows / SCREEN_BASELINE_ROWS))
 
 
 def baseline_sample(ctx: Context) -> tuple[str, dict[str, Any]]:

@@ -33,11 +33,11 @@ from typing import Any, Literal
 
 from console.engine.context import (
     DAY_S,
-    SAME_HOURS,
     SIDE_CASE,
     SIDE_WHERE,
     Context,
     hours,
+    same_hours_span,
     side_params,
 )
 from console.engine.results import Check, Classification, MetricPoint, TriageResult
@@ -142,23 +142,19 @@ def _measure_recomputed(
 
     Whole buckets (the windows' edges rarely fall on a bucket boundary) per bucket, and the
     exact windows for the baseline and incident values: one scan, two grouping sets. The
-    baseline value compares like with like: the baseline rows at the same time of day as the
-    incident window (most metrics have a daily cycle), all of them for windows of a day or
-    more.
+    baseline value compares like with like: SIDE_CASE's baseline rows are those at the same
+    time of day as the incident window (most metrics have a daily cycle), all of them for
+    windows of a day or more.
     """
     sql = (
         f"SELECT {SIDE_CASE} AS w, time_bucket($bucket, ts) AS bucket,\n"
-        f"  CASE WHEN ts >= $b_start AND ts < $b_end AND {SAME_HOURS} THEN 'same_hours' END AS s,\n"
         f"  {ctx.node(ctx.metric).expr} AS value, count(*) AS n\n"
         "FROM decisions WHERE ts >= $grid_start AND ts < $grid_end\n"
-        "GROUP BY GROUPING SETS ((bucket), (w), (s))"
+        "GROUP BY GROUPING SETS ((bucket), (w))"
     )
     rows = ctx.run(sql, params).to_pylist()
     by_bucket = {r["bucket"]: _float(r["value"]) for r in rows if r["bucket"] is not None}
     by_window = [r for r in rows if r["bucket"] is None and r["w"] is not None]
-    by_window += [
-        {**r, "w": "same_hours"} for r in rows if r["bucket"] is None and r["s"] is not None
-    ]
     window_values = {r["w"]: _float(r["value"]) for r in by_window}
     window_rows = {r["w"]: int(r["n"]) for r in by_window}
     ctx.require_rows(ctx.incident, window_rows.get("incident", 0))
@@ -196,14 +192,15 @@ def _numbers(
     inc_reported = _mean(
         [p.reported for p in points if ctx.incident.start <= p.ts < ctx.incident.end]
     )
-    base_value = window_values.get("same_hours", window_values.get("baseline"))
+    base_value = window_values.get("baseline")
     inc_value = window_values.get("incident")
     from_decisions = base_value is not None and inc_value is not None
     if not from_decisions:
         base_value, inc_value = base_reported, inc_reported
     span = min((ctx.incident.end - ctx.incident.start).total_seconds(), DAY_S)
     values = recomputed if from_decisions else reported
-    same = "same_hours" in window_values and span < DAY_S
+    # The baseline is read at the incident's hours unless it does not hold them (then whole).
+    same = "baseline" in window_values and same_hours_span(ctx.baseline, ctx.incident) < DAY_S
     return TriageNumbers(
         base_value=base_value,
         inc_value=inc_value,
@@ -211,7 +208,7 @@ def _numbers(
         inc_reported=inc_reported,
         recomputed=from_decisions,
         z=_noise_z(ctx, grid, values, base_value, inc_value, span),
-        base_rows=window_rows.get("same_hours" if same else "baseline", 0),
+        base_rows=window_rows.get("baseline", 0),
         inc_rows=window_rows.get("incident", 0),
         same=same,
     )
