@@ -328,3 +328,25 @@ def test_same_hours_span_keeps_the_whole_baseline_when_it_must():
     # Two half-evenings add up to one whole: the same hours are enough.
     halves = _window("baseline", INCIDENT_START - timedelta(hours=22), 24)
     assert same_hours_span(halves, incident) == 4 * 3600
+
+
+def _triage_says_same_hours(inv) -> bool:
+    result = inv.triage()
+    return any("the same hours of the day as the incident" in r for r in result.reasons)
+
+
+def test_triage_says_same_hours_only_when_the_baseline_holds_them(inv, tmp_path):
+    assert _triage_says_same_hours(inv)
+    # A baseline of the 6 h just before the incident never holds its hours: it is read whole,
+    # and triage must not call it the same hours (it did while the incident was under a day).
+    short = tmp_path / "short"
+    short.mkdir()
+    for f in inv.ctx.playbook.path.parent.iterdir():
+        (short / f.name).write_bytes(f.read_bytes())
+    text = (short / "playbook.toml").read_text(encoding="utf-8")
+    (short / "playbook.toml").write_text(text.replace('baseline = "5d"', 'baseline = "6h"'))
+    with Investigation.open(
+        short / "playbook.toml", short, tmp_path / "inc-short", actor="tester", alert_at=ALERT
+    ) as opened:
+        assert same_hours_span(opened.ctx.baseline, opened.ctx.incident) == 86400
+        assert not _triage_says_same_hours(opened)
