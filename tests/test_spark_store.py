@@ -74,6 +74,24 @@ def test_investigate_auto_on_spark_gives_duckdbs_summary(spark, tmp_path, scenar
     assert spark.catalog.listTables() == []  # every view dropped at close
 
 
+def test_telemetry_drift_on_spark_gives_duckdbs_figures(spark, tmp_path):
+    """`telemetry drift` (window_drift) end to end on a Spark playbook: the same windows, the
+    same rows and the same statistics as on DuckDB."""
+    from console.engine.window_drift import window_drift
+
+    found = {}
+    for engine in ("duckdb", "spark"):
+        folder = tmp_path / engine
+        shutil.copytree(ROOT / "sample_data" / SCENARIO, folder,
+                        ignore=shutil.ignore_patterns("answer.toml"))  # fmt: skip
+        if engine == "spark":
+            on_spark(folder / "playbook.toml")
+        found[engine] = window_drift(folder / "playbook.toml", folder).to_dict()
+    assert found["duckdb"]["columns"]  # it measured something
+    assert differences(found["duckdb"], found["spark"]) == []
+    assert spark.catalog.listTables() == []  # every view dropped at close
+
+
 def differences(a: Any, b: Any, where: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys():
