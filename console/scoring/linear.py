@@ -21,8 +21,10 @@ from console.scoring.base import BaseScorer
 
 
 def sigmoid(margin: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-margin)) without overflow for large |margin|."""
-    probability: np.ndarray = np.exp(-np.logaddexp(0.0, -margin))
+    """1 / (1 + exp(-margin)) without overflow for large |margin|; a NaN margin (no score, see
+    LinearScorer.margin) stays NaN without a warning."""
+    with np.errstate(invalid="ignore"):
+        probability: np.ndarray = np.exp(-np.logaddexp(0.0, -margin))
     return probability
 
 
@@ -55,7 +57,12 @@ class LinearScorer(BaseScorer):
         for feature in self.features:
             column = table.column(feature)
             if feature in self.numeric:
-                terms[feature] = self.numeric[feature] * numeric_values(column, feature, self.name)
+                values = numeric_values(column, feature, self.name)
+                # A finite value past about 1e308 / w makes the term +-inf, as IEEE arithmetic
+                # has it: the score's own non-finite handling takes it from there, and numpy's
+                # warning would only reach the terminal.
+                with np.errstate(over="ignore"):
+                    terms[feature] = self.numeric[feature] * values
             else:
                 terms[feature] = self._category_weights(column, self.categorical[feature])
         return terms
@@ -63,8 +70,11 @@ class LinearScorer(BaseScorer):
     def margin(self, table: pa.Table) -> np.ndarray:
         """intercept + sum of contributions, one float64 per row."""
         total = np.full(table.num_rows, float(self.spec.intercept))
-        for term in self.contributions(table).values():
-            total += term
+        # Sums past the largest double are +-inf, and +inf plus -inf is NaN (no score): both
+        # handled where scores are read, as contributions() says.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for term in self.contributions(table).values():
+                total += term
         return total
 
     def score(self, table: pa.Table) -> np.ndarray:
