@@ -12,12 +12,11 @@ investigation), 15-25 s on an idle two-core machine.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from test_spark_store import on_spark
+from test_spark_store import scenario_on
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "fraud-sunday-night"
@@ -26,11 +25,7 @@ SCENARIO = "fraud-sunday-night"
 def test_investigate_on_spark_writes_only_our_own_lines_to_stderr(tmp_path):
     outputs = {}
     for engine in ("duckdb", "spark"):
-        folder = tmp_path / engine
-        shutil.copytree(ROOT / "sample_data" / SCENARIO, folder,
-                        ignore=shutil.ignore_patterns("answer.toml"))  # fmt: skip
-        if engine == "spark":
-            on_spark(folder / "playbook.toml")
+        folder = scenario_on(engine, SCENARIO, tmp_path / engine)
         done = subprocess.run(
             [sys.executable, "-m", "console", "investigate", str(folder / "playbook.toml"),
              "--telemetry", str(folder), "--incident-dir", str(tmp_path / f"inc-{engine}"),

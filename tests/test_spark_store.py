@@ -44,6 +44,15 @@ def on_spark(playbook: Path) -> None:
     playbook.write_text(text)
 
 
+def scenario_on(engine: str, scenario: str, folder: Path) -> Path:
+    """A copy of a bundled scenario (its answer left out) in folder, read by `engine`."""
+    shutil.copytree(ROOT / "sample_data" / scenario, folder,
+                    ignore=shutil.ignore_patterns("answer.toml"))  # fmt: skip
+    if engine == "spark":
+        on_spark(folder / "playbook.toml")
+    return folder
+
+
 def bundled_scenarios() -> list[str]:
     names = sorted(
         d.name for d in (ROOT / "sample_data").iterdir() if (d / "scenario.toml").is_file()
@@ -57,11 +66,7 @@ def bundled_scenarios() -> list[str]:
 def test_investigate_auto_on_spark_gives_duckdbs_summary(spark, tmp_path, scenario):
     summaries = {}
     for engine in ("duckdb", "spark"):
-        folder = tmp_path / engine
-        shutil.copytree(ROOT / "sample_data" / scenario, folder,
-                        ignore=shutil.ignore_patterns("answer.toml"))  # fmt: skip
-        if engine == "spark":
-            on_spark(folder / "playbook.toml")
+        folder = scenario_on(engine, scenario, tmp_path / engine)
         inc = tmp_path / f"inc-{engine}"
         with Investigation.open(folder / "playbook.toml", folder, inc, actor="t") as inv:
             assert isinstance(inv.ctx.store, SparkStore) == (engine == "spark")
@@ -81,11 +86,7 @@ def test_telemetry_drift_on_spark_gives_duckdbs_figures(spark, tmp_path):
 
     found = {}
     for engine in ("duckdb", "spark"):
-        folder = tmp_path / engine
-        shutil.copytree(ROOT / "sample_data" / SCENARIO, folder,
-                        ignore=shutil.ignore_patterns("answer.toml"))  # fmt: skip
-        if engine == "spark":
-            on_spark(folder / "playbook.toml")
+        folder = scenario_on(engine, SCENARIO, tmp_path / engine)
         found[engine] = window_drift(folder / "playbook.toml", folder).to_dict()
     assert found["duckdb"]["columns"]  # it measured something
     assert differences(found["duckdb"], found["spark"]) == []
