@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from test_engine_one_pass_sample import stride
 from test_engine_seasonality import ALERT as SEASONAL_ALERT
-from test_engine_seasonality import build_store
+from test_engine_seasonality import EDGES_SQL, build_store, same_hours_edges
 from test_engine_steps import ALERT, build_toy
 from test_spark_transpile import rows_of, same_rows
 
@@ -117,3 +117,11 @@ def test_drift_all_reads_the_same_rows_on_spark(spark, tmp_path):
     there = drift_all(spark_run, columns, "drift", None, "side = 'baseline'", "side = 'incident'")
     assert differing(spark, seen) == []
     assert here == there
+
+
+def test_the_same_hours_edges_are_exact_on_spark(spark):
+    params, kept = same_hours_edges()
+    frame = spark.createDataFrame([(us,) for us in kept], "us BIGINT")
+    frame.selectExpr("timestamp_micros(us) AS ts").createOrReplaceTempView("decisions")
+    rows = spark.sql(transpile(EDGES_SQL), args=params).collect()
+    assert {r["us"]: r["kept"] for r in rows} == kept

@@ -9,7 +9,9 @@ baseline's evenings it did not move.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -350,3 +352,37 @@ def test_triage_says_same_hours_only_when_the_baseline_holds_them(inv, tmp_path)
     ) as opened:
         assert same_hours_span(opened.ctx.baseline, opened.ctx.incident) == 86400
         assert not _triage_says_same_hours(opened)
+
+
+def same_hours_edges() -> tuple[dict[str, Any], dict[int, bool]]:
+    """IN_BASELINE's parameters, and rows at the edges of the same hours two days before the
+    incident, by epoch microseconds: whether each is kept. A fraction of a second before the
+    span's start a row is out, a fraction before its end it is in."""
+    incident = _window("incident", INCIDENT_START, 4)
+    baseline = _window("baseline", INCIDENT_START - timedelta(days=5), 24 * 5)
+    start = INCIDENT_START - timedelta(days=2)
+    end = start + timedelta(hours=4)
+    kept = {
+        start - timedelta(seconds=0.4): False,
+        start - timedelta(microseconds=1): False,
+        start: True,
+        end - timedelta(seconds=0.4): True,
+        end - timedelta(microseconds=1): True,
+        end: False,
+        end + timedelta(seconds=0.4): False,
+    }
+    by_us = {round(ts.timestamp() * 1e6): k for ts, k in kept.items()}
+    return baseline_params(baseline, incident), by_us
+
+
+EDGES_SQL = f"SELECT epoch_us(ts) AS us, {IN_BASELINE} AS kept FROM decisions"
+
+
+def test_the_same_hours_edges_are_exact_to_the_microsecond():
+    """(Rounding a difference of epoch seconds to a whole one, as SAME_HOURS once did, moved
+    both edges by up to half a second.)"""
+    params, kept = same_hours_edges()
+    con = duckdb.connect()
+    ts = pa.array(list(kept), pa.int64()).cast(TS)
+    con.register("decisions", pa.table({"ts": ts}))
+    assert dict(con.execute(EDGES_SQL, params).fetchall()) == kept

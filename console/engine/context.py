@@ -33,8 +33,13 @@ SCENARIO_FILE = "scenario.toml"
 DAY_S = 86400.0
 # A row at the same time of day as the incident window: $i_start, $span seconds long. Most
 # inputs and metrics have a daily cycle, so an evening incident is compared with the
-# baseline's evenings, never with its whole days.
-SAME_HOURS = "(CAST(epoch(ts) - epoch($i_start) AS BIGINT) % 86400 + 86400) % 86400 < $span"
+# baseline's evenings, never with its whole days. The time of day is taken in integer
+# microseconds, exact on both engines: a difference of epoch seconds rounded to a whole one
+# moved both edges by up to half a second (and cost more per row).
+DAY_US = 86_400_000_000
+SAME_HOURS = (
+    f"((epoch_us(ts) - epoch_us($i_start)) % {DAY_US} + {DAY_US}) % {DAY_US} < $span * 1000000"
+)
 # The rows each side of a comparison reads: the baseline's at the incident's hours of the day,
 # and the incident's. Every query that compares the two windows uses these (through SIDE_CASE
 # and SIDE_WHERE, or directly), with side_params; a query on the baseline alone that stands
