@@ -167,3 +167,21 @@ def test_a_hostile_segment_is_labelled_with_its_escapes_not_with_missing_glyphs(
         warnings.simplefilter("error")  # a missing glyph is a UserWarning
         report_figures._save(fig, tmp_path / "blast")
     assert (tmp_path / "blast.png").stat().st_size > 0
+
+
+def test_time_buckets_are_labelled_by_month_day_and_time_in_utc():
+    # Forty full timestamps, year and offset included, rotated under the bars were unreadable.
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from console.engine.report_figures import _time_labels
+
+    paris = timezone(timedelta(hours=1))
+    rows = [
+        {"bucket": datetime(2026, 11, 5, 13, 0, tzinfo=paris)},
+        {"bucket": datetime(2026, 11, 5, 13, 0)},  # no zone: UTC, never the machine's own
+        {"bucket": None},
+    ]
+    buckets = [str(r["bucket"]) for r in rows]
+    assert _time_labels(rows, buckets) == ["11-05 12:00", "11-05 13:00", "None"]
+    rows.append({"bucket": datetime(2026, 11, 5, 13, 0, 30, tzinfo=UTC)})
+    assert _time_labels(rows, [str(rows[-1]["bucket"])]) == ["11-05 13:00:30"]

@@ -20,9 +20,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console.files import atomic_write
@@ -181,10 +183,28 @@ def _distribution(inv: Investigation, shown: Shown) -> MplFigure | str:
         ]
         ax.bar([k + i * width for k in range(len(buckets))], values, width, label=side)
     ax.set_xticks([k + width * (len(sides) - 1) / 2 for k in range(len(buckets))])
-    ax.set_xticklabels([shown(b, found[0]) for b in buckets], rotation=60, fontsize=6, ha="right")
+    timed = pa.types.is_timestamp(table.schema.field(key).type)
+    labels = _time_labels(rows, buckets) if timed else [shown(b, found[0]) for b in buckets]
+    ax.set_xticklabels(labels, rotation=60, fontsize=6, ha="right")
+    if timed:
+        ax.set_xlabel("bucket start (UTC)")
     ax.set_ylabel("missing share" if missing else "share of rows")
     ax.legend(fontsize=8)
     return fig
+
+
+def _time_labels(rows: list[dict[str, Any]], buckets: list[str]) -> list[str]:
+    """Time buckets as month-day hour:minute in UTC (seconds when a bucket starts off the
+    minute): forty full timestamps with their year and offset, rotated, were a grey smear
+    (and half the figure's drawing time)."""
+    starts = {str(x["bucket"]): _utc(x["bucket"]) for x in rows if x["bucket"] is not None}
+    shape = "%m-%d %H:%M:%S" if any(t.second for t in starts.values()) else "%m-%d %H:%M"
+    return [starts[b].strftime(shape) if b in starts else b for b in buckets]
+
+
+def _utc(ts: datetime) -> datetime:
+    # A timestamp column without a time zone holds UTC (the store's convention), never local.
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _largest(buckets: dict[str, int], rows: list[dict[str, Any]]) -> list[str]:
