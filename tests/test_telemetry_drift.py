@@ -16,6 +16,8 @@ import duckdb
 import pytest
 from scipy import stats
 
+from console.errors import ConsoleError
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "sample_data" / "fraud-friday-noon"
 DOC = ROOT / "docs" / "telemetry.md"
@@ -141,3 +143,16 @@ def test_a_large_baseline_is_read_through_the_screenings_sample(monkeypatch):
     a, b = full.columns[0], next(c for c in sampled.columns if c.name == full.columns[0].name)
     assert a.n_incident == b.n_incident and a.n_baseline == 3810
     assert 3810 / 4 * 0.5 < b.n_baseline < 3810 / 4 * 1.5
+
+
+def test_a_hinted_metric_that_is_no_node_is_named(tmp_path):
+    # As Investigation.open names it; drift once looked the node up and raised a KeyError.
+    from console.engine.window_drift import window_drift
+
+    folder = tmp_path / "t"
+    shutil.copytree(SCENARIO, folder)
+    hints = (folder / "scenario.toml").read_text(encoding="utf-8")
+    hints = re.sub(r"(?m)^alert_at = .*\n", "", hints).replace('"decline_rate"', '"nope"')
+    (folder / "scenario.toml").write_text(hints, encoding="utf-8")
+    with pytest.raises(ConsoleError, match="no node 'nope' \\(given as the metric\\)"):
+        window_drift(folder / "playbook.toml", folder)

@@ -164,9 +164,7 @@ class Investigation:
         if incident is not None:
             playbook = replace(playbook, windows=replace(playbook.windows, incident=incident))
         hints = read_scenario_hints(telemetry_dir) if telemetry_dir else ScenarioHints()
-        metric = metric or hints.metric or playbook.triage.metric
-        if metric not in playbook.nodes:
-            raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
+        metric = incident_metric(playbook, playbook_path, hints, metric)
         alert_at = alert_at or hints.alert_at
         span = read_span(playbook.windows, alert_at, playbook.triage.bucket, datetime.now(UTC))
         store = open_store(telemetry_dir, playbook.tables, span=span)
@@ -175,15 +173,7 @@ class Investigation:
             with store.time_limit(*limit):
                 if not playbook.tables.sources:
                     require_fit(playbook, store)
-                if alert_at is None:
-                    alert_at = default_alert(store, playbook, metric)
-                if alert_at.tzinfo is None:
-                    raise ConsoleError(f"alert time {alert_at} has no time zone")
-                alert_at = alert_at.astimezone(UTC)
-                windows = {
-                    name: result_window(w)
-                    for name, w in resolve_windows(playbook.windows, alert_at).items()
-                }
+                alert_at, windows = incident_windows(store, playbook, alert_at, metric)
                 captured: dict[str, pa.Table] = {}
                 start = alert_at
                 if playbook.tables.sources:
@@ -710,6 +700,30 @@ def _captures(store: TelemetryStore, playbook: Playbook, start: datetime) -> dic
     except QueryFailed:
         require_fit(playbook, store)
         raise
+
+
+def incident_metric(
+    playbook: Playbook, playbook_path: Path, hints: ScenarioHints, metric: str | None
+) -> str:
+    """The metric given, else scenario.toml's, else [triage] metric: a node of the playbook."""
+    metric = metric or hints.metric or playbook.triage.metric
+    if metric not in playbook.nodes:
+        raise ConsoleError(f"{playbook_path}: no node {metric!r} (given as the metric)")
+    return metric
+
+
+def incident_windows(
+    store: TelemetryStore, playbook: Playbook, alert_at: datetime | None, metric: str
+) -> tuple[datetime, dict[str, Window]]:
+    """The alert time in UTC (default_alert when none was given or hinted) and the playbook's
+    windows resolved around it."""
+    if alert_at is None:
+        alert_at = default_alert(store, playbook, metric)
+    if alert_at.tzinfo is None:
+        raise ConsoleError(f"alert time {alert_at} has no time zone")
+    alert_at = alert_at.astimezone(UTC)
+    windows = resolve_windows(playbook.windows, alert_at)
+    return alert_at, {name: result_window(w) for name, w in windows.items()}
 
 
 def default_alert(store: TelemetryStore, playbook: Playbook, metric: str) -> datetime:

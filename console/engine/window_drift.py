@@ -23,10 +23,9 @@ from console.engine.context import (
     Context,
     ScenarioHints,
     read_scenario_hints,
-    result_window,
     side_params,
 )
-from console.engine.investigation import default_alert
+from console.engine.investigation import incident_metric, incident_windows
 from console.engine.results import Window
 from console.engine.screening import baseline_stride, screening_from
 from console.engine.stats_drift import ColumnDrift, Kind, drift_all
@@ -34,7 +33,7 @@ from console.playbook.loader import load_playbook
 from console.telemetry.binding import require_fit
 from console.telemetry.sources.capture import read_span
 from console.telemetry.store import open_store
-from console.telemetry.windows import format_utc, resolve_windows
+from console.telemetry.windows import format_utc
 
 NODE_KINDS = ("source", "feature")
 
@@ -64,18 +63,12 @@ def window_drift(
     newest bucket of the triage metric's series)."""
     playbook = load_playbook(playbook_path)
     hints = read_scenario_hints(telemetry_dir) if telemetry_dir else ScenarioHints()
+    metric = incident_metric(playbook, playbook_path, hints, None)
     alert_at = alert_at or hints.alert_at
-    metric = hints.metric or playbook.triage.metric
     span = read_span(playbook.windows, alert_at, playbook.triage.bucket, datetime.now(UTC))
     with open_store(telemetry_dir, playbook.tables, span=span) as store:
         require_fit(playbook, store)
-        if alert_at is None:
-            alert_at = default_alert(store, playbook, metric)
-        alert_at = alert_at.astimezone(UTC)
-        windows = {
-            name: result_window(w)
-            for name, w in resolve_windows(playbook.windows, alert_at).items()
-        }
+        alert_at, windows = incident_windows(store, playbook, alert_at, metric)
         # The rows an investigation's screening reads: every incident row, and the baseline
         # at the incident's hours, beyond SCREEN_BASELINE_ROWS its deterministic sample (the
         # values come back to Python: a week of a busy model's rows would not fit).
