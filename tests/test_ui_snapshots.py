@@ -10,6 +10,8 @@ and look at the SVGs (tests/__snapshots__/test_ui_snapshots/) before accepting t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,12 +29,11 @@ SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 STEPS = ("triage", "locate", "intervene", "counterfactual", "validate", "report")
 
 
-@pytest.fixture(scope="module")
-def investigated(tmp_path_factory):
-    """An incident taken through every step by the engine, and its results."""
+@contextmanager
+def investigation_done(tmp_path: Path) -> Iterator[tuple]:
+    """An incident taken through every step by the engine in tmp_path, and its results."""
     from console.engine.investigation import Investigation
 
-    tmp_path = tmp_path_factory.mktemp("snapshots")
     with pytest.MonkeyPatch.context() as patch:
         folder = copy_scenario(tmp_path)
         freeze_trail_clock(patch)
@@ -51,6 +52,21 @@ def investigated(tmp_path_factory):
         results["report"] = inv.report()
         yield inv, folder, results
         inv.close()
+
+
+@pytest.fixture(scope="module")
+def investigated(tmp_path_factory):
+    """The incident every snapshot that only reads its trail shares."""
+    with investigation_done(tmp_path_factory.mktemp("snapshots")) as done:
+        yield done
+
+
+@pytest.fixture
+def investigated_alone(tmp_path):
+    """The same incident, of a test's own: a test that adds to the trail (a failed step is
+    recorded) would otherwise show its entry in every snapshot run after it on the worker."""
+    with investigation_done(tmp_path) as done:
+        yield done
 
 
 def console_on(investigated, step: str):
@@ -77,8 +93,8 @@ def test_step_screen(snap_compare, investigated, step, size):
     assert snap_compare(app, terminal_size=SIZES[size], run_before=show)
 
 
-def test_error_modal(snap_compare, investigated):
-    app, show = console_on(investigated, "counterfactual")
+def test_error_modal(snap_compare, investigated_alone):
+    app, show = console_on(investigated_alone, "counterfactual")
 
     async def explain_unknown(pilot) -> None:
         await show(pilot)
