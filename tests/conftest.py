@@ -6,7 +6,7 @@ import sys
 
 # Session fixtures shared by several test modules (one server per xdist worker).
 from prometheus_server import prometheus_url  # noqa: F401
-from spark_session import spark  # noqa: F401
+from spark_session import spark, spark_views_dropped  # noqa: F401
 
 # The environment may set PYTHONDONTWRITEBYTECODE: then every xdist worker compiles and
 # assertion-rewrites each test module again (collection took 5.6 s a worker, 2.8 s with the
