@@ -26,7 +26,7 @@ from console.playbook.model import Edge, Node, Playbook
 from console.telemetry.binding import playbook_expressions
 from console.telemetry.store import QueryFailed, TelemetryStore
 from console.telemetry.windows import Window as TelemetryWindow
-from console.telemetry.windows import format_utc, parse_utc
+from console.telemetry.windows import as_utc, format_utc, parse_utc
 
 SCENARIO_FILE = "scenario.toml"
 
@@ -36,7 +36,7 @@ DAY_S = 86400.0
 # baseline's evenings, never with its whole days. The time of day is taken in integer
 # microseconds, exact on both engines: a difference of epoch seconds rounded to a whole one
 # moved both edges by up to half a second (and cost more per row).
-DAY_US = 86_400_000_000
+DAY_US = round(DAY_S) * 1_000_000
 SAME_HOURS = (
     f"((epoch_us(ts) - epoch_us($i_start)) % {DAY_US} + {DAY_US}) % {DAY_US} < $span * 1000000"
 )
@@ -126,7 +126,7 @@ def read_scenario_hints(telemetry_dir: Path | None) -> ScenarioHints:
     if isinstance(alert, str):
         alert = parse_utc(alert)
     elif isinstance(alert, datetime):
-        alert = alert.replace(tzinfo=UTC) if alert.tzinfo is None else alert.astimezone(UTC)
+        alert = as_utc(alert)
     elif alert is not None:
         raise ConsoleError(f"{path}: alert_at = {alert!r} is not a date-time")
     metric = data.get("metric")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console.files import atomic_write
+from console.telemetry.windows import as_utc
 from console.text import one_line
 
 if TYPE_CHECKING:
@@ -197,14 +197,9 @@ def _time_labels(rows: list[dict[str, Any]], buckets: list[str]) -> list[str]:
     """Time buckets as month-day hour:minute in UTC (seconds when a bucket starts off the
     minute): forty full timestamps with their year and offset, rotated, were a grey smear
     (and half the figure's drawing time)."""
-    starts = {str(x["bucket"]): _utc(x["bucket"]) for x in rows if x["bucket"] is not None}
+    starts = {str(x["bucket"]): as_utc(x["bucket"]) for x in rows if x["bucket"] is not None}
     shape = "%m-%d %H:%M:%S" if any(t.second for t in starts.values()) else "%m-%d %H:%M"
     return [starts[b].strftime(shape) if b in starts else b for b in buckets]
-
-
-def _utc(ts: datetime) -> datetime:
-    # A timestamp column without a time zone holds UTC (the store's convention), never local.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _largest(buckets: dict[str, int], rows: list[dict[str, Any]]) -> list[str]:

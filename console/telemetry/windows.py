@@ -94,12 +94,16 @@ def parse_utc(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise ConsoleError(f"time {text!r} is not ISO 8601 (e.g. 2026-03-01T14:00:00Z)") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(UTC)
+        return as_utc(value)
     except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
         raise ConsoleError(f"time {text!r} is outside the years 1 to 9999 in UTC") from None
+
+
+def as_utc(value: datetime) -> datetime:
+    """`value` in UTC; a time without a zone is UTC already (the store's and the files'
+    convention), never the machine's local time."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def format_utc(value: datetime) -> str:
