@@ -139,10 +139,13 @@ def _metric(inv: Investigation, shown: Shown) -> MplFigure | str:
     if not rows:
         return f"no rows of series {series!r} between the baseline and the last window"
     fig, ax = _new(f"{ctx.metric} (series {series})")
-    ax.plot([r["ts"] for r in rows], [r["value"] for r in rows], linewidth=0.8, color="#1f4e79")
+    # In UTC, as every time the report states: matplotlib labels a time axis in its data's zone.
+    times = [as_utc(r["ts"]) for r in rows]
+    ax.plot(times, [r["value"] for r in rows], linewidth=0.8, color="#1f4e79")
     for w, color in zip(windows, ("#2e7d32", "#c62828", "#1565c0"), strict=False):
         ax.axvspan(w.start, w.end, color=color, alpha=0.12, label=f"{w.name} window")
     ax.axvline(ctx.alert_at, color="#c62828", linestyle="--", linewidth=1, label="alert")
+    ax.set_xlabel("time (UTC)")
     ax.set_ylabel(ctx.metric)
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()

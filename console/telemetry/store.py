@@ -384,7 +384,10 @@ def open_store(
         config={"autoload_known_extensions": False, "autoinstall_known_extensions": False},
     )
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        # GLOBAL: a SET holds for this connection only, and queries run on its cursors, which
+        # took the machine's zone: evidence files were typed in it (their bytes and hashes
+        # depended on the machine) and figures drew their time axes in it.
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
         # Spill space for large sorts/joins, outside the telemetry folder.
         con.execute("SET temp_directory = $dir", {"dir": str(scratch)})
         labels: dict[str, str] = {}
