@@ -87,12 +87,15 @@ def test_sigkill_loses_no_acknowledged_entry(tmp_path):
         assert stored.get(seq) == digest, f"acknowledged entry {seq} lost or changed"
     # A torn round always leads to a recovery that moves the torn bytes to one side file; a
     # kill between the fsynced line and head.json leads to one that keeps that entry (it is
-    # durable and verifies) and moves nothing.
+    # durable and verifies) and moves nothing. The kill itself may tear a line too (Linux
+    # can end a write to a file early, between pages, when SIGKILL arrives; seen once, in a
+    # run of the suite: 9 torn tails for 8 torn rounds), so the torn rounds are a floor.
     recovered = [e for e in read_entries(folder) if e.action == "recovered"]
     assert torn_rounds > 0 and recoveries == len(recovered) >= torn_rounds
-    assert sum(1 for e in recovered if e.result["torn_bytes"]) == torn_rounds
+    torn = [e for e in recovered if e.result["torn_bytes"]]
+    assert len(torn) >= torn_rounds
     moving = [e for e in recovered if e.result["moved_bytes"]]
-    assert len(sorted(folder.glob("trail.torn-*.jsonl"))) == len(moving) == torn_rounds
+    assert len(sorted(folder.glob("trail.torn-*.jsonl"))) == len(moving) == len(torn)
     for entry in recovered:
         assert entry.result["unacknowledged_seq"] is None  # no append was reported failed
         if not entry.result["moved_bytes"]:
