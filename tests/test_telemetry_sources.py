@@ -5,6 +5,9 @@ test_telemetry_sources_s3.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -211,6 +214,27 @@ def test_a_duckdb_table_and_the_folder_together(tmp_path):
         assert store.label("metrics") == f"{db} table series (telemetry.metrics)"
         n = store.query("SELECT count(*) AS n FROM metrics").column("n")[0].as_py()
         assert n == 48
+
+
+def test_a_duckdb_tables_times_are_read_in_utc_whatever_the_machines_zone(tmp_path):
+    """Rows read from a .duckdb file are captured as evidence: their times are typed in UTC on
+    a machine in Asia/Kolkata too, so the captured file's bytes do not depend on the machine.
+    A subprocess: DuckDB reads the machine's zone once per process."""
+    db = tmp_path / "series.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.register("incoming", metrics_table())
+        con.execute("CREATE TABLE series AS SELECT * FROM incoming")
+    read = (
+        "import sys; from pathlib import Path; "
+        "from console.telemetry.sources.duckdb_file import DuckdbSpec, read_duckdb; "
+        "from datetime import datetime, UTC; "
+        "t = read_duckdb(DuckdbSpec('telemetry.metrics', Path(sys.argv[1]), 'series'), "
+        "datetime.now(UTC), datetime.now(UTC)); print(t.schema.field('ts').type.tz)"
+    )
+    done = subprocess.run([sys.executable, "-c", read, str(db)], capture_output=True,
+                          text=True, env={**os.environ, "TZ": "Asia/Kolkata"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "UTC"
 
 
 def test_a_view_runs_under_the_read_only_store(tmp_path, capsys):

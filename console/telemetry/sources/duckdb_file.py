@@ -46,6 +46,9 @@ def read_duckdb(spec: DuckdbSpec, start: datetime, end: datetime) -> pa.Table:
         raise ConsoleError(f"{where}: no such file")
     try:
         with duckdb.connect(str(spec.path), read_only=True) as con:
+            # Times typed in UTC, not the machine's zone: these rows are captured as evidence,
+            # whose bytes must not depend on where the console runs.
+            con.execute("SET TimeZone = 'UTC'")
             return con.sql(f"SELECT * FROM {duckdb_identifier(spec.table)}").to_arrow_table()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
