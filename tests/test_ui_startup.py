@@ -1,6 +1,7 @@
 """The console draws its first screen sooner (issue 21, item 6): the app's module loads
-neither the plot library nor the engine (nor pyarrow, duckdb, networkx), the investigation
-opens after the first frame, and the triage checks start after that frame, not before it."""
+neither the plot library, the engine (nor pyarrow, duckdb, networkx) nor the Report pane's
+Markdown widget, the investigation opens after the first frame, and the triage checks start
+after that frame, not before it."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ NOT_AT_START = (
     "console.engine.usecases",
     "console.gameday.grading",
     "jinja2",
+    # The Report pane's Markdown widget (markdown-it): mounted with the first report shown.
+    "textual.widgets._markdown",
+    "markdown_it",
     # The store's libraries: the open imports them, after the first frame.
     "console.engine.context",
     "console.telemetry.store",

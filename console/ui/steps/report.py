@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from console.engine.results import ReportResult
 from console.text import one_line
@@ -27,8 +27,10 @@ class ReportPane(StepPane):
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
         yield Static(id="report-status")
-        with VerticalScroll(id="report-scroll"):
-            yield Markdown(id="report-markdown")
+        # The Markdown widget is mounted with the first report or grade shown: importing it
+        # (markdown-it, 30-50 ms) and laying it out would delay the console's first frame,
+        # which shows Triage.
+        yield VerticalScroll(id="report-scroll")
 
     def focus_main(self) -> None:
         self.query_one("#report-scroll", VerticalScroll).focus()
@@ -68,8 +70,20 @@ class ReportPane(StepPane):
             detail.lines([self.grade.headline()])
         return detail
 
+    def _show_markdown(self, text: str) -> None:
+        from textual.widgets import Markdown
+
+        shown = self.query("#report-markdown").results(Markdown)
+        existing = next(shown, None)
+        if existing is None:
+            self.query_one("#report-scroll", VerticalScroll).mount(
+                Markdown(text, id="report-markdown")
+            )
+        else:
+            existing.update(text)
+
     def show_report(self, result: ReportResult) -> None:
-        self.query_one("#report-markdown", Markdown).update(result.markdown)
+        self._show_markdown(result.markdown)
         self.report = result
         self._status()
         self.set_hint(
@@ -79,7 +93,7 @@ class ReportPane(StepPane):
     def show_grade(self, grade: Any) -> None:
         self.grade = grade
         if self.report is None:
-            self.query_one("#report-markdown", Markdown).update(grade.markdown())
+            self._show_markdown(grade.markdown())
             self.set_hint(
                 self.hint(("run", "write the post-mortem draft (the grade is appended to it)"))
             )
