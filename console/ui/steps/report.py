@@ -73,14 +73,13 @@ class ReportPane(StepPane):
     def _show_markdown(self, text: str) -> None:
         from textual.widgets import Markdown
 
-        shown = self.query("#report-markdown").results(Markdown)
-        existing = next(shown, None)
-        if existing is None:
+        shown = self.query("#report-markdown")
+        if shown:
+            shown.first(Markdown).update(text)
+        else:
             self.query_one("#report-scroll", VerticalScroll).mount(
                 Markdown(text, id="report-markdown")
             )
-        else:
-            existing.update(text)
 
     def show_report(self, result: ReportResult) -> None:
         self._show_markdown(result.markdown)
