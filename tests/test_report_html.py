@@ -85,13 +85,20 @@ class Sink:
                 continue
             conn.settimeout(2)
             try:
-                line = conn.recv(1000).split(b"\r\n")[0].decode("latin-1")
+                data = conn.recv(1000)
             except OSError:
-                line = "? unreadable"
+                data = b"? unreadable"
             conn.close()
+            if not data:
+                # Closed before a byte was sent: chromium connects to an HTTP proxy ahead of an
+                # http:// request and may close that socket unused as it exits (one CI run saw
+                # it). No request went through it.
+                continue
+            line = data.split(b"\r\n")[0].decode("latin-1")
             # "GET http://host/path HTTP/1.1" or "CONNECT host:443 HTTP/1.1"
             target = line.split(" ")[1] if " " in line else line
-            self.hosts.append(target.split("://")[-1].split("/")[0].split(":")[0])
+            host = target.split("://")[-1].split("/")[0].split(":")[0]
+            self.hosts.append(host or line)  # a line with no host is kept whole, to be read
 
     def close(self) -> None:
         self.running = False
