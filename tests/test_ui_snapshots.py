@@ -141,3 +141,21 @@ def test_a_resumed_incident_reads_every_result_back_from_the_trail(investigated)
     revived = last_results(read_entries(inv.incident_dir))
     for key in ("triage", "locate", "intervene", "counterfactual", "explain", "validate"):
         assert revived[key].to_dict() == results[key].to_dict(), key
+
+
+async def test_the_report_is_drawn_by_one_widget_that_the_arrows_scroll(investigated):
+    """However long the report, the pane holds one widget for it: a widget per Markdown block
+    (Textual's Markdown widget made 428 here) is restyled whole on each focus change, which
+    cost a quarter of a second per move to or from the report, and as much again per resume."""
+    from textual.containers import VerticalScroll
+
+    app, show = console_on(investigated, "report")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await show(pilot)
+        scroll = app.query_one("#report-scroll", VerticalScroll)
+        assert [type(w).__name__ for w in scroll.walk_children()] == ["Static"]
+        assert app.focused is scroll
+        assert scroll.virtual_size.height > 100  # the whole report, not its first screen
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+        assert scroll.scroll_y == 3

@@ -34,8 +34,8 @@ NOT_AT_START = (
     "console.engine.usecases",
     "console.gameday.grading",
     "jinja2",
-    # The Report pane's Markdown widget (markdown-it): mounted with the first report shown.
-    "textual.widgets._markdown",
+    # The Report pane's Markdown (markdown-it): drawn with the first report shown.
+    "rich.markdown",
     "markdown_it",
     # The store's libraries: the open imports them, after the first frame.
     "console.engine.context",

@@ -27,10 +27,7 @@ class ReportPane(StepPane):
     def compose(self) -> ComposeResult:
         yield self.compose_hint()
         yield Static(id="report-status")
-        # The Markdown widget is mounted with the first report or grade shown: importing it
-        # (markdown-it, 30-50 ms) and laying it out would delay the console's first frame,
-        # which shows Triage.
-        yield VerticalScroll(id="report-scroll")
+        yield VerticalScroll(Static(id="report-markdown"), id="report-scroll")
 
     def focus_main(self) -> None:
         self.query_one("#report-scroll", VerticalScroll).focus()
@@ -71,15 +68,13 @@ class ReportPane(StepPane):
         return detail
 
     def _show_markdown(self, text: str) -> None:
-        from textual.widgets import Markdown
+        # Rich's Markdown, drawn in one Static: Textual's Markdown widget made a widget of
+        # each block (428 for a bundled game day's report), and each focus change on the
+        # scroll restyled them all (0.25 s a move), as did every resume that showed a report.
+        # Imported here: markdown-it would delay the first frame, which shows Triage.
+        from rich.markdown import Markdown
 
-        shown = self.query("#report-markdown")
-        if shown:
-            shown.first(Markdown).update(text)
-        else:
-            self.query_one("#report-scroll", VerticalScroll).mount(
-                Markdown(text, id="report-markdown")
-            )
+        self.query_one("#report-markdown", Static).update(Markdown(text))
 
     def show_report(self, result: ReportResult) -> None:
         self._show_markdown(result.markdown)
