@@ -365,6 +365,20 @@ def test_tls_with_a_ca_bundle_verify_off_and_an_untrusted_certificate(tls_server
         scorer_for(url, "kserve-v1", ca_bundle=str(tls_server.cert.parent / "missing.pem"))
 
 
+def test_the_trust_store_is_loaded_once_per_scorer_not_per_call(server, monkeypatch):
+    # Loading the CA bundle costs about 35 ms; httpx given verify=True loads it for each
+    # client, and the scorer makes a client for each scoring call.
+    loads = []
+    create = ssl.create_default_context
+    monkeypatch.setattr(
+        ssl, "create_default_context", lambda *a, **k: loads.append(1) or create(*a, **k)
+    )
+    scorer = scorer_for(f"{server.base}/kserve-v1", "kserve-v1")
+    for _ in range(3):
+        np.testing.assert_allclose(scorer.score(table(3)), expected(3))
+    assert len(loads) == 1
+
+
 # --- the playbook ------------------------------------------------------------------------
 
 
