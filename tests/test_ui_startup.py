@@ -1,6 +1,6 @@
 """The console draws its first screen sooner (issue 21, item 6): the app's module loads
 neither the plot library, the engine (nor pyarrow, duckdb, networkx) nor the Report pane's
-Markdown widget, the investigation opens after the first frame, and the triage checks start
+Markdown renderer, the investigation opens after the first frame, and the triage checks start
 after that frame, not before it."""
 
 from __future__ import annotations
