@@ -6,7 +6,7 @@ an Investigation on it (alert from its scenario.toml) in a fresh incident folder
 the rows the store holds; only the step is timed, and rows/s counts the store's rows.
 engine_auto runs every step and prints one extra JSON line per step with its own time.
 The reference (--compare) is one DuckDB scan computing count and avg(score) by hour over the
-same Parquet.
+same Parquet. All of it runs in the benchmark's process, so each line carries its CPU time too.
 
 - engine_triage: the triage queries (recomputed series in one scan, reported series, checks)
   and the one-pass screening used to classify.
@@ -17,6 +17,9 @@ same Parquet.
   marked broken in setup).
 - engine_auto: `investigate --auto` end to end (triage, locate, interventions, counterfactual,
   explain, validate, report).
+- engine_auto_queries: the queries `investigate --auto` ran, run again one after another on the
+  same open store (recorded in setup by running --auto once): what --auto costs in DuckDB
+  alone, with no Python, figure or trail work - the floor under engine_auto's figure.
 """
 
 from __future__ import annotations
@@ -94,16 +97,53 @@ def _auto(state: Opened) -> int:
     return state.rows
 
 
+@dataclass
+class Recorded:
+    opened: Opened
+    queries: list[tuple[str, Any, Any]]  # (sql, params, extra arrow tables) in the order run
+
+    @property
+    def scenario(self) -> Path:  # what the reference scans
+        return self.opened.scenario
+
+
+def _auto_queries_setup(ctx) -> Recorded:
+    from console.engine import auto as auto_module
+
+    opened = _setup("auto-queries")(ctx)
+    ctx.setup("record the queries of investigate --auto")
+    store = opened.inv.store
+    queries: list[tuple[str, Any, Any]] = []
+    original = store.query
+
+    def recording(sql, params=None, *, arrow=None):
+        queries.append((sql, params, arrow))
+        return original(sql, params, arrow=arrow)
+
+    store.query = recording
+    try:
+        auto_module.run_auto(opened.inv)
+    finally:
+        store.query = original
+    return Recorded(opened, queries)
+
+
+def _replay(state: Recorded) -> int:
+    for sql, params, arrow in state.queries:
+        state.opened.inv.store.query(sql, params, arrow=arrow)
+    return state.opened.rows
+
+
 EDGE = ("raw_card_age_days", "f_card_age")
 
 
 def _intervene(name: str, edge: tuple[str, str]) -> Bench:
-    return Bench(name, _setup(name), _step(lambda inv: inv.intervene(edge)), SCAN)
+    return Bench(name, _setup(name), _step(lambda inv: inv.intervene(edge)), SCAN, cpu=True)
 
 
 BENCHMARKS = [
-    Bench("engine_triage", _setup("triage"), _step(lambda inv: inv.triage()), SCAN),
-    Bench("engine_locate", _setup("locate"), _step(lambda inv: inv.locate()), SCAN),
+    Bench("engine_triage", _setup("triage"), _step(lambda inv: inv.triage()), SCAN, cpu=True),
+    Bench("engine_locate", _setup("locate"), _step(lambda inv: inv.locate()), SCAN, cpu=True),
     _intervene("engine_intervene_null_rate", EDGE),
     _intervene("engine_intervene_shadow_recompute", ("raw_amount", "f_log_amount")),
     _intervene("engine_intervene_distribution_shift", ("raw_ip_country", "f_geo_mismatch")),
@@ -113,6 +153,8 @@ BENCHMARKS = [
         _setup("counterfactual", EDGE),
         _step(lambda inv: inv.counterfactual(EDGE)),
         SCAN,
+        cpu=True,
     ),
-    Bench("engine_auto", _setup("auto"), _auto, SCAN),
+    Bench("engine_auto", _setup("auto"), _auto, SCAN, cpu=True),
+    Bench("engine_auto_queries", _auto_queries_setup, _replay, SCAN, cpu=True),
 ]

@@ -31,6 +31,9 @@ class Bench:
     setup: Callable[[Context], Any]
     timed: Callable[[Any], int | Measured]
     reference: Reference | None = None
+    # Its timed work and its reference run in the benchmark's own process (no server, JVM or
+    # other venv), so their CPU time can be measured and is printed (bench/run.py).
+    cpu: bool = False
 
 
 @dataclass

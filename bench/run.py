@@ -13,7 +13,13 @@ store holds, not a window's. A timed function whose work is interleaved with unt
 setup returns None when there is nothing to measure (a cached store already there).
 
 Every line carries the machine's load average (1, 5 and 15 minutes) at the end of the timed
-region: the machine is shared, so compare figures through ratios measured in one run. With
+region: the machine is shared, so compare figures through ratios measured in one run. A
+benchmark whose work, and its reference's, runs in the child itself (Bench.cpu: the engine's)
+also prints cpu_seconds, the CPU time (user and system) the child spent in the timed region,
+and reference_cpu_seconds: against the wall time it says how many cores the work kept busy, and
+against the reference's how much work it did. Others leave it out: their work runs partly in
+processes the child does not wait for (model servers, a JVM, Evidently's venv), whose CPU time
+it cannot see. With
 --compare, reference(state) - the physical limit the figure is held against (one DuckDB scan
 of the same Parquet, a plain fsync loop, sha256sum of the same file) - runs in the same child
 right after the timed region and the line gains reference, reference_seconds and ratio.
@@ -70,6 +76,13 @@ def _peak_mib() -> float:
     return round(max(own, children) / 1024, 1)
 
 
+def _cpu() -> float:
+    """CPU seconds (user and system) of this process, to the microsecond (os.times counts
+    clock ticks, 10 ms: a tiny store's scan can take less)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(filename: str, name: str, ctx: Context, compare: bool, queue) -> None:
     sys.path.insert(0, str(ROOT))
     module = load(BENCH_DIR / filename)
@@ -80,9 +93,11 @@ def run_one(filename: str, name: str, ctx: Context, compare: bool, queue) -> Non
         return
     ctx.timing = True
     ctx.event("timer_start", name)
+    cpu = _cpu()
     started = time.perf_counter()
     answer = bench.timed(state)
     seconds = time.perf_counter() - started
+    cpu = _cpu() - cpu
     ctx.event("timer_stop", name)
     ctx.timing = False
     load_now = load_average()
@@ -98,7 +113,10 @@ def run_one(filename: str, name: str, ctx: Context, compare: bool, queue) -> Non
         "peak_mib": _peak_mib(),
         "load": load_now,
     }
+    if bench.cpu:
+        figures["cpu_seconds"] = round(cpu, 3)
     if compare and bench.reference is not None:
+        cpu = _cpu()
         started = time.perf_counter()
         bench.reference.run(state)
         reference = time.perf_counter() - started
@@ -108,6 +126,8 @@ def run_one(filename: str, name: str, ctx: Context, compare: bool, queue) -> Non
             "ratio": round(seconds / reference, 2) if reference else None,
             "reference_load": load_average(),
         }
+        if bench.cpu:
+            figures["reference_cpu_seconds"] = round(_cpu() - cpu, 3)
     queue.put(figures)
 
 
