@@ -7,6 +7,23 @@ import os
 import sys
 import time
 
+# numpy computes float64 exp and log with kernels of its own on CPUs with AVX-512, and with
+# the C library's elsewhere; the two differ in the last bit of some results. The suite
+# compares against golden files that hold or hash such floats (the UI snapshots show the
+# trail's head hash and the report's sha256, which hash the counterfactual's scores), so it
+# runs the C library's kernels on every CPU: the same bytes on any CI machine. Set before
+# numpy loads, here and in every xdist worker and subprocess (they inherit it); the names of
+# numpy 2.4 and of earlier releases (an unknown or absent feature is ignored).
+os.environ["NPY_DISABLE_CPU_FEATURES"] = (
+    "X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX "
+    "AVX512_CLX AVX512_CNL"
+)
+# Arrow picks its compute kernels by CPU too (a float sum's order of additions among them):
+# capped at the AVX2 ones for the same reason.
+os.environ["ARROW_USER_SIMD_LEVEL"] = "AVX2"
+if "numpy" in sys.modules or "pyarrow" in sys.modules:
+    raise RuntimeError("numpy or pyarrow was loaded before tests/conftest.py chose its kernels")
+
 # Session fixtures shared by several test modules (one server per xdist worker).
 from prometheus_server import prometheus_url  # noqa: F401
 from spark_session import spark, spark_views_dropped  # noqa: F401
