@@ -21,7 +21,8 @@ from types import SimpleNamespace
 from bench_trail import large_trail
 from harness import Bench, Reference
 
-from console.audit import export, verify
+from console.audit import verify
+from console.audit.export import export
 from console.engine import report
 from console.engine.report_clock import Clock
 

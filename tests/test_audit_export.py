@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from console.audit import Trail, export
+from console.audit import Trail
+from console.audit.export import export
 from console.errors import ConsoleError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,3 +36,31 @@ def test_help_describes_and_shows_an_example(path, parser):
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_a_run_builds_only_its_own_group_and_the_same_parser_for_it():
+    # `open` must not pay for the trail group's imports (its export formats load the exporter
+    # and the verifier) before the console's first frame.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from console.cli import build_parser\n"
+        "build_parser('open').parse_args(['open', 'p.toml'])\n"
+        "print('console.audit.export' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    # Each group's commands parse and read the same whether built alone or with the others.
+    whole = {path: sub.format_help() for path, sub in COMMANDS}
+    for group in {path[0] for path in whole}:
+        alone = {path: sub.format_help() for path, sub in leaf_commands(build_parser(group))}
+        assert alone == {path: text for path, text in whole.items() if path[0] == group}
+
+
+def test_an_unknown_command_names_every_group(capsys):
+    assert main(["no-such-command"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice" in err and "gameday" in err and "trail" in err

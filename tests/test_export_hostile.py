@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from markdown_it import MarkdownIt
 
-from console.audit import Trail, export
-from console.audit.export import meta_path
+from console.audit import Trail
+from console.audit.export import export, meta_path
 
 HOSTILE = {
     "note": '=HYPERLINK("http://evil","x")\n## Injected\x1b]0;pwned\x07 | <img src=x onerror=alert(1)>',

@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from console.audit import Trail, export, read_entries
-from console.audit.export import FORMATS, ExportFormat
+from console.audit import Trail, read_entries
+from console.audit.export import FORMATS, ExportFormat, export
 from console.audit.trail import read_latest
 from console.audit.vocabulary import ACTIONS, ANY_STEP, Action, Facts, Step, summary
 

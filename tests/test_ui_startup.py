@@ -61,6 +61,41 @@ def test_the_console_module_loads_no_plot_and_no_engine_step():
     assert done.stdout.split() == []
 
 
+# What the open command loads before the app draws, besides: the trail's exporter and verifier
+# (csv, multiprocessing, ctypes), which the trail group's options and the audit package's
+# eager imports used to pull in (0.1 s), and the store, which the playbook's view check did.
+NOT_BEFORE_THE_FRAME = (
+    *NOT_AT_START,
+    "console.audit.export",
+    "console.audit.verification",
+    "console.audit.trail",
+    "multiprocessing",
+)
+
+
+def test_the_open_command_loads_no_store_and_no_exporter_before_the_app_runs(tmp_path):
+    # The open's path up to IncidentApp.run: its arguments, settings and cheap checks.
+    folder = tmp_path / copy_scenario(tmp_path)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from console.cli import build_parser\n"
+        "from console.commands import open as command\n"
+        f"folder = Path({str(folder)!r})\n"
+        "args = build_parser('open').parse_args(\n"
+        "    ['open', str(folder / 'playbook.toml'), '--telemetry', str(folder)])\n"
+        "command.console_settings(args)\n"
+        "command.check_before_open(\n"
+        "    folder / 'playbook.toml', folder, folder.parent / 'incident', None)\n"
+        "import console.ui.app, console.ui.opening\n"
+        f"print(' '.join(m for m in {NOT_BEFORE_THE_FRAME!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # Before: console.audit.export, .verification, .trail, multiprocessing and duckdb.
+    assert done.stdout.split() == []
+
+
 async def test_triage_starts_after_the_first_frame_and_the_plot_joins_with_its_result(
     tmp_path, monkeypatch
 ):

@@ -128,7 +128,8 @@ def _require_trail_or_head(folder: Path) -> None:
 
 
 def _export(args) -> int:
-    from console.audit import export, load_key
+    from console.audit import load_key
+    from console.audit.export import export
     from console.text import one_line
 
     _require_trail(args.dir)

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from console.audit import Trail, export, verify
-from console.audit.export import FORMATS
+from console.audit import Trail, verify
+from console.audit.export import FORMATS, export
 from console.audit.vocabulary import Action, Facts, Step, View
 from console.engine.context import Context
 from console.engine.validate import fix_time

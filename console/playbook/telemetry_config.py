@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from console.errors import ConsoleError
 from console.playbook.model import TableSource
 from console.playbook.values import ProblemLog, describe, quote
@@ -106,6 +104,10 @@ def _view(log: ProblemLog, value: Any, where: str) -> str:
     if not value.strip():
         return ""
     # The one piece of user SQL besides expressions: exactly one SELECT, as a query must be.
+    # duckdb imported here, for a declared view only: every playbook load (the console's,
+    # before its first frame) would pay its 0.1 s import otherwise.
+    import duckdb
+
     try:
         with duckdb.connect(":memory:") as con:
             statements = con.extract_statements(value)

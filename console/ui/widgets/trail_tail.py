@@ -6,14 +6,18 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from console.audit import Entry, Tail
+from console.audit.entry import Entry
 from console.audit.vocabulary import Step, summary
 from console.text import one_line
+
+if TYPE_CHECKING:
+    from console.audit.trail import Tail
 
 STEP_STYLES = {
     Step.TRIAGE: "cyan",
@@ -35,7 +39,10 @@ class TrailTail(Widget):
 
     def __init__(self, incident_dir: Path, time_text: Callable[[Entry], str], **kwargs) -> None:
         super().__init__(**kwargs)
-        self._tail = Tail(incident_dir)
+        self._incident_dir = incident_dir
+        # Made by the first read, on a worker: the trail's reader (and the verifier it
+        # imports) is not needed for the first frame.
+        self._tail: Tail | None = None
         self._reading = threading.Lock()
         self._entries: deque[Entry] = deque(maxlen=50)
         self._time_text = time_text
@@ -45,6 +52,10 @@ class TrailTail(Widget):
         """Read the entries appended since the last read (from any thread) and hand them to
         `post`, under one lock: messages then arrive in the order their entries were read."""
         with self._reading:
+            if self._tail is None:
+                from console.audit.trail import Tail
+
+                self._tail = Tail(self._incident_dir)
             post(self._tail.poll())
 
     def add(self, entries: list[Entry]) -> None:
