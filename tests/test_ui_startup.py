@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from loaded_modules import loaded_by
 from test_ui_helpers import (
     ACTOR,
     SCENARIO,
@@ -47,18 +48,12 @@ NOT_AT_START = (
 
 
 def test_the_console_module_loads_no_plot_and_no_engine_step():
-    code = (
-        "import sys\n"
-        "import console.ui.app\n"
-        f"print(' '.join(m for m in {NOT_AT_START!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    loaded = loaded_by("import console.ui.app", NOT_AT_START)
     # Before the change: every one of them (console.ui.app imported the Investigation,
     # which imports every step, and the Triage pane imported textual_plotext); before the
     # open moved after the first frame, the store's (console.engine.context, parse_utc's
     # console.telemetry.windows, the Locate pane's networkx).
-    assert done.stdout.split() == []
+    assert loaded == []
 
 
 # What the open command loads before the app draws, besides: the trail's exporter and verifier
@@ -77,7 +72,6 @@ def test_the_open_command_loads_no_store_and_no_exporter_before_the_app_runs(tmp
     # The open's path up to IncidentApp.run: its arguments, settings and cheap checks.
     folder = tmp_path / copy_scenario(tmp_path)
     code = (
-        "import sys\n"
         "from pathlib import Path\n"
         "from console.cli import build_parser\n"
         "from console.commands import open as command\n"
@@ -88,12 +82,9 @@ def test_the_open_command_loads_no_store_and_no_exporter_before_the_app_runs(tmp
         "command.check_before_open(\n"
         "    folder / 'playbook.toml', folder, folder.parent / 'incident', None)\n"
         "import console.ui.app, console.ui.opening\n"
-        f"print(' '.join(m for m in {NOT_BEFORE_THE_FRAME!r} if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
     # Before: console.audit.export, .verification, .trail, multiprocessing and duckdb.
-    assert done.stdout.split() == []
+    assert loaded_by(code, NOT_BEFORE_THE_FRAME) == []
 
 
 async def test_triage_starts_after_the_first_frame_and_the_plot_joins_with_its_result(
